@@ -1,0 +1,1 @@
+"""Prefect flows: they wire tasks together and branch on returned values."""

@@ -1,0 +1,178 @@
+"""`gatekeeper`: run the gate, or its demo, from the command line.
+
+Start-up stays light: Prefect, MLflow and GX are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.errors import GatekeeperError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def _quiet_environment() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+def run_gate(config) -> dict[str, Any]:
+    """Run the retraining_gate flow once (ephemeral Prefect API unless PREFECT_API_URL is set)."""
+    _quiet_environment()
+    from flows.retraining_gate import retraining_gate
+
+    return retraining_gate(config)
+
+
+def _print_decision(result: dict[str, Any], output: Path) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = _console()
+    colour = {"promoted": "green", "bootstrap": "green", "rejected": "red", "blocked": "yellow"}.get(
+        result["decision"], "cyan")
+    lines = [f"[bold {colour}]{result['decision'].upper()}[/]  model {result['model_name']}"]
+    if result.get("candidate_version"):
+        lines.append(f"candidate version {result['candidate_version']}, champion before this run: "
+                     f"{result.get('champion_version') or 'none'}")
+    overall = result.get("overall") or {}
+    if overall.get("candidate") is not None:
+        champ = overall.get("champion")
+        lines.append(f"{result['primary_metric']}: champion {champ if champ is None else f'{champ:.4f}'}"
+                     f" -> candidate {overall['candidate']:.4f} on {overall['n']} rows")
+    lines.append("")
+    lines += [escape(f"- {r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: "
+                     f"{r['message']}") for r in result.get("reasons", [])]
+    if result.get("quarantine"):
+        lines.append(escape(f"\nquarantined batch: {result['quarantine']}"))
+    lines.append(f"\nMLflow run: {result.get('mlflow_run_id')}   Prefect flow run: "
+                 f"{result.get('prefect_flow_run_id')}")
+    lines.append(f"decision file: {output}")
+    console.print(Panel("\n".join(lines), title="retraining gate", expand=False))
+    keyed = [s for s in result.get("segments", []) if s.get("key") or s.get("status") == "regressed"]
+    if keyed:
+        table = Table(title="key and regressed segments")
+        for col in ("segment", "key", "n", "champion", "candidate", "delta", "status"):
+            table.add_column(col, no_wrap=col != "segment", overflow="fold")
+        for s in keyed[:15]:
+            table.add_row(*[escape("-" if s.get(c) is None else f"{s[c]:.4f}" if isinstance(s.get(c), float)
+                             else str(s.get(c))) for c in ("segment", "key", "n", "champion",
+                                                          "candidate", "delta", "status")])
+        console.print(table)
+
+
+def _write(result: dict[str, Any], output: Path) -> None:
+    import json
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gatekeeper.config import load_config
+
+    overrides = {"workdir": args.workdir} if args.workdir else {}
+    config = load_config(args.config, **overrides)
+    output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
+    result = run_gate(config)
+    _write(result, output)
+    _print_decision(result, output)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gatekeeper import simulate
+    from gatekeeper.demo import demo_config, write_config
+
+    workdir = Path(args.workdir or ".gatekeeper").resolve()
+    scenario = args.scenario or "improves"
+    model = f"demo-{scenario}"
+    console = _console()
+    console.print(f"[bold]gatekeeper demo[/]: scenario [cyan]{scenario}[/] "
+                  f"({simulate.SCENARIOS[scenario]})\nworking folder {workdir}")
+    steps: list[tuple[str, Any]] = []
+    boot_files = simulate.write_bootstrap(workdir / "demo" / model / "bootstrap")
+    boot = demo_config(model, boot_files, workdir)
+    if _needs_bootstrap(boot):
+        steps.append(("bootstrap", boot))
+    else:
+        console.print(f"{model} already has a champion in {workdir}: skipping the bootstrap run")
+    files = simulate.write_scenario(scenario, workdir / "demo" / model / scenario)
+    steps.append((scenario, demo_config(model, files, workdir)))
+    for i, (name, config) in enumerate(steps, 1):
+        config_path = write_config(config, workdir / "demo" / model / name / "gate.yaml")
+        console.rule(f"run {i}/{len(steps)}: {name}  (config: {config_path})")
+        result = run_gate(config)
+        output = Path(args.output) if args.output and i == len(steps) else \
+            workdir / "decisions" / f"{model}-{name}.json"
+        _write(result, output)
+        _print_decision(result, output)
+    return EXIT_OK
+
+
+def _needs_bootstrap(config) -> bool:
+    _quiet_environment()
+    from tasks.registry import current_champion_version
+
+    return current_champion_version(config) is None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gatekeeper.simulate import SCENARIOS
+
+    parser = argparse.ArgumentParser(prog="gatekeeper", description=(
+        "Decide whether a retrained model may replace the champion in production."))
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the gate on your data, as described by a YAML config")
+    run.add_argument("--config", required=True, help="path to gate.yaml")
+    run.add_argument("--workdir", help="working folder (default: the config's, else ./.gatekeeper)")
+    run.add_argument("--output", help="where to write decision JSON "
+                     "(default: WORKDIR/decisions/MODEL.json)")
+    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the whole story on simulated data, nothing to set up")
+    demo.add_argument("--scenario", choices=sorted(SCENARIOS),
+                      help="default: bootstrap, then 'improves'")
+    demo.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
+    demo.add_argument("--output", help="where to write the last run's decision JSON")
+    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one readable paragraph; the traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        kind = "error" if isinstance(exc, GatekeeperError) else f"unexpected error ({type(exc).__name__})"
+        print(f"gatekeeper {args.command}: {kind}: {exc}", file=sys.stderr)
+        if not isinstance(exc, GatekeeperError) and not args.debug:
+            print("run again with --debug for the traceback", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

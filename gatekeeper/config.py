@@ -1,0 +1,237 @@
+"""GateConfig: the one typed configuration of a gate run, loaded from YAML."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gatekeeper.errors import ConfigError, did_you_mean
+
+MetricName = Literal[
+    "roc_auc",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "average_precision",
+    "log_loss",
+    "brier",
+]
+
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataPaths(_Strict):
+    """Where the three tables live: local paths (relative to the config file) or fsspec URLs."""
+
+    train: str = Field(description="The data the current champion was trained on (reference).")
+    new_labels: str = Field(description="The newly labelled batch that triggered the run.")
+    evaluation: str = Field(description="Rows both champion and candidate are scored on.")
+
+
+class SuiteNames(_Strict):
+    """Great Expectations suites (file stem in `directory`) for each table."""
+
+    directory: str = "expectations"
+    train: str | None = None
+    new_labels: str | None = None
+    evaluation: str | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> SuiteNames:
+        if not (self.train or self.new_labels):
+            raise ValueError(
+                "name a suite for `train` or `new_labels`: a gate that validates nothing "
+                "would pass broken data silently"
+            )
+        return self
+
+
+class KeySegment(_Strict):
+    """A segment that must not regress: `where` selects its rows by column values."""
+
+    where: dict[str, Scalar] = Field(min_length=1)
+    max_regression: float = Field(default=0.0, ge=0.0)
+    on_missing: Literal["block", "pass"] = "block"
+    on_insufficient: Literal["block", "pass"] = "block"
+
+    @property
+    def name(self) -> str:
+        return segment_name(self.where)
+
+
+def segment_name(where: dict[str, Any]) -> str:
+    """The one spelling of a segment: `col=value & col=value` in the given column order."""
+    return " & ".join(f"{col}={value}" for col, value in where.items())
+
+
+class GateConfig(_Strict):
+    """Everything one gate run needs. Unknown keys are errors."""
+
+    model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    tracking_uri: str | None = None
+    experiment_name: str = "retraining-gate"
+    target: str = Field(min_length=1)
+    features: list[str] | None = None
+    id_columns: list[str] = Field(default_factory=list)
+    time_column: str | None = None
+    data: DataPaths
+    expectations: SuiteNames
+    segments: list[str | list[str]] = Field(default_factory=list)
+    key_segments: list[KeySegment] = Field(default_factory=list)
+    primary_metric: MetricName = "roc_auc"
+    secondary_metrics: list[MetricName] = Field(default_factory=list)
+    min_improvement: float = Field(default=0.0, ge=0.0)
+    min_relative_improvement: float = Field(default=0.0, ge=0.0)
+    absolute_floor: float | None = None
+    min_segment_rows: int = Field(default=200, ge=1)
+    trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    train_on_new_labels: bool = True
+    positive_label: Scalar | None = None
+    random_state: int = 0
+    workdir: str = ".gatekeeper"
+    quarantine_dir: str | None = None
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_not_empty(cls, value: list[str | list[str]]) -> list[str | list[str]]:
+        for i, seg in enumerate(value):
+            if isinstance(seg, list) and not seg:
+                raise ValueError(f"segments[{i}] is an empty list; give one or more columns")
+        return value
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        """Config first, then MLFLOW_TRACKING_URI, then a sqlite file in the workdir."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        if env:
+            return env
+        return "sqlite:///" + str(Path(self.workdir).resolve() / "mlflow.db")
+
+    @property
+    def resolved_quarantine_dir(self) -> Path:
+        return Path(self.quarantine_dir or Path(self.workdir) / "quarantine").resolve()
+
+    @property
+    def segment_columns(self) -> list[list[str]]:
+        return [[s] if isinstance(s, str) else list(s) for s in self.segments]
+
+    def suite_path(self, name: str) -> Path:
+        return Path(self.expectations.directory) / f"{name}.json"
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _resolve(path: str, base: Path) -> str:
+    if _is_url(path) or Path(path).is_absolute():
+        return path
+    return str((base / path).resolve())
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("str", "list[str]", "function-after[_at_least_one()]"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Valid keys of the model that holds the key at `loc` (for 'did you mean')."""
+    model: Any = GateConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for candidate in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def config_error_from(exc: ValidationError, source: str) -> ConfigError:
+    """Turn pydantic's errors into one readable ConfigError."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = _format_loc(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            hint = did_you_mean(str(loc[-1]), _fields_at(loc))
+            lines.append(f"`{where}` is not a known key{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"`{where}` is required")
+        else:
+            seen = err.get("input")
+            seen_txt = f"; got {seen!r}" if not isinstance(seen, dict) else ""
+            lines.append(f"`{where}`: {err['msg']}{seen_txt}")
+    return ConfigError(f"invalid gate configuration in {source}: " + "; ".join(lines))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> GateConfig:
+    """Validate a dict as a GateConfig, raising ConfigError with readable messages."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must hold a mapping of keys; got {type(raw).__name__}")
+    try:
+        return GateConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error_from(exc, source) from None
+
+
+def load_config(path: str | os.PathLike[str], **overrides: Any) -> GateConfig:
+    """Load YAML, resolve relative data and suite paths against the file's folder."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    raw = dict(raw or {})
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    config = parse_config(raw, source=str(path))
+    return resolve_paths(config, path.resolve().parent)
+
+
+def resolve_paths(config: GateConfig, base: Path) -> GateConfig:
+    """Make every relative path absolute so the config means the same in any process."""
+    data = config.data.model_copy(
+        update={k: _resolve(getattr(config.data, k), base) for k in ("train", "new_labels", "evaluation")}
+    )
+    suites = config.expectations.model_copy(
+        update={"directory": _resolve(config.expectations.directory, base)}
+    )
+    update: dict[str, Any] = {
+        "data": data,
+        "expectations": suites,
+        "workdir": str(Path(config.workdir).resolve()),
+    }
+    if config.quarantine_dir:
+        update["quarantine_dir"] = str(Path(config.quarantine_dir).resolve())
+    if config.tracking_uri and config.tracking_uri.startswith("sqlite:///"):
+        db = config.tracking_uri.removeprefix("sqlite:///")
+        if not Path(db).is_absolute():
+            update["tracking_uri"] = "sqlite:///" + str(Path(db).resolve())
+    return config.model_copy(update=update)

@@ -1,0 +1,126 @@
+"""Reading the gate's tables and fingerprinting them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+from gatekeeper.config import GateConfig
+from gatekeeper.errors import ConfigError, DataLoadError, did_you_mean
+
+TABLES = ("train", "new_labels", "evaluation")
+
+
+@dataclass(frozen=True)
+class GateTables:
+    """The three tables of a run, as read, with the sha256 of each source file."""
+
+    train: pd.DataFrame
+    new_labels: pd.DataFrame
+    evaluation: pd.DataFrame
+    hashes: dict[str, str]
+    paths: dict[str, str]
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+
+def _open(path: str, mode: str = "rb", **kwargs):
+    import fsspec
+
+    return fsspec.open(path, mode, **kwargs)
+
+
+def _format_of(path: str) -> str:
+    lower = path.lower()
+    for suffix in (".gz", ".bz2", ".zip", ".xz", ".zst"):
+        lower = lower.removesuffix(suffix)
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    raise DataLoadError(
+        f"cannot tell the format of {path!r}: expected a name ending in .csv, .tsv or .parquet "
+        "(optionally compressed, e.g. .csv.gz)"
+    )
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """Read a CSV (separator from its header: , ; or tab) or Parquet file, path or fsspec URL."""
+    fmt = _format_of(path)
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        with _open(path, "rt", compression="infer") as fh:
+            header = fh.readline()
+        sep = max([",", ";", "\t"], key=header.count)
+        return pd.read_csv(path, sep=sep)
+    except FileNotFoundError:
+        raise DataLoadError(f"data file {path!r} does not exist") from None
+    except Exception as exc:
+        raise DataLoadError(f"could not read {path!r} as {fmt}: {exc}") from exc
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of the bytes of a local file or fsspec URL."""
+    digest = hashlib.sha256()
+    try:
+        with _open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise DataLoadError(f"data file {path!r} does not exist") from None
+    return digest.hexdigest()
+
+
+def load_tables(config: GateConfig) -> GateTables:
+    """Read train, new_labels and evaluation as named by the config."""
+    paths = {name: getattr(config.data, name) for name in TABLES}
+    frames = {name: read_table(path) for name, path in paths.items()}
+    hashes = {name: file_sha256(path) for name, path in paths.items()}
+    return GateTables(**frames, hashes=hashes, paths=paths)
+
+
+def feature_columns(config: GateConfig, reference: pd.DataFrame) -> list[str]:
+    """The configured features, or every column but target, ids and time."""
+    if config.features is not None:
+        return list(config.features)
+    skip = {config.target, *config.id_columns}
+    if config.time_column:
+        skip.add(config.time_column)
+    return [c for c in reference.columns if c not in skip]
+
+
+def check_config_against(config: GateConfig, tables: GateTables) -> None:
+    """Raise ConfigError where the config names columns no table has (likely a typo)."""
+    train_cols = list(tables.train.columns)
+    eval_cols = list(tables.evaluation.columns)
+    if config.target not in train_cols:
+        raise ConfigError(
+            f"`target` must name a column of the training data {tables.paths['train']!r}; "
+            f"got {config.target!r}{did_you_mean(config.target, train_cols)}"
+        )
+    for i, feat in enumerate(config.features or []):
+        if feat not in train_cols:
+            raise ConfigError(
+                f"`features[{i}]` must name a column of the training data; "
+                f"got {feat!r}{did_you_mean(feat, train_cols)}"
+            )
+        if feat == config.target:
+            raise ConfigError(f"`features[{i}]` is the target {feat!r}; a model cannot use it")
+    for i, cols in enumerate(config.segment_columns):
+        for col in cols:
+            if col not in eval_cols:
+                raise ConfigError(
+                    f"`segments[{i}]` must name columns of the evaluation data; "
+                    f"got {col!r}{did_you_mean(col, eval_cols)}"
+                )
+    for i, key in enumerate(config.key_segments):
+        for col in key.where:
+            if col not in eval_cols:
+                raise ConfigError(
+                    f"`key_segments[{i}].where` must name columns of the evaluation data; "
+                    f"got {col!r}{did_you_mean(col, eval_cols)}"
+                )

@@ -1,0 +1,36 @@
+"""One error hierarchy: every message says what, where, and what was seen."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GatekeeperError(Exception):
+    """Base of every error the gate raises on purpose."""
+
+
+class ConfigError(GatekeeperError, ValueError):
+    """The gate's configuration is invalid or does not fit the data."""
+
+
+class DataLoadError(GatekeeperError, OSError):
+    """A data file named by the configuration could not be read."""
+
+
+class DataValidationError(GatekeeperError, ValueError):
+    """Data cannot be used as given (raised only where no `blocked` decision can be made)."""
+
+
+class RegistryError(GatekeeperError, RuntimeError):
+    """The MLflow tracking server or model registry failed or is unreachable."""
+
+
+class ExpectationSuiteError(GatekeeperError, ValueError):
+    """A Great Expectations suite file is missing or does not load completely."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,132 @@
+"""Great Expectations 1.x suites stored as JSON: load them strictly, run them, report failures.
+
+great_expectations is imported lazily: it costs seconds and the pure core must stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gatekeeper.errors import ExpectationSuiteError, did_you_mean
+from gatekeeper.policy import Check
+from gatekeeper.serialize import jsonable
+
+_RESULT_KEYS = ("observed_value", "unexpected_count", "unexpected_percent", "element_count",
+                "partial_unexpected_list", "missing_count")
+
+
+def read_suite_file(path: Path) -> dict[str, Any]:
+    """Read a suite JSON file; its `name` must equal the file stem."""
+    if not path.exists():
+        available = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.exists() else []
+        raise ExpectationSuiteError(
+            f"expectation suite {path.stem!r} not found: no file {str(path)!r}"
+            f"{did_you_mean(path.stem, available)}; suites there: {available or 'none'}"
+        )
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ExpectationSuiteError(f"suite file {str(path)!r} is not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("expectations"), list):
+        raise ExpectationSuiteError(f"suite file {str(path)!r} must be an object with a list "
+                                    "`expectations`")
+    if spec.get("name", path.stem) != path.stem:
+        raise ExpectationSuiteError(f"suite file {str(path)!r} names itself {spec.get('name')!r}; "
+                                    f"the name must equal the file stem {path.stem!r}")
+    if not spec["expectations"]:
+        raise ExpectationSuiteError(f"suite {path.stem!r} holds no expectations: it would pass anything")
+    return spec
+
+
+def _quiet_gx() -> None:
+    """GX logs INFO lines about temporary docs sites and skipped entries; we report instead."""
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+
+
+def build_suite(spec: dict[str, Any], source: str):
+    """Build a GX ExpectationSuite, failing closed if GX drops any entry.
+
+    GX 1.x logs and skips an entry it cannot build, so each entry is probed on its own first
+    (to name the bad one) and the whole suite is counted after.
+    """
+    import great_expectations as gx
+
+    _quiet_gx()
+    entries = spec["expectations"]
+    for i, entry in enumerate(entries):
+        kind = entry.get("type") if isinstance(entry, dict) else entry
+        try:
+            built = len(gx.ExpectationSuite(name="probe", expectations=[entry]).expectations)
+        except Exception as exc:
+            raise ExpectationSuiteError(f"{source}: expectations[{i}] (type {kind!r}) is not a valid "
+                                        f"GX 1.x expectation: {exc}") from None
+        if built != 1:
+            raise ExpectationSuiteError(f"{source}: expectations[{i}] (type {kind!r}) is not a valid "
+                                        "GX 1.x expectation (GX skipped it)")
+    suite = gx.ExpectationSuite(name=spec.get("name", "suite"), expectations=entries)
+    if len(suite.expectations) != len(entries):
+        raise ExpectationSuiteError(f"{source}: loaded {len(suite.expectations)} of {len(entries)} "
+                                    "expectations")
+    return suite
+
+
+def run_suite(frame: pd.DataFrame, suite_path: Path, table: str) -> list[Check]:
+    """Validate `frame` against the suite; one Check per expectation (failed ones block)."""
+    import great_expectations as gx
+
+    spec = read_suite_file(suite_path)
+    suite_obj = build_suite(spec, str(suite_path))
+    _quiet_gx()
+    context = gx.get_context(mode="ephemeral")
+    try:
+        context.variables.progress_bars = {"globally": False}
+    except Exception:  # older configs: progress bars are cosmetic
+        pass
+    source = context.data_sources.add_pandas(f"gate-{table}")
+    batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+    suite = context.suites.add(suite_obj)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{table}-{suite.name}", data=batch, suite=suite)
+    )
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    return [_to_check(r, table, suite.name) for r in result.results]
+
+
+def _to_check(result: Any, table: str, suite: str) -> Check:
+    cfg = result.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+    column = kwargs.get("column")
+    details = {k: result.result.get(k) for k in _RESULT_KEYS if result.result.get(k) is not None}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        details["exception"] = str(result.exception_info.get("exception_message"))[:300]
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
+    what = f"{cfg.type}({column + (', ' if args else '') if column else ''}{args})"
+    if result.success:
+        return Check("validation.expectation", "pass", f"{table}: {what} passed", column=column,
+                     table=table, observed=jsonable(details), threshold=jsonable(kwargs))
+    seen = _describe(details)
+    return Check("validation.expectation", "fail", f"{table} (suite {suite}): {what} failed: {seen}",
+                 column=column, table=table, observed=jsonable(details),
+                 threshold=jsonable(kwargs), blocking=True, outcome="block")
+
+
+def _describe(details: dict[str, Any]) -> str:
+    if "exception" in details:
+        return f"error: {details['exception']}"
+    parts = []
+    if "unexpected_percent" in details:
+        parts.append(f"{details['unexpected_percent']:.2f}% of {details.get('element_count', '?')} "
+                     f"values unexpected")
+    if "observed_value" in details:
+        parts.append(f"observed {details['observed_value']!r}")
+    sample = details.get("partial_unexpected_list")
+    if sample and any(v is not None and v == v for v in sample):
+        parts.append(f"e.g. {[v for v in sample if v is not None and v == v][:5]!r}")
+    return "; ".join(parts) or "failed"

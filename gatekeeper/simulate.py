@@ -1,0 +1,124 @@
+"""Seeded transaction data for the demo, modelled on a fraud detector.
+
+Transactions carry `browser`, `country`, `device`, amounts and a cookie-derived feature
+(`cookie_age_days`). `browser=chrome-beta` is the small valuable segment (about 3% of traffic,
+larger amounts, fraud driven mostly by fresh cookies). Each scenario writes the three tables of
+a gate run; the evaluation window always follows the true relation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BROWSERS = ["chrome", "safari", "firefox", "edge", "chrome-beta"]
+BROWSER_SHARE = [0.50, 0.25, 0.12, 0.10, 0.03]
+COUNTRIES = ["US", "GB", "DE", "FR", "BR", "IN"]
+COUNTRY_SHARE = [0.35, 0.15, 0.15, 0.12, 0.13, 0.10]
+COUNTRY_RISK = {"US": 0.0, "GB": -0.2, "DE": -0.4, "FR": -0.1, "BR": 0.6, "IN": 0.4}
+DEVICES = ["desktop", "mobile", "tablet"]
+DEVICE_SHARE = [0.45, 0.45, 0.10]
+KEY_BROWSER = "chrome-beta"
+BROKEN_BROWSER = "safari"
+
+SCENARIOS: dict[str, str] = {
+    "improves": "a large, clean batch of new labels: the candidate should be promoted",
+    "hurts-key-segment": "new labels that mislabel the small chrome-beta segment: better on "
+    "average, worse on the key segment, so the candidate should be rejected",
+    "broken-feature": "the cookie feature is null for every safari row of the new batch: the "
+    "run should be blocked and the batch quarantined",
+}
+
+
+def transactions(n: int, seed: int, *, start_id: int = 0, beta_relation: str = "true") -> pd.DataFrame:
+    """`n` labelled transactions. `beta_relation='reversed'` mislabels chrome-beta rows."""
+    rng = np.random.default_rng(seed)
+    browser = rng.choice(BROWSERS, size=n, p=BROWSER_SHARE)
+    country = rng.choice(COUNTRIES, size=n, p=COUNTRY_SHARE)
+    device = rng.choice(DEVICES, size=n, p=DEVICE_SHARE)
+    beta = browser == KEY_BROWSER
+    amount = np.round(rng.lognormal(3.6, 1.0, size=n) * np.where(beta, 3.0, 1.0), 2)
+    account_age = np.round(rng.exponential(400, size=n), 1)
+    cookie_age = np.round(rng.exponential(60, size=n), 1)
+    n_prev = rng.poisson(8, size=n)
+    hour = rng.integers(0, 24, size=n)
+    night = ((hour <= 5) | (hour >= 23)).astype(float)
+    country_risk = np.vectorize(COUNTRY_RISK.get)(country)
+
+    base = (
+        -3.0
+        + 0.45 * (np.log1p(amount) - 3.6)
+        - 0.9 * np.log1p(account_age / 100)
+        - 0.5 * np.log1p(cookie_age / 30)
+        + 0.8 * night
+        + country_risk
+        + 0.3 * (device == "mobile")
+        - 0.05 * n_prev
+        + 0.5 * (amount > 300) * (account_age < 60)
+    )
+    beta_sign = -1.0 if beta_relation == "reversed" else 1.0
+    beta_logit = -1.2 + beta_sign * (2.2 - 1.6 * np.log1p(cookie_age / 5)) + 0.6 * night
+    logit = np.where(beta, beta_logit, base)
+    fraud = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    return pd.DataFrame({
+        "transaction_id": np.arange(start_id, start_id + n),
+        "amount": amount,
+        "browser": browser,
+        "country": country,
+        "device": device,
+        "account_age_days": account_age,
+        "cookie_age_days": cookie_age,
+        "n_prev_transactions": n_prev,
+        "hour": hour,
+        "is_fraud": fraud.astype(int),
+    })
+
+
+@dataclass(frozen=True)
+class ScenarioFiles:
+    train: Path
+    new_labels: Path
+    evaluation: Path
+
+
+def _write(frames: dict[str, pd.DataFrame], folder: Path) -> ScenarioFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = folder / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    return ScenarioFiles(**paths)
+
+
+def base_training(seed: int = 7) -> pd.DataFrame:
+    """What the bootstrap champion is trained on (base + first batch)."""
+    return pd.concat([transactions(3_000, seed), transactions(1_000, seed + 1, start_id=3_000)],
+                     ignore_index=True)
+
+
+def evaluation_window(seed: int = 7) -> pd.DataFrame:
+    return transactions(20_000, seed + 100, start_id=1_000_000)
+
+
+def write_bootstrap(folder: Path, seed: int = 7) -> ScenarioFiles:
+    """Tables of the first run: no champion yet."""
+    return _write({
+        "train": transactions(3_000, seed),
+        "new_labels": transactions(1_000, seed + 1, start_id=3_000),
+        "evaluation": evaluation_window(seed),
+    }, folder)
+
+
+def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
+    """Tables of a run after the bootstrap; `train` is what the champion was trained on."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
+    batch = transactions(30_000, seed + 2, start_id=10_000,
+                         beta_relation="reversed" if name == "hurts-key-segment" else "true")
+    if name == "broken-feature":
+        batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
+    return _write({"train": base_training(seed), "new_labels": batch,
+                   "evaluation": evaluation_window(seed)}, folder)

@@ -1,0 +1,80 @@
+"""Building and fitting the candidate: the default pipeline or the user's own builder."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.config import GateConfig
+from gatekeeper.errors import ConfigError
+
+
+def build_default_pipeline(config: GateConfig):
+    """Numeric and categorical columns, missing values, gradient boosting: a sound default."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
+                                                 keep_empty_features=True))])
+    categorical = Pipeline([
+        ("to_text", FunctionTransformer(as_object_text, feature_names_out="one-to-one")),
+        ("impute", SimpleImputer(strategy="constant", fill_value="<missing>")),
+        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
+                                 sparse_output=False)),
+    ])
+    columns = ColumnTransformer([
+        ("numeric", numeric, make_column_selector(dtype_include="number")),
+        ("categorical", categorical, make_column_selector(dtype_exclude="number")),
+    ])
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08,
+                                           early_stopping=False, random_state=config.random_state)
+    return Pipeline([("columns", columns), ("model", model)])
+
+
+def as_object_text(X: Any) -> pd.DataFrame:
+    """Categoricals (strings, booleans, pandas string dtype) as object text, missing kept as NaN."""
+    frame = pd.DataFrame(X)
+    return frame.astype(str).astype(object).where(frame.notna(), np.nan)
+
+
+def load_trainer(path: str | None) -> Callable[[GateConfig], Any]:
+    """Resolve `module:function`; None means the default pipeline."""
+    if path is None:
+        return build_default_pipeline
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"`trainer` names module {module_name!r}, which cannot be imported: {exc}") from None
+    builder = getattr(module, attr, None)
+    if not callable(builder):
+        raise ConfigError(f"`trainer`: module {module_name!r} has no callable {attr!r}")
+    return builder
+
+
+def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series):
+    """Build the estimator from the configured builder and fit it."""
+    estimator = load_trainer(config.trainer)(config)
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
+        raise ConfigError(f"`trainer` {config.trainer!r} must return an unfitted estimator with "
+                          f"fit() and predict_proba(); got {type(estimator).__name__}")
+    estimator.fit(X, y)
+    return estimator
+
+
+def predict_proba_aligned(model: Any, X: pd.DataFrame, classes: list[Any]) -> np.ndarray:
+    """Class probabilities with columns in `classes` order (missing classes get 0)."""
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    model_classes = [str(c) for c in model.classes_]
+    out = np.zeros((len(X), len(classes)))
+    for j, c in enumerate(classes):
+        if str(c) in model_classes:
+            out[:, j] = proba[:, model_classes.index(str(c))]
+    return out

@@ -1,0 +1,70 @@
+"""Structural checks of the gate's tables (pure pandas): the schema the model relies on."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gatekeeper.config import GateConfig
+from gatekeeper.policy import Check
+
+
+def _fail(table: str, check: str, message: str, **kw) -> Check:
+    return Check(f"validation.{check}", "fail", f"{table}: {message}", table=table,
+                 blocking=True, outcome="block", **kw)
+
+
+def _kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "categorical"
+
+
+def structural_checks(
+    frame: pd.DataFrame, table: str, config: GateConfig, reference: pd.DataFrame, features: list[str]
+) -> list[Check]:
+    """Rows present, target present and usable, features present with the reference's types.
+
+    `reference` is the training data: the kinds of its columns are what the model expects.
+    """
+    checks: list[Check] = []
+    if len(frame) == 0:
+        return [_fail(table, "empty", "has no rows", observed=0, threshold=1)]
+    target = config.target
+    if target not in frame.columns:
+        checks.append(_fail(table, "target_missing", f"the target column {target!r} is missing",
+                            column=target))
+    else:
+        labels = frame[target]
+        nulls = int(labels.isna().sum())
+        if nulls:
+            checks.append(_fail(table, "target_null", f"{nulls} of {len(frame)} labels in {target!r} "
+                                "are empty", column=target, observed=nulls, threshold=0))
+        values = pd.unique(labels.dropna())
+        if table != "evaluation" and len(values) < 2:
+            checks.append(_fail(table, "one_class", f"every label in {target!r} is "
+                                f"{values[0] if len(values) else None!r}; a classifier needs at "
+                                "least two classes", column=target, observed=len(values), threshold=2))
+        if table != "train" and target in reference.columns:
+            known = set(map(str, pd.unique(reference[target].dropna())))
+            unknown = sorted({str(v) for v in values} - known)
+            if unknown:
+                checks.append(_fail(table, "unknown_label", f"label values {unknown} in {target!r} "
+                                    f"are not among the training labels {sorted(known)}",
+                                    column=target, observed=unknown, threshold=sorted(known)))
+    missing = [c for c in features if c not in frame.columns]
+    for col in missing:
+        checks.append(_fail(table, "column_missing", f"feature column {col!r} is missing", column=col))
+    for col in features:
+        if col in missing or col not in reference.columns or frame[col].isna().all():
+            continue
+        want, got = _kind(reference[col]), _kind(frame[col])
+        if want != got:
+            checks.append(_fail(table, "column_type", f"column {col!r} is {got} ({frame[col].dtype}); "
+                                f"expected {want} as in the training data ({reference[col].dtype})",
+                                column=col, observed=str(frame[col].dtype),
+                                threshold=str(reference[col].dtype)))
+    return checks

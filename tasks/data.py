@@ -1,0 +1,89 @@
+"""Load, validate and quarantine the gate's tables."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import get_run_logger
+
+from gatekeeper import data as gate_data
+from gatekeeper.config import GateConfig
+from gatekeeper.data import GateTables, feature_columns
+from gatekeeper.expectations import run_suite
+from gatekeeper.policy import Check
+from gatekeeper.serialize import jsonable
+from gatekeeper.validation import structural_checks
+from tasks import gate_task
+
+
+@gate_task
+def load_tables(config: GateConfig) -> GateTables:
+    """Read train, new labels and evaluation data; check the config names real columns."""
+    logger = get_run_logger()
+    tables = gate_data.load_tables(config)
+    gate_data.check_config_against(config, tables)
+    for name in gate_data.TABLES:
+        frame = tables.table(name)
+        logger.info("loaded %s: %d rows x %d columns from %s", name, len(frame), frame.shape[1],
+                    tables.paths[name])
+    return tables
+
+
+@gate_task
+def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
+    """Structural checks on every table, then the configured GX suites."""
+    logger = get_run_logger()
+    features = feature_columns(config, tables.train)
+    checks: list[Check] = []
+    for name in gate_data.TABLES:
+        checks += structural_checks(tables.table(name), name, config, tables.train, features)
+    for name in gate_data.TABLES:
+        suite = getattr(config.expectations, name)
+        if suite and len(tables.table(name)):
+            results = run_suite(tables.table(name), config.suite_path(suite), name)
+            failed = [c for c in results if c.status == "fail"]
+            logger.info("suite %s on %s: %d of %d expectations passed", suite, name,
+                        len(results) - len(failed), len(results))
+            checks += results
+    for check in checks:
+        if check.failed_blocking:
+            logger.warning("validation failed: %s", check.message)
+    return checks
+
+
+@gate_task
+def quarantine_batch(config: GateConfig, tables: GateTables, checks: list[Check], run_label: str) -> str:
+    """Copy every table that failed validation, with a JSON report of its failures. Deletes nothing."""
+    logger = get_run_logger()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = config.resolved_quarantine_dir / config.model_name / f"{stamp}-{run_label}"
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = [c for c in checks if c.failed_blocking]
+    bad_tables = sorted({c.table for c in failed if c.table}) or ["new_labels"]
+    for name in bad_tables:
+        source = tables.paths[name]
+        target = folder / f"{name}{_suffix(source)}"
+        if "://" in source:
+            import fsspec
+
+            with fsspec.open(source, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            shutil.copy2(source, target)
+    report = {
+        "model_name": config.model_name,
+        "quarantined_at": stamp,
+        "tables": {n: {"source": tables.paths[n], "sha256": tables.hashes[n]} for n in bad_tables},
+        "failed_checks": [jsonable(c.__dict__) for c in failed],
+    }
+    (folder / "report.json").write_text(json.dumps(report, indent=2))
+    logger.warning("quarantined %s in %s", ", ".join(bad_tables), folder)
+    return str(folder)
+
+
+def _suffix(path: str) -> str:
+    name = Path(path.split("://")[-1]).name
+    return name[name.index("."):] if "." in name else ""

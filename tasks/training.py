@@ -1,0 +1,31 @@
+"""Train the candidate."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from prefect import get_run_logger
+
+from gatekeeper.config import GateConfig
+from gatekeeper.data import GateTables, feature_columns
+from gatekeeper.models import TrainedModel
+from gatekeeper.training import fit_candidate
+from tasks import gate_task
+
+
+@gate_task
+def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
+    """Fit the configured builder on train (+ the new labels unless told otherwise)."""
+    logger = get_run_logger()
+    parts = [tables.train, tables.new_labels] if config.train_on_new_labels else [tables.train]
+    frame = pd.concat(parts, ignore_index=True)
+    features = feature_columns(config, tables.train)
+    logger.info("training candidate on %d rows, %d features (%s)", len(frame), len(features),
+                config.trainer or "default pipeline")
+    started = time.perf_counter()
+    model = fit_candidate(config, frame[features], frame[config.target])
+    classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]
+    logger.info("candidate trained in %.1f s", time.perf_counter() - started)
+    return TrainedModel(model=model, features=features, classes=classes, n_train=len(frame))
