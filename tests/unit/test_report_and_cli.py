@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.cli import main
+from gatekeeper.policy import Evidence, decide
+from gatekeeper.report import artifact_key, render_markdown, segments_csv
+from tests.unit.test_policy import evidence
+
+
+def test_artifact_keys_are_stable_and_valid() -> None:
+    assert artifact_key("Fraud_Detector.v2") == "gate-fraud-detector-v2"
+    assert artifact_key("fraud-detector", "segments") == "gate-fraud-detector-segments"
+
+
+def test_markdown_puts_decision_and_reasons_first(config) -> None:
+    decision = decide(evidence(beta=(0.88, 0.81, 240)), config)
+    md = render_markdown(decision)
+    assert md.startswith("# fraud-detector: REJECTED")
+    assert md.index("## Why") < md.index("## Evidence")
+    assert "| browser=chrome-beta | yes | 240 | 0.8800 | 0.8100 | -0.0700 | regressed |" in md
+    assert segments_csv(decision).splitlines()[0] == "segment,key,n,champion,candidate,delta,status"
+
+
+def test_blocked_markdown_mentions_quarantine(config) -> None:
+    decision = decide(Evidence("m", "roc_auc", quarantine="/q/m/1"), config)
+    assert "/q/m/1" in render_markdown(decision)
+
+
+def test_cli_bad_config_exits_nonzero_with_one_paragraph(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "gate.yaml"
+    path.write_text("model_name: m\ntarget: y\nsegmnets: [a]\n")
+    assert main(["run", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "`segmnets` is not a known key (did you mean 'segments'?)" in err
+    assert "Traceback" not in err
+
+
+def test_cli_missing_config_file(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--config", str(tmp_path / "none.yaml")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_usage_error_exits_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--scenario", "nope"])
+    assert info.value.code == 2
+
+
+def test_pure_core_and_cli_start_do_not_import_the_heavy_frameworks() -> None:
+    code = (
+        "import sys; import gatekeeper.cli, gatekeeper.policy, gatekeeper.stats, gatekeeper.config, "
+        "gatekeeper.report, gatekeeper.validation, gatekeeper.simulate, gatekeeper.expectations; "
+        "heavy = [m for m in ('prefect', 'mlflow', 'great_expectations') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
