@@ -38,8 +38,14 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
     checks = validate_tables(config, tables)
     if any(c.failed_blocking for c in checks):
         where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
-        evidence = Evidence(config.model_name, config.primary_metric, validation=checks,
-                            mlflow_run_id=mlflow_run, prefect_flow_run_id=run_id, quarantine=where)
+        evidence = Evidence(
+            config.model_name,
+            config.primary_metric,
+            validation=checks,
+            mlflow_run_id=mlflow_run,
+            prefect_flow_run_id=run_id,
+            quarantine=where,
+        )
     else:
         logger.info("[3/7] training the candidate")
         candidate = train_candidate(config, tables)

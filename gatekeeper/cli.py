@@ -44,23 +44,31 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
 
     console = _console()
     colour = {"promoted": "green", "bootstrap": "green", "rejected": "red", "blocked": "yellow"}.get(
-        result["decision"], "cyan")
+        result["decision"], "cyan"
+    )
     lines = [f"[bold {colour}]{result['decision'].upper()}[/]  model {result['model_name']}"]
     if result.get("candidate_version"):
-        lines.append(f"candidate version {result['candidate_version']}, champion before this run: "
-                     f"{result.get('champion_version') or 'none'}")
+        lines.append(
+            f"candidate version {result['candidate_version']}, champion before this run: "
+            f"{result.get('champion_version') or 'none'}"
+        )
     overall = result.get("overall") or {}
     if overall.get("candidate") is not None:
         champ = overall.get("champion")
-        lines.append(f"{result['primary_metric']}: champion {champ if champ is None else f'{champ:.4f}'}"
-                     f" -> candidate {overall['candidate']:.4f} on {overall['n']} rows")
+        lines.append(
+            f"{result['primary_metric']}: champion {champ if champ is None else f'{champ:.4f}'}"
+            f" -> candidate {overall['candidate']:.4f} on {overall['n']} rows"
+        )
     lines.append("")
-    lines += [escape(f"- {r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: "
-                     f"{r['message']}") for r in result.get("reasons", [])]
+    lines += [
+        escape(f"- {r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}")
+        for r in result.get("reasons", [])
+    ]
     if result.get("quarantine"):
         lines.append(escape(f"\nquarantined batch: {result['quarantine']}"))
-    lines.append(f"\nMLflow run: {result.get('mlflow_run_id')}   Prefect flow run: "
-                 f"{result.get('prefect_flow_run_id')}")
+    lines.append(
+        f"\nMLflow run: {result.get('mlflow_run_id')}   Prefect flow run: {result.get('prefect_flow_run_id')}"
+    )
     lines.append(f"decision file: {output}")
     console.print(Panel("\n".join(lines), title="retraining gate", expand=False))
     keyed = [s for s in result.get("segments", []) if s.get("key") or s.get("status") == "regressed"]
@@ -69,9 +77,18 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
         for col in ("segment", "key", "n", "champion", "candidate", "delta", "status"):
             table.add_column(col, no_wrap=col != "segment", overflow="fold")
         for s in keyed[:15]:
-            table.add_row(*[escape("-" if s.get(c) is None else f"{s[c]:.4f}" if isinstance(s.get(c), float)
-                             else str(s.get(c))) for c in ("segment", "key", "n", "champion",
-                                                          "candidate", "delta", "status")])
+            table.add_row(
+                *[
+                    escape(
+                        "-"
+                        if s.get(c) is None
+                        else f"{s[c]:.4f}"
+                        if isinstance(s.get(c), float)
+                        else str(s.get(c))
+                    )
+                    for c in ("segment", "key", "n", "champion", "candidate", "delta", "status")
+                ]
+            )
         console.print(table)
 
 
@@ -102,8 +119,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scenario = args.scenario or "improves"
     model = f"demo-{scenario}"
     console = _console()
-    console.print(f"[bold]gatekeeper demo[/]: scenario [cyan]{scenario}[/] "
-                  f"({simulate.SCENARIOS[scenario]})\nworking folder {workdir}")
+    console.print(
+        f"[bold]gatekeeper demo[/]: scenario [cyan]{scenario}[/] "
+        f"({simulate.SCENARIOS[scenario]})\nworking folder {workdir}"
+    )
     steps: list[tuple[str, Any]] = []
     boot_files = simulate.write_bootstrap(workdir / "demo" / model / "bootstrap")
     boot = demo_config(model, boot_files, workdir)
@@ -117,8 +136,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config_path = write_config(config, workdir / "demo" / model / name / "gate.yaml")
         console.rule(f"run {i}/{len(steps)}: {name}  (config: {config_path})")
         result = run_gate(config)
-        output = Path(args.output) if args.output and i == len(steps) else \
-            workdir / "decisions" / f"{model}-{name}.json"
+        output = (
+            Path(args.output)
+            if args.output and i == len(steps)
+            else workdir / "decisions" / f"{model}-{name}.json"
+        )
         _write(result, output)
         _print_decision(result, output)
     return EXIT_OK
@@ -134,22 +156,22 @@ def _needs_bootstrap(config) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     from gatekeeper.simulate import SCENARIOS
 
-    parser = argparse.ArgumentParser(prog="gatekeeper", description=(
-        "Decide whether a retrained model may replace the champion in production."))
+    parser = argparse.ArgumentParser(
+        prog="gatekeeper",
+        description=("Decide whether a retrained model may replace the champion in production."),
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the gate on your data, as described by a YAML config")
     run.add_argument("--config", required=True, help="path to gate.yaml")
     run.add_argument("--workdir", help="working folder (default: the config's, else ./.gatekeeper)")
-    run.add_argument("--output", help="where to write decision JSON "
-                     "(default: WORKDIR/decisions/MODEL.json)")
+    run.add_argument("--output", help="where to write decision JSON (default: WORKDIR/decisions/MODEL.json)")
     run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="the whole story on simulated data, nothing to set up")
-    demo.add_argument("--scenario", choices=sorted(SCENARIOS),
-                      help="default: bootstrap, then 'improves'")
+    demo.add_argument("--scenario", choices=sorted(SCENARIOS), help="default: bootstrap, then 'improves'")
     demo.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
     demo.add_argument("--output", help="where to write the last run's decision JSON")
     demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

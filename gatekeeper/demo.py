@@ -17,8 +17,10 @@ def expectations_dir() -> Path:
     """The repository's expectations/ folder (installed with `pip install -e .`)."""
     folder = Path(__file__).resolve().parents[1] / "expectations"
     if not (folder / f"{DEMO_SUITE}.json").exists():
-        raise ConfigError(f"the demo's suite {DEMO_SUITE!r} was not found in {str(folder)!r}; "
-                          "install the project from its repository with `pip install -e .`")
+        raise ConfigError(
+            f"the demo's suite {DEMO_SUITE!r} was not found in {str(folder)!r}; "
+            "install the project from its repository with `pip install -e .`"
+        )
     return folder
 
 
@@ -27,10 +29,17 @@ def demo_config(model_name: str, files: ScenarioFiles, workdir: Path) -> GateCon
         "model_name": model_name,
         "target": "is_fraud",
         "id_columns": ["transaction_id"],
-        "data": {"train": str(files.train), "new_labels": str(files.new_labels),
-                 "evaluation": str(files.evaluation)},
-        "expectations": {"directory": str(expectations_dir()), "train": DEMO_SUITE,
-                         "new_labels": DEMO_SUITE, "evaluation": DEMO_SUITE},
+        "data": {
+            "train": str(files.train),
+            "new_labels": str(files.new_labels),
+            "evaluation": str(files.evaluation),
+        },
+        "expectations": {
+            "directory": str(expectations_dir()),
+            "train": DEMO_SUITE,
+            "new_labels": DEMO_SUITE,
+            "evaluation": DEMO_SUITE,
+        },
         "segments": ["browser", "country", ["browser", "device"]],
         "key_segments": [{"where": {"browser": "chrome-beta"}, "max_regression": 0.01}],
         "primary_metric": "roc_auc",

@@ -16,8 +16,14 @@ from gatekeeper.errors import ExpectationSuiteError, did_you_mean
 from gatekeeper.policy import Check
 from gatekeeper.serialize import jsonable
 
-_RESULT_KEYS = ("observed_value", "unexpected_count", "unexpected_percent", "element_count",
-                "partial_unexpected_list", "missing_count")
+_RESULT_KEYS = (
+    "observed_value",
+    "unexpected_count",
+    "unexpected_percent",
+    "element_count",
+    "partial_unexpected_list",
+    "missing_count",
+)
 
 
 def read_suite_file(path: Path) -> dict[str, Any]:
@@ -33,11 +39,12 @@ def read_suite_file(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ExpectationSuiteError(f"suite file {str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("expectations"), list):
-        raise ExpectationSuiteError(f"suite file {str(path)!r} must be an object with a list "
-                                    "`expectations`")
+        raise ExpectationSuiteError(f"suite file {str(path)!r} must be an object with a list `expectations`")
     if spec.get("name", path.stem) != path.stem:
-        raise ExpectationSuiteError(f"suite file {str(path)!r} names itself {spec.get('name')!r}; "
-                                    f"the name must equal the file stem {path.stem!r}")
+        raise ExpectationSuiteError(
+            f"suite file {str(path)!r} names itself {spec.get('name')!r}; "
+            f"the name must equal the file stem {path.stem!r}"
+        )
     if not spec["expectations"]:
         raise ExpectationSuiteError(f"suite {path.stem!r} holds no expectations: it would pass anything")
     return spec
@@ -65,15 +72,19 @@ def build_suite(spec: dict[str, Any], source: str):
         try:
             built = len(gx.ExpectationSuite(name="probe", expectations=[entry]).expectations)
         except Exception as exc:
-            raise ExpectationSuiteError(f"{source}: expectations[{i}] (type {kind!r}) is not a valid "
-                                        f"GX 1.x expectation: {exc}") from None
+            raise ExpectationSuiteError(
+                f"{source}: expectations[{i}] (type {kind!r}) is not a valid GX 1.x expectation: {exc}"
+            ) from None
         if built != 1:
-            raise ExpectationSuiteError(f"{source}: expectations[{i}] (type {kind!r}) is not a valid "
-                                        "GX 1.x expectation (GX skipped it)")
+            raise ExpectationSuiteError(
+                f"{source}: expectations[{i}] (type {kind!r}) is not a valid "
+                "GX 1.x expectation (GX skipped it)"
+            )
     suite = gx.ExpectationSuite(name=spec.get("name", "suite"), expectations=entries)
     if len(suite.expectations) != len(entries):
-        raise ExpectationSuiteError(f"{source}: loaded {len(suite.expectations)} of {len(entries)} "
-                                    "expectations")
+        raise ExpectationSuiteError(
+            f"{source}: loaded {len(suite.expectations)} of {len(entries)} expectations"
+        )
     return suite
 
 
@@ -109,12 +120,27 @@ def _to_check(result: Any, table: str, suite: str) -> Check:
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
     what = f"{cfg.type}({column + (', ' if args else '') if column else ''}{args})"
     if result.success:
-        return Check("validation.expectation", "pass", f"{table}: {what} passed", column=column,
-                     table=table, observed=jsonable(details), threshold=jsonable(kwargs))
+        return Check(
+            "validation.expectation",
+            "pass",
+            f"{table}: {what} passed",
+            column=column,
+            table=table,
+            observed=jsonable(details),
+            threshold=jsonable(kwargs),
+        )
     seen = _describe(details)
-    return Check("validation.expectation", "fail", f"{table} (suite {suite}): {what} failed: {seen}",
-                 column=column, table=table, observed=jsonable(details),
-                 threshold=jsonable(kwargs), blocking=True, outcome="block")
+    return Check(
+        "validation.expectation",
+        "fail",
+        f"{table} (suite {suite}): {what} failed: {seen}",
+        column=column,
+        table=table,
+        observed=jsonable(details),
+        threshold=jsonable(kwargs),
+        blocking=True,
+        outcome="block",
+    )
 
 
 def _describe(details: dict[str, Any]) -> str:
@@ -122,8 +148,9 @@ def _describe(details: dict[str, Any]) -> str:
         return f"error: {details['exception']}"
     parts = []
     if "unexpected_percent" in details:
-        parts.append(f"{details['unexpected_percent']:.2f}% of {details.get('element_count', '?')} "
-                     f"values unexpected")
+        parts.append(
+            f"{details['unexpected_percent']:.2f}% of {details.get('element_count', '?')} values unexpected"
+        )
     if "observed_value" in details:
         parts.append(f"observed {details['observed_value']!r}")
     sample = details.get("partial_unexpected_list")

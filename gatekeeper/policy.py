@@ -188,7 +188,9 @@ def decide(evidence: Evidence, config: GateConfig) -> Decision:
         overall=overall_row,
         segments=segments,
         reasons=reasons,
-        warnings=[c.reason() for c in checks if c.status in ("warn",) or (c.status == "fail" and not c.blocking)],
+        warnings=[
+            c.reason() for c in checks if c.status in ("warn",) or (c.status == "fail" and not c.blocking)
+        ],
         checks=[asdict(c) for c in checks],
         thresholds={
             "min_improvement": config.min_improvement,
@@ -224,44 +226,87 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
     out: list[Check] = []
     if p.undefined_reason or p.candidate is None:
         out.append(
-            Check("overall_metric_defined", "fail", f"{m} is undefined on the evaluation rows: "
-                  f"{p.undefined_reason}", segment="overall", blocking=True, outcome="block")
+            Check(
+                "overall_metric_defined",
+                "fail",
+                f"{m} is undefined on the evaluation rows: {p.undefined_reason}",
+                segment="overall",
+                blocking=True,
+                outcome="block",
+            )
         )
         return out
     if config.absolute_floor is not None:
-        ok = p.candidate >= config.absolute_floor if HIGHER_IS_BETTER[m] else p.candidate <= config.absolute_floor
+        ok = (
+            p.candidate >= config.absolute_floor
+            if HIGHER_IS_BETTER[m]
+            else p.candidate <= config.absolute_floor
+        )
         word = "at least" if HIGHER_IS_BETTER[m] else "at most"
         out.append(
-            Check("absolute_floor", "pass" if ok else "fail",
-                  f"candidate {m} {p.candidate:.4f} must be {word} {config.absolute_floor:.4f}",
-                  segment="overall", observed=p.candidate, threshold=config.absolute_floor,
-                  blocking=True, outcome="reject")
+            Check(
+                "absolute_floor",
+                "pass" if ok else "fail",
+                f"candidate {m} {p.candidate:.4f} must be {word} {config.absolute_floor:.4f}",
+                segment="overall",
+                observed=p.candidate,
+                threshold=config.absolute_floor,
+                blocking=True,
+                outcome="reject",
+            )
         )
     if evidence.champion_version is None:
-        out.append(Check("bootstrap", "pass", f"no champion yet: candidate {m} {p.candidate:.4f} "
-                         "becomes the first champion", segment="overall", observed=p.candidate))
+        out.append(
+            Check(
+                "bootstrap",
+                "pass",
+                f"no champion yet: candidate {m} {p.candidate:.4f} becomes the first champion",
+                segment="overall",
+                observed=p.candidate,
+            )
+        )
         return out
     if p.delta is None or p.champion is None:
-        out.append(Check("overall_metric_defined", "fail", f"champion {m} is undefined: "
-                         f"{p.undefined_reason}", segment="overall", blocking=True, outcome="block"))
+        out.append(
+            Check(
+                "overall_metric_defined",
+                "fail",
+                f"champion {m} is undefined: {p.undefined_reason}",
+                segment="overall",
+                blocking=True,
+                outcome="block",
+            )
+        )
         return out
     g = p.gain or 0.0
     ok = g > 0 and g >= config.min_improvement
     verb = "improved" if g > 0 else ("did not change" if g == 0 else "got worse")
     out.append(
-        Check("overall_improvement", "pass" if ok else "fail",
-              f"{m} {verb}: {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}; "
-              f"promotion needs an improvement of at least {config.min_improvement:.4f})",
-              segment="overall", observed=p.delta, threshold=config.min_improvement,
-              blocking=True, outcome="reject")
+        Check(
+            "overall_improvement",
+            "pass" if ok else "fail",
+            f"{m} {verb}: {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}; "
+            f"promotion needs an improvement of at least {config.min_improvement:.4f})",
+            segment="overall",
+            observed=p.delta,
+            threshold=config.min_improvement,
+            blocking=True,
+            outcome="reject",
+        )
     )
     if config.min_relative_improvement > 0:
         rel = relative_change(m, p.champion, p.candidate)
         out.append(
-            Check("overall_relative_improvement", "pass" if rel >= config.min_relative_improvement else "fail",
-                  f"{m} relative change {rel:+.2%} (needs at least {config.min_relative_improvement:.2%})",
-                  segment="overall", observed=rel, threshold=config.min_relative_improvement,
-                  blocking=True, outcome="reject")
+            Check(
+                "overall_relative_improvement",
+                "pass" if rel >= config.min_relative_improvement else "fail",
+                f"{m} relative change {rel:+.2%} (needs at least {config.min_relative_improvement:.2%})",
+                segment="overall",
+                observed=rel,
+                threshold=config.min_relative_improvement,
+                blocking=True,
+                outcome="reject",
+            )
         )
     return out
 
@@ -280,37 +325,70 @@ def _segment_checks(evidence: Evidence, config: GateConfig) -> tuple[list[dict[s
         if key is not None:
             cmp = key_cmp.get(cmp.segment, cmp)
         tol = key.max_regression if key else config.min_improvement
-        status = segment_status(cmp, min_rows=config.min_segment_rows, tolerance=tol,
-                                min_improvement=config.min_improvement)
+        status = segment_status(
+            cmp, min_rows=config.min_segment_rows, tolerance=tol, min_improvement=config.min_improvement
+        )
         rows.append(_segment_row(cmp, key=key is not None, status=status, tolerance=tol if key else None))
     metric = evidence.primary_metric
     for name, key in keys.items():
         cmp = key_cmp.get(name)
         n = cmp.n if cmp else 0
         if n == 0:
-            checks.append(Check(
-                "key_segment_missing", "fail", f"key segment {name} has no rows in the evaluation "
-                "data, so the gate cannot tell whether it regressed", segment=name, observed=0,
-                threshold=config.min_segment_rows, blocking=key.on_missing == "block", outcome="block"))
+            checks.append(
+                Check(
+                    "key_segment_missing",
+                    "fail",
+                    f"key segment {name} has no rows in the evaluation "
+                    "data, so the gate cannot tell whether it regressed",
+                    segment=name,
+                    observed=0,
+                    threshold=config.min_segment_rows,
+                    blocking=key.on_missing == "block",
+                    outcome="block",
+                )
+            )
             continue
         assert cmp is not None
         p = cmp.primary
         if n < config.min_segment_rows or p.undefined_reason:
-            why = (f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
-                   if n < config.min_segment_rows else f"{metric} undefined: {p.undefined_reason}")
-            checks.append(Check(
-                "key_segment_insufficient_data", "fail", f"not enough evidence on key segment {name}: {why}",
-                segment=name, observed=n, threshold=config.min_segment_rows,
-                blocking=key.on_insufficient == "block", outcome="block"))
+            why = (
+                f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
+                if n < config.min_segment_rows
+                else f"{metric} undefined: {p.undefined_reason}"
+            )
+            checks.append(
+                Check(
+                    "key_segment_insufficient_data",
+                    "fail",
+                    f"not enough evidence on key segment {name}: {why}",
+                    segment=name,
+                    observed=n,
+                    threshold=config.min_segment_rows,
+                    blocking=key.on_insufficient == "block",
+                    outcome="block",
+                )
+            )
             continue
         if p.delta is None:  # bootstrap: nothing to regress from
             continue
         g = p.gain or 0.0
         fell = -g
         ok = g >= -key.max_regression
-        msg = (f"{metric} fell {fell:.4f} (tolerance {key.max_regression:.4f})" if g < 0
-               else f"{metric} {'rose' if g > 0 else 'held'} {abs(g):.4f} (tolerance {key.max_regression:.4f})")
-        checks.append(Check(
-            "key_segment_regression", "pass" if ok else "fail", msg, segment=name,
-            observed=p.delta, threshold=key.max_regression, blocking=True, outcome="reject"))
+        msg = (
+            f"{metric} fell {fell:.4f} (tolerance {key.max_regression:.4f})"
+            if g < 0
+            else f"{metric} {'rose' if g > 0 else 'held'} {abs(g):.4f} (tolerance {key.max_regression:.4f})"
+        )
+        checks.append(
+            Check(
+                "key_segment_regression",
+                "pass" if ok else "fail",
+                msg,
+                segment=name,
+                observed=p.delta,
+                threshold=key.max_regression,
+                blocking=True,
+                outcome="reject",
+            )
+        )
     return rows, checks

@@ -39,8 +39,17 @@ def segment_rows(decision: Decision) -> list[dict[str, Any]]:
     rows = []
     if decision.overall:
         o = decision.overall
-        rows.append({"segment": "overall", "key": False, "n": o.get("n"), "champion": o.get("champion"),
-                     "candidate": o.get("candidate"), "delta": o.get("delta"), "status": "-"})
+        rows.append(
+            {
+                "segment": "overall",
+                "key": False,
+                "n": o.get("n"),
+                "champion": o.get("champion"),
+                "candidate": o.get("candidate"),
+                "delta": o.get("delta"),
+                "status": "-",
+            }
+        )
     ordered = sorted(decision.segments, key=lambda s: (not s["key"], s["segment"]))
     rows += [{c: s.get(c) for c in SEGMENT_COLUMNS} for s in ordered]
     return jsonable(rows)
@@ -61,12 +70,15 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
     versions = []
     if d.candidate_version:
         versions.append(f"candidate version **{d.candidate_version}**")
-    versions.append(f"champion version **{d.champion_version}**" if d.champion_version
-                    else "no champion before this run")
+    versions.append(
+        f"champion version **{d.champion_version}**" if d.champion_version else "no champion before this run"
+    )
     lines += ["; ".join(versions) + f"; primary metric `{d.primary_metric}`.", ""]
     lines += ["## Why", ""]
-    lines += [f"- `{r['check']}`{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
-              for r in d.reasons] or ["- (no reasons recorded)"]
+    lines += [
+        f"- `{r['check']}`{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
+        for r in d.reasons
+    ] or ["- (no reasons recorded)"]
     if d.warnings:
         lines += ["", "## Warnings", ""]
         lines += [f"- `{w['check']}`: {w['message']}" for w in d.warnings]
@@ -74,19 +86,29 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
         lines += ["", f"The failing data was copied to quarantine: `{d.quarantine}` (nothing was deleted)."]
     rows = segment_rows(d)
     if rows:
-        lines += ["", f"## Evidence ({d.primary_metric}, delta = candidate - champion)", "",
-                  "| segment | key | n | champion | candidate | delta | status |",
-                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += [
+            "",
+            f"## Evidence ({d.primary_metric}, delta = candidate - champion)",
+            "",
+            "| segment | key | n | champion | candidate | delta | status |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
         for r in rows:
-            lines.append(f"| {r['segment']} | {'yes' if r['key'] else ''} | {r['n']} | "
-                         f"{_num(r['champion'])} | {_num(r['candidate'])} | "
-                         f"{_num(r['delta'], signed=True)} | {r['status']} |")
+            lines.append(
+                f"| {r['segment']} | {'yes' if r['key'] else ''} | {r['n']} | "
+                f"{_num(r['champion'])} | {_num(r['candidate'])} | "
+                f"{_num(r['delta'], signed=True)} | {r['status']} |"
+            )
     t = d.thresholds
-    lines += ["", "## Thresholds", "",
-              f"min_improvement {t['min_improvement']}, min_relative_improvement "
-              f"{t['min_relative_improvement']}, absolute_floor {t['absolute_floor']}, "
-              f"min_segment_rows {t['min_segment_rows']}, "
-              f"{'higher' if t['higher_is_better'] else 'lower'} is better."]
+    lines += [
+        "",
+        "## Thresholds",
+        "",
+        f"min_improvement {t['min_improvement']}, min_relative_improvement "
+        f"{t['min_relative_improvement']}, absolute_floor {t['absolute_floor']}, "
+        f"min_segment_rows {t['min_segment_rows']}, "
+        f"{'higher' if t['higher_is_better'] else 'lower'} is better.",
+    ]
     links = dict(links or {})
     if d.mlflow_run_id:
         links.setdefault("MLflow run", d.mlflow_run_id)

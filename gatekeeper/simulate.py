@@ -63,18 +63,20 @@ def transactions(n: int, seed: int, *, start_id: int = 0, beta_relation: str = "
     beta_logit = -1.2 + beta_sign * (2.2 - 1.6 * np.log1p(cookie_age / 5)) + 0.6 * night
     logit = np.where(beta, beta_logit, base)
     fraud = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
-    return pd.DataFrame({
-        "transaction_id": np.arange(start_id, start_id + n),
-        "amount": amount,
-        "browser": browser,
-        "country": country,
-        "device": device,
-        "account_age_days": account_age,
-        "cookie_age_days": cookie_age,
-        "n_prev_transactions": n_prev,
-        "hour": hour,
-        "is_fraud": fraud.astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "transaction_id": np.arange(start_id, start_id + n),
+            "amount": amount,
+            "browser": browser,
+            "country": country,
+            "device": device,
+            "account_age_days": account_age,
+            "cookie_age_days": cookie_age,
+            "n_prev_transactions": n_prev,
+            "hour": hour,
+            "is_fraud": fraud.astype(int),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ def _write(frames: dict[str, pd.DataFrame], folder: Path) -> ScenarioFiles:
 
 def base_training(seed: int = 7) -> pd.DataFrame:
     """What the bootstrap champion is trained on (base + first batch)."""
-    return pd.concat([transactions(3_000, seed), transactions(1_000, seed + 1, start_id=3_000)],
-                     ignore_index=True)
+    return pd.concat(
+        [transactions(3_000, seed), transactions(1_000, seed + 1, start_id=3_000)], ignore_index=True
+    )
 
 
 def evaluation_window(seed: int = 7) -> pd.DataFrame:
@@ -105,20 +108,25 @@ def evaluation_window(seed: int = 7) -> pd.DataFrame:
 
 def write_bootstrap(folder: Path, seed: int = 7) -> ScenarioFiles:
     """Tables of the first run: no champion yet."""
-    return _write({
-        "train": transactions(3_000, seed),
-        "new_labels": transactions(1_000, seed + 1, start_id=3_000),
-        "evaluation": evaluation_window(seed),
-    }, folder)
+    return _write(
+        {
+            "train": transactions(3_000, seed),
+            "new_labels": transactions(1_000, seed + 1, start_id=3_000),
+            "evaluation": evaluation_window(seed),
+        },
+        folder,
+    )
 
 
 def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     """Tables of a run after the bootstrap; `train` is what the champion was trained on."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
-    batch = transactions(30_000, seed + 2, start_id=10_000,
-                         beta_relation="reversed" if name == "hurts-key-segment" else "true")
+    batch = transactions(
+        30_000, seed + 2, start_id=10_000, beta_relation="reversed" if name == "hurts-key-segment" else "true"
+    )
     if name == "broken-feature":
         batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
-    return _write({"train": base_training(seed), "new_labels": batch,
-                   "evaluation": evaluation_window(seed)}, folder)
+    return _write(
+        {"train": base_training(seed), "new_labels": batch, "evaluation": evaluation_window(seed)}, folder
+    )

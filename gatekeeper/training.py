@@ -21,20 +21,28 @@ def build_default_pipeline(config: GateConfig):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
-                                                 keep_empty_features=True))])
-    categorical = Pipeline([
-        ("to_text", FunctionTransformer(as_object_text, feature_names_out="one-to-one")),
-        ("impute", SimpleImputer(strategy="constant", fill_value="<missing>")),
-        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
-                                 sparse_output=False)),
-    ])
-    columns = ColumnTransformer([
-        ("numeric", numeric, make_column_selector(dtype_include="number")),
-        ("categorical", categorical, make_column_selector(dtype_exclude="number")),
-    ])
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08,
-                                           early_stopping=False, random_state=config.random_state)
+    numeric = Pipeline(
+        [("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))]
+    )
+    categorical = Pipeline(
+        [
+            ("to_text", FunctionTransformer(as_object_text, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="constant", fill_value="<missing>")),
+            (
+                "onehot",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False),
+            ),
+        ]
+    )
+    columns = ColumnTransformer(
+        [
+            ("numeric", numeric, make_column_selector(dtype_include="number")),
+            ("categorical", categorical, make_column_selector(dtype_exclude="number")),
+        ]
+    )
+    model = HistGradientBoostingClassifier(
+        max_iter=200, learning_rate=0.08, early_stopping=False, random_state=config.random_state
+    )
     return Pipeline([("columns", columns), ("model", model)])
 
 
@@ -52,7 +60,9 @@ def load_trainer(path: str | None) -> Callable[[GateConfig], Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"`trainer` names module {module_name!r}, which cannot be imported: {exc}") from None
+        raise ConfigError(
+            f"`trainer` names module {module_name!r}, which cannot be imported: {exc}"
+        ) from None
     builder = getattr(module, attr, None)
     if not callable(builder):
         raise ConfigError(f"`trainer`: module {module_name!r} has no callable {attr!r}")
@@ -63,8 +73,10 @@ def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series):
     """Build the estimator from the configured builder and fit it."""
     estimator = load_trainer(config.trainer)(config)
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
-        raise ConfigError(f"`trainer` {config.trainer!r} must return an unfitted estimator with "
-                          f"fit() and predict_proba(); got {type(estimator).__name__}")
+        raise ConfigError(
+            f"`trainer` {config.trainer!r} must return an unfitted estimator with "
+            f"fit() and predict_proba(); got {type(estimator).__name__}"
+        )
     estimator.fit(X, y)
     return estimator
 

@@ -9,8 +9,15 @@ from gatekeeper.policy import Check
 
 
 def _fail(table: str, check: str, message: str, **kw) -> Check:
-    return Check(f"validation.{check}", "fail", f"{table}: {message}", table=table,
-                 blocking=True, outcome="block", **kw)
+    return Check(
+        f"validation.{check}",
+        "fail",
+        f"{table}: {message}",
+        table=table,
+        blocking=True,
+        outcome="block",
+        **kw,
+    )
 
 
 def _kind(series: pd.Series) -> str:
@@ -35,26 +42,52 @@ def structural_checks(
         return [_fail(table, "empty", "has no rows", observed=0, threshold=1)]
     target = config.target
     if target not in frame.columns:
-        checks.append(_fail(table, "target_missing", f"the target column {target!r} is missing",
-                            column=target))
+        checks.append(
+            _fail(table, "target_missing", f"the target column {target!r} is missing", column=target)
+        )
     else:
         labels = frame[target]
         nulls = int(labels.isna().sum())
         if nulls:
-            checks.append(_fail(table, "target_null", f"{nulls} of {len(frame)} labels in {target!r} "
-                                "are empty", column=target, observed=nulls, threshold=0))
+            checks.append(
+                _fail(
+                    table,
+                    "target_null",
+                    f"{nulls} of {len(frame)} labels in {target!r} are empty",
+                    column=target,
+                    observed=nulls,
+                    threshold=0,
+                )
+            )
         values = pd.unique(labels.dropna())
         if table != "evaluation" and len(values) < 2:
-            checks.append(_fail(table, "one_class", f"every label in {target!r} is "
-                                f"{values[0] if len(values) else None!r}; a classifier needs at "
-                                "least two classes", column=target, observed=len(values), threshold=2))
+            checks.append(
+                _fail(
+                    table,
+                    "one_class",
+                    f"every label in {target!r} is "
+                    f"{values[0] if len(values) else None!r}; a classifier needs at "
+                    "least two classes",
+                    column=target,
+                    observed=len(values),
+                    threshold=2,
+                )
+            )
         if table != "train" and target in reference.columns:
             known = set(map(str, pd.unique(reference[target].dropna())))
             unknown = sorted({str(v) for v in values} - known)
             if unknown:
-                checks.append(_fail(table, "unknown_label", f"label values {unknown} in {target!r} "
-                                    f"are not among the training labels {sorted(known)}",
-                                    column=target, observed=unknown, threshold=sorted(known)))
+                checks.append(
+                    _fail(
+                        table,
+                        "unknown_label",
+                        f"label values {unknown} in {target!r} "
+                        f"are not among the training labels {sorted(known)}",
+                        column=target,
+                        observed=unknown,
+                        threshold=sorted(known),
+                    )
+                )
     missing = [c for c in features if c not in frame.columns]
     for col in missing:
         checks.append(_fail(table, "column_missing", f"feature column {col!r} is missing", column=col))
@@ -63,8 +96,15 @@ def structural_checks(
             continue
         want, got = _kind(reference[col]), _kind(frame[col])
         if want != got:
-            checks.append(_fail(table, "column_type", f"column {col!r} is {got} ({frame[col].dtype}); "
-                                f"expected {want} as in the training data ({reference[col].dtype})",
-                                column=col, observed=str(frame[col].dtype),
-                                threshold=str(reference[col].dtype)))
+            checks.append(
+                _fail(
+                    table,
+                    "column_type",
+                    f"column {col!r} is {got} ({frame[col].dtype}); "
+                    f"expected {want} as in the training data ({reference[col].dtype})",
+                    column=col,
+                    observed=str(frame[col].dtype),
+                    threshold=str(reference[col].dtype),
+                )
+            )
     return checks

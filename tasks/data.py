@@ -27,8 +27,9 @@ def load_tables(config: GateConfig) -> GateTables:
     gate_data.check_config_against(config, tables)
     for name in gate_data.TABLES:
         frame = tables.table(name)
-        logger.info("loaded %s: %d rows x %d columns from %s", name, len(frame), frame.shape[1],
-                    tables.paths[name])
+        logger.info(
+            "loaded %s: %d rows x %d columns from %s", name, len(frame), frame.shape[1], tables.paths[name]
+        )
     return tables
 
 
@@ -45,8 +46,13 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
         if suite and len(tables.table(name)):
             results = run_suite(tables.table(name), config.suite_path(suite), name)
             failed = [c for c in results if c.status == "fail"]
-            logger.info("suite %s on %s: %d of %d expectations passed", suite, name,
-                        len(results) - len(failed), len(results))
+            logger.info(
+                "suite %s on %s: %d of %d expectations passed",
+                suite,
+                name,
+                len(results) - len(failed),
+                len(results),
+            )
             checks += results
     for check in checks:
         if check.failed_blocking:
@@ -86,4 +92,4 @@ def quarantine_batch(config: GateConfig, tables: GateTables, checks: list[Check]
 
 def _suffix(path: str) -> str:
     name = Path(path.split("://")[-1]).name
-    return name[name.index("."):] if "." in name else ""
+    return name[name.index(".") :] if "." in name else ""

@@ -36,13 +36,18 @@ def score_models(
         return compare_segment(name, where, index, metrics, y, cand, champ, classes, config.positive_label)
 
     overall = compare("overall", {}, np.arange(len(frame)))
-    segments = [compare(s.name, s.where, s.index)
-                for s in segments_from_columns(frame, config.segment_columns)]
+    segments = [
+        compare(s.name, s.where, s.index) for s in segments_from_columns(frame, config.segment_columns)
+    ]
     keys = [compare(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments]
     p = overall.primary
-    logger.info("overall %s on %d rows: champion %s, candidate %s", config.primary_metric, p.n,
-                "n/a" if p.champion is None else f"{p.champion:.4f}",
-                "n/a" if p.candidate is None else f"{p.candidate:.4f}")
+    logger.info(
+        "overall %s on %d rows: champion %s, candidate %s",
+        config.primary_metric,
+        p.n,
+        "n/a" if p.champion is None else f"{p.champion:.4f}",
+        "n/a" if p.candidate is None else f"{p.candidate:.4f}",
+    )
     return Evidence(
         model_name=config.model_name,
         primary_metric=config.primary_metric,

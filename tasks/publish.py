@@ -18,12 +18,18 @@ def publish_for_review(config: GateConfig, decision: Decision) -> None:
     links = {"MLflow tracking URI": config.resolved_tracking_uri}
     if decision.candidate_version:
         links["model version"] = f"models:/{config.model_name}/{decision.candidate_version}"
-    create_markdown_artifact(key=artifact_key(config.model_name), markdown=render_markdown(decision, links),
-                             description=decision.summary())
+    create_markdown_artifact(
+        key=artifact_key(config.model_name),
+        markdown=render_markdown(decision, links),
+        description=decision.summary(),
+    )
     rows = segment_rows(decision)
     if rows:
-        create_table_artifact(key=artifact_key(config.model_name, "segments"), table=rows,
-                              description=f"{config.primary_metric} per segment")
+        create_table_artifact(
+            key=artifact_key(config.model_name, "segments"),
+            table=rows,
+            description=f"{config.primary_metric} per segment",
+        )
     logger.info("decision: %s", decision.summary())
     for reason in decision.reasons:
         logger.info("  %s: %s", reason["check"], reason["message"])

@@ -46,8 +46,10 @@ def _registry_call(config: GateConfig, what: str, fn: Callable[[], T]) -> T:
     except RegistryError:
         raise
     except Exception as exc:
-        raise RegistryError(f"MLflow at {config.resolved_tracking_uri} failed to {what}: "
-                            f"{type(exc).__name__}: {str(exc)[:500]}") from exc
+        raise RegistryError(
+            f"MLflow at {config.resolved_tracking_uri} failed to {what}: "
+            f"{type(exc).__name__}: {str(exc)[:500]}"
+        ) from exc
 
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -90,22 +92,29 @@ def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | No
         exp = client.get_experiment_by_name(config.experiment_name)
         if exp is None:
             uri = config.resolved_tracking_uri
-            location = (Path(config.workdir) / "artifacts").resolve().as_uri() \
-                if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
+            location = (
+                (Path(config.workdir) / "artifacts").resolve().as_uri()
+                if uri.startswith(("sqlite:", "file:")) or "://" not in uri
+                else None
+            )
             exp_id = client.create_experiment(config.experiment_name, artifact_location=location)
         else:
             exp_id = exp.experiment_id
-        run = client.create_run(exp_id, run_name=f"gate-{config.model_name}",
-                                tags={"gate.model_name": config.model_name,
-                                      "gate.prefect_flow_run_id": str(flow_run_id or "")})
+        run = client.create_run(
+            exp_id,
+            run_name=f"gate-{config.model_name}",
+            tags={"gate.model_name": config.model_name, "gate.prefect_flow_run_id": str(flow_run_id or "")},
+        )
         run_id = run.info.run_id
         params = _flat_params(config)
         params.update({f"data.{n}.sha256": h for n, h in tables.hashes.items()})
         params.update({f"data.{n}.rows": str(len(tables.table(n))) for n in tables.hashes})
-        client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()],
-                         tags=[RunTag(f"gate.data.{n}.sha256", h) for n, h in tables.hashes.items()])
-        client.log_text(run_id, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
-                        "gate.yaml")
+        client.log_batch(
+            run_id,
+            params=[Param(k, v) for k, v in params.items()],
+            tags=[RunTag(f"gate.data.{n}.sha256", h) for n, h in tables.hashes.items()],
+        )
+        client.log_text(run_id, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), "gate.yaml")
         return run_id
 
     run_id = _registry_call(config, "open a run", create)
@@ -130,13 +139,18 @@ def register_candidate(config: GateConfig, run_id: str, candidate: TrainedModel)
         try:
             client.get_registered_model(config.model_name)
         except Exception:
-            client.create_registered_model(config.model_name,
-                                           description="Managed by the retraining gatekeeper.")
+            client.create_registered_model(
+                config.model_name, description="Managed by the retraining gatekeeper."
+            )
         version = client.create_model_version(
-            config.model_name, source=f"runs:/{run_id}/model", run_id=run_id,
-            tags={"gate.features": json.dumps(candidate.features),
-                  "gate.classes": json.dumps(jsonable(candidate.classes)),
-                  "gate.mlflow_run_id": run_id},
+            config.model_name,
+            source=f"runs:/{run_id}/model",
+            run_id=run_id,
+            tags={
+                "gate.features": json.dumps(candidate.features),
+                "gate.classes": json.dumps(jsonable(candidate.classes)),
+                "gate.mlflow_run_id": run_id,
+            },
         ).version
         client.set_registered_model_alias(config.model_name, CHALLENGER, version)
         return str(version)
@@ -173,10 +187,12 @@ def load_champion(config: GateConfig) -> TrainedModel | None:
             return None
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=client.get_model_version_download_uri(config.model_name, mv.version),
-            tracking_uri=config.resolved_tracking_uri)
+            tracking_uri=config.resolved_tracking_uri,
+        )
         model = mlflow.sklearn.load_model(local)
         features = json.loads(mv.tags.get("gate.features", "null")) or list(
-            getattr(model, "feature_names_in_", []))
+            getattr(model, "feature_names_in_", [])
+        )
         classes = json.loads(mv.tags.get("gate.classes", "null")) or list(model.classes_)
         return TrainedModel(model=model, features=features, classes=classes, version=str(mv.version))
 
@@ -208,13 +224,15 @@ def apply_decision(config: GateConfig, decision: Decision) -> None:
                     raise RegistryError(
                         f"alias {CHAMPION} of {name} moved from version {decision.champion_version} "
                         f"to {current_version} while the gate ran; not promoting version {version} "
-                        "on stale evidence. Run the gate again.")
+                        "on stale evidence. Run the gate again."
+                    )
                 if current_version is not None:
                     client.set_registered_model_alias(name, PREVIOUS, current_version)
                 client.set_registered_model_alias(name, CHAMPION, version)
                 client.delete_registered_model_alias(name, CHALLENGER)
-                logger.info("promoted %s version %s to %s (previous: %s)", name, version, CHAMPION,
-                            current_version)
+                logger.info(
+                    "promoted %s version %s to %s (previous: %s)", name, version, CHAMPION, current_version
+                )
             client.set_model_version_tag(name, version, "gate.previous_champion", current_version or "")
         for key, value in version_tags(decision).items():
             client.set_model_version_tag(name, version, key, value)
@@ -223,7 +241,10 @@ def apply_decision(config: GateConfig, decision: Decision) -> None:
 
 
 def version_tags(decision: Decision) -> dict[str, str]:
-    reasons = "; ".join(f"{r['check']}: {r['message']}" for r in decision.reasons)
+    reasons = "; ".join(
+        f"{r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
+        for r in decision.reasons
+    )
     return {
         "gate.decision": decision.decision,
         "gate.reasons": reasons[:4900],
@@ -249,11 +270,17 @@ def record_decision(config: GateConfig, decision: Decision) -> None:
         for side in ("champion", "candidate", "delta"):
             value = (decision.overall or {}).get(side)
             if value is not None:
-                metrics.append(Metric(f"{side}.{decision.primary_metric}", float(value), int(time.time() * 1000), 0))
-        client.log_batch(run_id, metrics=metrics, tags=[
-            RunTag("gate.decision", decision.decision),
-            RunTag("gate.candidate_version", decision.candidate_version or ""),
-        ])
+                metrics.append(
+                    Metric(f"{side}.{decision.primary_metric}", float(value), int(time.time() * 1000), 0)
+                )
+        client.log_batch(
+            run_id,
+            metrics=metrics,
+            tags=[
+                RunTag("gate.decision", decision.decision),
+                RunTag("gate.candidate_version", decision.candidate_version or ""),
+            ],
+        )
         client.set_terminated(run_id, "FINISHED")
 
     _registry_call(config, "record the decision", record)
@@ -262,6 +289,7 @@ def record_decision(config: GateConfig, decision: Decision) -> None:
 def current_champion_version(config: GateConfig) -> str | None:
     """The version behind alias `champion`, or None (plain function, usable outside a flow)."""
     client = _client(config)
-    mv = _registry_call(config, "read the champion alias",
-                        lambda: _alias_version(client, config.model_name, CHAMPION))
+    mv = _registry_call(
+        config, "read the champion alias", lambda: _alias_version(client, config.model_name, CHAMPION)
+    )
     return None if mv is None else str(mv.version)

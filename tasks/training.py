@@ -22,8 +22,12 @@ def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
     parts = [tables.train, tables.new_labels] if config.train_on_new_labels else [tables.train]
     frame = pd.concat(parts, ignore_index=True)
     features = feature_columns(config, tables.train)
-    logger.info("training candidate on %d rows, %d features (%s)", len(frame), len(features),
-                config.trainer or "default pipeline")
+    logger.info(
+        "training candidate on %d rows, %d features (%s)",
+        len(frame),
+        len(features),
+        config.trainer or "default pipeline",
+    )
     started = time.perf_counter()
     model = fit_candidate(config, frame[features], frame[config.target])
     classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]

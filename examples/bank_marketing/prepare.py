@@ -43,8 +43,10 @@ def main() -> None:
         part = frame.iloc[start:stop]
         path = HERE / "data" / f"{name}.csv.gz"
         part.to_csv(path, sep=";", index=False, compression={"method": "gzip", "mtime": 0})
-        print(f"{name:16s} rows {start:>6,}-{start + len(part) - 1:>6,}  positive rate "
-              f"{part['y'].mean():.3f}  -> {path.relative_to(HERE.parents[1])}")
+        print(
+            f"{name:16s} rows {start:>6,}-{start + len(part) - 1:>6,}  positive rate "
+            f"{part['y'].mean():.3f}  -> {path.relative_to(HERE.parents[1])}"
+        )
 
 
 if __name__ == "__main__":

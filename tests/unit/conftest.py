@@ -11,7 +11,11 @@ def make_config(**overrides: Any) -> GateConfig:
     raw: dict[str, Any] = {
         "model_name": "fraud-detector",
         "target": "is_fraud",
-        "data": {"train": "/d/train.parquet", "new_labels": "/d/new.parquet", "evaluation": "/d/eval.parquet"},
+        "data": {
+            "train": "/d/train.parquet",
+            "new_labels": "/d/new.parquet",
+            "evaluation": "/d/eval.parquet",
+        },
         "expectations": {"train": "suite", "new_labels": "suite"},
         "segments": ["browser"],
         "key_segments": [{"where": {"browser": "chrome-beta"}, "max_regression": 0.0}],

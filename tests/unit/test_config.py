@@ -29,8 +29,14 @@ def test_typo_in_nested_key_names_its_path() -> None:
         ({"key_segments": [{"where": {}}]}, r"key_segments\[0\]\.where"),
         ({"expectations": {}}, r"name a suite for `train` or `new_labels`"),
     ],
-    ids=["unknown-metric", "zero-min-rows", "empty-intersection", "bad-trainer-path", "empty-where",
-         "no-suite"],
+    ids=[
+        "unknown-metric",
+        "zero-min-rows",
+        "empty-intersection",
+        "bad-trainer-path",
+        "empty-where",
+        "no-suite",
+    ],
 )
 def test_invalid_values_are_named(override: dict, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
@@ -39,8 +45,13 @@ def test_invalid_values_are_named(override: dict, pattern: str) -> None:
 
 def test_missing_required_key_is_named() -> None:
     with pytest.raises(ConfigError, match=r"`target` is required"):
-        parse_config({"model_name": "m", "data": {"train": "a", "new_labels": "b", "evaluation": "c"},
-                      "expectations": {"train": "s"}})
+        parse_config(
+            {
+                "model_name": "m",
+                "data": {"train": "a", "new_labels": "b", "evaluation": "c"},
+                "expectations": {"train": "s"},
+            }
+        )
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
@@ -79,7 +90,9 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_key_segment_name_and_segment_columns() -> None:
-    config = make_config(segments=["browser", ["browser", "country"]],
-                         key_segments=[{"where": {"browser": "beta", "country": "US"}}])
+    config = make_config(
+        segments=["browser", ["browser", "country"]],
+        key_segments=[{"where": {"browser": "beta", "country": "US"}}],
+    )
     assert config.segment_columns == [["browser"], ["browser", "country"]]
     assert config.key_segments[0].name == "browser=beta & country=US"

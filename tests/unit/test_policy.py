@@ -10,20 +10,31 @@ from tests.unit.conftest import make_config
 BETA = "browser=chrome-beta"
 
 
-def seg(name: str, champion: float | None, candidate: float | None, n: int = 1000,
-        metric: str = "roc_auc", reason: str | None = None) -> SegmentComparison:
+def seg(
+    name: str,
+    champion: float | None,
+    candidate: float | None,
+    n: int = 1000,
+    metric: str = "roc_auc",
+    reason: str | None = None,
+) -> SegmentComparison:
     delta = None if champion is None or candidate is None or reason else candidate - champion
     where = dict(part.split("=") for part in name.split(" & ")) if name != "overall" else {}
     return SegmentComparison(name, where, MetricComparison(metric, n, candidate, champion, delta, reason))
 
 
-def evidence(overall=(0.80, 0.82), beta=(0.80, 0.80, 500), champion_version="1", metric="roc_auc",
-             validation=()) -> Evidence:
+def evidence(
+    overall=(0.80, 0.82), beta=(0.80, 0.80, 500), champion_version="1", metric="roc_auc", validation=()
+) -> Evidence:
     key = [] if beta is None else [seg(BETA, beta[0], beta[1], beta[2], metric)]
     return Evidence(
-        model_name="fraud-detector", primary_metric=metric, champion_version=champion_version,
-        candidate_version="2", overall=seg("overall", overall[0], overall[1], 20000, metric),
-        segments=[seg("browser=chrome", 0.8, 0.83, 15000, metric), *key], key_segments=key,
+        model_name="fraud-detector",
+        primary_metric=metric,
+        champion_version=champion_version,
+        candidate_version="2",
+        overall=seg("overall", overall[0], overall[1], 20000, metric),
+        segments=[seg("browser=chrome", 0.8, 0.83, 15000, metric), *key],
+        key_segments=key,
         validation=list(validation),
     )
 
@@ -39,8 +50,13 @@ def test_promotes_when_overall_improves_and_key_segment_holds(config) -> None:
 def test_rejects_when_key_segment_regresses_and_names_it(config) -> None:
     decision = decide(evidence(beta=(0.88, 0.81, 240)), config)
     assert decision.decision == "rejected"
-    assert decision.reasons == [{"check": "key_segment_regression", "segment": BETA,
-                                 "message": "roc_auc fell 0.0700 (tolerance 0.0000)"}]
+    assert decision.reasons == [
+        {
+            "check": "key_segment_regression",
+            "segment": BETA,
+            "message": "roc_auc fell 0.0700 (tolerance 0.0000)",
+        }
+    ]
     row = next(s for s in decision.segments if s["segment"] == BETA)
     assert row["key"] is True
     assert row["status"] == "regressed"
@@ -53,8 +69,12 @@ def test_key_segment_within_its_tolerance_passes() -> None:
 
 @pytest.mark.parametrize(
     ("overall", "expected"),
-    [((0.80, 0.801), "rejected"), ((0.80, 0.80), "rejected"), ((0.80, 0.79), "rejected"),
-     ((0.80, 0.8021), "promoted")],
+    [
+        ((0.80, 0.801), "rejected"),
+        ((0.80, 0.80), "rejected"),
+        ((0.80, 0.79), "rejected"),
+        ((0.80, 0.8021), "promoted"),
+    ],
     ids=["below-min-improvement", "no-change", "worse", "just-enough"],
 )
 def test_overall_needs_min_improvement(config, overall, expected) -> None:
@@ -66,10 +86,14 @@ def test_overall_needs_min_improvement(config, overall, expected) -> None:
 
 def test_lower_is_better_metric_promotes_on_a_fall() -> None:
     config = make_config(primary_metric="log_loss")
-    assert decide(evidence(overall=(0.40, 0.35), beta=(0.4, 0.4, 500), metric="log_loss"),
-                  config).decision == "promoted"
-    assert decide(evidence(overall=(0.40, 0.45), beta=(0.4, 0.4, 500), metric="log_loss"),
-                  config).decision == "rejected"
+    assert (
+        decide(evidence(overall=(0.40, 0.35), beta=(0.4, 0.4, 500), metric="log_loss"), config).decision
+        == "promoted"
+    )
+    assert (
+        decide(evidence(overall=(0.40, 0.45), beta=(0.4, 0.4, 500), metric="log_loss"), config).decision
+        == "rejected"
+    )
 
 
 def test_relative_improvement_threshold() -> None:
@@ -110,13 +134,26 @@ def test_bootstrap_promotes_without_champion_and_respects_floor() -> None:
 
 
 def test_failed_validation_blocks_before_anything_else(config) -> None:
-    failed = Check("validation.expectation", "fail", "new_labels: cookie nulls", column="cookie",
-                   table="new_labels", blocking=True, outcome="block")
+    failed = Check(
+        "validation.expectation",
+        "fail",
+        "new_labels: cookie nulls",
+        column="cookie",
+        table="new_labels",
+        blocking=True,
+        outcome="block",
+    )
     decision = decide(Evidence("fraud-detector", "roc_auc", validation=[failed]), config)
     assert decision.decision == "blocked"
-    assert decision.reasons == [{"check": "validation.expectation", "segment": None,
-                                 "message": "new_labels: cookie nulls", "column": "cookie",
-                                 "table": "new_labels"}]
+    assert decision.reasons == [
+        {
+            "check": "validation.expectation",
+            "segment": None,
+            "message": "new_labels: cookie nulls",
+            "column": "cookie",
+            "table": "new_labels",
+        }
+    ]
     assert decision.overall is None
     assert not decision.promotes
 
@@ -135,14 +172,19 @@ def test_rejection_outranks_missing_evidence(config) -> None:
 
 @pytest.mark.parametrize(
     ("champion", "candidate", "n", "tolerance", "expected"),
-    [(0.8, 0.9, 50, 0.0, "insufficient_data"), (0.8, 0.9, 500, 0.0, "improved"),
-     (0.8, 0.79, 500, 0.0, "regressed"), (0.8, 0.79, 500, 0.02, "no_change"),
-     (None, 0.8, 500, 0.0, "baseline")],
+    [
+        (0.8, 0.9, 50, 0.0, "insufficient_data"),
+        (0.8, 0.9, 500, 0.0, "improved"),
+        (0.8, 0.79, 500, 0.0, "regressed"),
+        (0.8, 0.79, 500, 0.02, "no_change"),
+        (None, 0.8, 500, 0.0, "baseline"),
+    ],
     ids=["small", "improved", "regressed", "within-tolerance", "no-champion"],
 )
 def test_segment_status(champion, candidate, n, tolerance, expected) -> None:
-    status = segment_status(seg("browser=x", champion, candidate, n), min_rows=200, tolerance=tolerance,
-                            min_improvement=0.002)
+    status = segment_status(
+        seg("browser=x", champion, candidate, n), min_rows=200, tolerance=tolerance, min_improvement=0.002
+    )
     assert status == expected
 
 
@@ -153,8 +195,18 @@ def test_decision_serialises_to_the_contract(config) -> None:
 
     d = jsonable(decide(evidence(), config).to_dict())
     json.dumps(d, allow_nan=False)
-    for key in ("model_name", "decision", "champion_version", "candidate_version", "primary_metric",
-                "overall", "segments", "reasons", "mlflow_run_id", "prefect_flow_run_id"):
+    for key in (
+        "model_name",
+        "decision",
+        "champion_version",
+        "candidate_version",
+        "primary_metric",
+        "overall",
+        "segments",
+        "reasons",
+        "mlflow_run_id",
+        "prefect_flow_run_id",
+    ):
         assert key in d
     assert set(d["segments"][0]) >= {"segment", "n", "champion", "candidate", "delta", "key", "status"}
     assert np.isfinite(d["overall"]["delta"])

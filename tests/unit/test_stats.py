@@ -52,7 +52,9 @@ def test_string_labels_and_positive_label() -> None:
     # scoring "no" as the positive class reads the "no" column: still a perfect ranking
     assert metric_value("roc_auc", y, proba, ["no", "yes"], positive_label="no").value == 1.0
     # row 3 is "yes" with p(no)=0.6: predicted "no", so precision for "no" is 2/3
-    assert metric_value("precision", y, proba, ["no", "yes"], positive_label="no").value == pytest.approx(2 / 3)
+    assert metric_value("precision", y, proba, ["no", "yes"], positive_label="no").value == pytest.approx(
+        2 / 3
+    )
 
 
 def test_multiclass_metrics() -> None:
@@ -61,14 +63,18 @@ def test_multiclass_metrics() -> None:
     assert metric_value("accuracy", y, proba, [0, 1, 2]).value == pytest.approx(5 / 6)
     assert metric_value("log_loss", y, proba, [0, 1, 2]).value == pytest.approx(skm.log_loss(y, proba))
     assert metric_value("roc_auc", y, proba, [0, 1, 2]).value == pytest.approx(
-        skm.roc_auc_score(y, proba, multi_class="ovr"))
+        skm.roc_auc_score(y, proba, multi_class="ovr")
+    )
 
 
 def test_auc_on_one_class_is_undefined_with_reason_not_zero() -> None:
     value = metric_value("roc_auc", np.array([1, 1, 1]), np.full((3, 2), 0.5), [0, 1])
     assert value.value is None
     assert value.undefined_reason == "only one class present (1)"
-    assert metric_value("accuracy", np.array([], dtype=int), np.zeros((0, 2)), [0, 1]).undefined_reason == "no rows"
+    assert (
+        metric_value("accuracy", np.array([], dtype=int), np.zeros((0, 2)), [0, 1]).undefined_reason
+        == "no rows"
+    )
 
 
 def test_unknown_labels_are_named() -> None:
@@ -84,8 +90,12 @@ def test_gain_orients_lower_is_better_metrics() -> None:
 
 @pytest.mark.parametrize(
     ("metric", "champion", "candidate", "expected"),
-    [("roc_auc", 0.80, 0.84, 0.05), ("log_loss", 0.50, 0.40, 0.2), ("roc_auc", 0.8, 0.76, -0.05),
-     ("accuracy", 0.0, 0.0, 0.0)],
+    [
+        ("roc_auc", 0.80, 0.84, 0.05),
+        ("log_loss", 0.50, 0.40, 0.2),
+        ("roc_auc", 0.8, 0.76, -0.05),
+        ("accuracy", 0.0, 0.0, 0.0),
+    ],
     ids=["auc-up", "logloss-down-is-gain", "auc-down", "zero-champion"],
 )
 def test_relative_change_is_oriented_gain_over_abs_champion(metric, champion, candidate, expected) -> None:
@@ -95,8 +105,15 @@ def test_relative_change_is_oriented_gain_over_abs_champion(metric, champion, ca
 def test_segments_one_per_value_and_intersections_with_missing_values() -> None:
     frame = pd.DataFrame({"browser": ["a", "a", "b", None], "country": ["x", "y", "x", "x"]})
     names = [s.name for s in segments_from_columns(frame, [["browser"], ["browser", "country"]])]
-    assert names == ["browser=<missing>", "browser=a", "browser=b", "browser=<missing> & country=x",
-                     "browser=a & country=x", "browser=a & country=y", "browser=b & country=x"]
+    assert names == [
+        "browser=<missing>",
+        "browser=a",
+        "browser=b",
+        "browser=<missing> & country=x",
+        "browser=a & country=x",
+        "browser=a & country=y",
+        "browser=b & country=x",
+    ]
     seg = segments_from_columns(frame, [["browser"]])[1]
     assert seg.where == {"browser": "a"}
     assert list(seg.index) == [0, 1]

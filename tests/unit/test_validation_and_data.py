@@ -14,8 +14,14 @@ from tests.unit.conftest import make_config
 
 @pytest.fixture
 def reference() -> pd.DataFrame:
-    return pd.DataFrame({"id": [1, 2, 3, 4], "amount": [1.0, 2.0, 3.0, 4.0],
-                         "browser": ["a", "b", "a", "b"], "is_fraud": [0, 1, 0, 1]})
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "browser": ["a", "b", "a", "b"],
+            "is_fraud": [0, 1, 0, 1],
+        }
+    )
 
 
 def _failed(frame, reference, table="new_labels"):
@@ -69,7 +75,9 @@ def test_default_features_skip_target_and_ids(reference) -> None:
 
 
 def _tables(frame: pd.DataFrame) -> GateTables:
-    return GateTables(frame, frame, frame, hashes={}, paths={"train": "t", "new_labels": "n", "evaluation": "e"})
+    return GateTables(
+        frame, frame, frame, hashes={}, paths={"train": "t", "new_labels": "n", "evaluation": "e"}
+    )
 
 
 def test_unknown_segment_column_is_a_config_error_with_suggestion(reference) -> None:

@@ -1,0 +1,113 @@
+"""The demo's scenarios through the real flow, real MLflow registry and real GX suites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.report import artifact_key
+from tests.integration.conftest import aliases, bootstrap_and_run, mlflow_client, read_artifacts
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gate")
+
+
+@pytest.fixture(scope="module")
+def improves(workdir: Path):
+    return bootstrap_and_run("improves", workdir)
+
+
+@pytest.fixture(scope="module")
+def hurts(workdir: Path):
+    return bootstrap_and_run("hurts-key-segment", workdir)
+
+
+@pytest.fixture(scope="module")
+def broken(workdir: Path):
+    return bootstrap_and_run("broken-feature", workdir)
+
+
+def test_bootstrap_registers_first_champion(improves) -> None:
+    first, _, config = improves
+    assert first["decision"] == "bootstrap"
+    assert first["champion_version"] is None
+    assert first["candidate_version"] == "1"
+    version = mlflow_client(config).get_model_version(config.model_name, "1")
+    assert version.tags["gate.decision"] == "bootstrap"
+
+
+def test_improves_promotes_and_moves_aliases(improves) -> None:
+    _, result, config = improves
+    assert result["decision"] == "promoted"
+    assert result["overall"]["delta"] >= config.min_improvement
+    assert aliases(config) == {"champion": "2", "previous-champion": "1"}
+    tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
+    assert tags["gate.decision"] == "promoted"
+    assert tags["gate.flow_run_id"] == result["prefect_flow_run_id"]
+    assert tags["gate.previous_champion"] == "1"
+    assert "overall_improvement" in tags["gate.reasons"]
+
+
+def test_improves_publishes_decision_in_mlflow_and_prefect(improves) -> None:
+    _, result, config = improves
+    client = mlflow_client(config)
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["gate.decision"] == "promoted"
+    assert {p for p in run.data.params if p.startswith("data.")} >= {
+        "data.train.sha256", "data.new_labels.sha256", "data.evaluation.sha256"}
+    local = Path(client.download_artifacts(result["mlflow_run_id"], "decision.json"))
+    assert json.loads(local.read_text())["decision"] == "promoted"
+    markdown = [a for a in read_artifacts(artifact_key(config.model_name))
+                if str(a.flow_run_id) == result["prefect_flow_run_id"]]
+    assert len(markdown) == 1
+    assert "PROMOTED" in markdown[0].data
+    assert "browser=chrome-beta" in markdown[0].data
+    table = [a for a in read_artifacts(artifact_key(config.model_name, "segments"))
+             if str(a.flow_run_id) == result["prefect_flow_run_id"]]
+    assert len(table) == 1
+
+
+def test_segments_include_key_segment_and_intersections(improves) -> None:
+    _, result, _ = improves
+    names = {s["segment"]: s for s in result["segments"]}
+    assert names["browser=chrome-beta"]["key"] is True
+    assert names["browser=chrome-beta"]["status"] in {"improved", "no_change"}
+    assert "browser=chrome & device=mobile" in names
+    assert all(s["status"] in {"improved", "no_change", "regressed", "insufficient_data", "undefined"}
+               for s in result["segments"])
+
+
+def test_hurts_key_segment_rejects_and_names_the_segment(hurts) -> None:
+    _, result, config = hurts
+    assert result["decision"] == "rejected"
+    assert result["overall"]["delta"] > 0, "better on average"
+    (reason,) = result["reasons"]
+    assert reason["check"] == "key_segment_regression"
+    assert reason["segment"] == "browser=chrome-beta"
+    assert aliases(config) == {"champion": "1", "challenger": "2"}
+    tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
+    assert tags["gate.decision"] == "rejected"
+    assert "browser=chrome-beta" in tags["gate.reasons"]
+
+
+def test_broken_feature_blocks_names_feature_and_quarantines(broken) -> None:
+    _, result, config = broken
+    assert result["decision"] == "blocked"
+    assert result["candidate_version"] is None
+    columns = {r.get("column") for r in result["reasons"]}
+    assert "cookie_age_days" in columns
+    folder = Path(result["quarantine"])
+    assert (folder / "new_labels.parquet").exists()
+    report = json.loads((folder / "report.json").read_text())
+    assert any(c["column"] == "cookie_age_days" for c in report["failed_checks"])
+    assert Path(config.data.new_labels).exists(), "the original batch is never deleted"
+    versions = mlflow_client(config).search_model_versions(f"name='{config.model_name}'")
+    assert [str(v.version) for v in versions] == ["1"], "no candidate is trained on broken data"
+    assert aliases(config) == {"champion": "1"}
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("BLOCKED" in a.data and "cookie_age_days" in a.data for a in markdown)
