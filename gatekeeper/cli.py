@@ -6,6 +6,7 @@ Start-up stays light: Prefect, MLflow and GX are imported only by the commands t
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -29,11 +30,26 @@ def _quiet_environment() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
-def run_gate(config) -> dict[str, Any]:
+class _NoTraceback(logging.Filter):
+    """Keep Prefect's log line of a failure, drop its traceback (shown with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        if "\nTraceback" in str(record.msg):
+            record.msg = str(record.msg).split("\nTraceback")[0]
+        return True
+
+
+def run_gate(config, debug: bool = False) -> dict[str, Any]:
     """Run the retraining_gate flow once (ephemeral Prefect API unless PREFECT_API_URL is set)."""
     _quiet_environment()
     from flows.retraining_gate import retraining_gate
 
+    if not debug:
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]:
+            for handler in logging.getLogger(name).handlers:
+                if not any(isinstance(f, _NoTraceback) for f in handler.filters):
+                    handler.addFilter(_NoTraceback())
     return retraining_gate(config)
 
 
@@ -105,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = {"workdir": args.workdir} if args.workdir else {}
     config = load_config(args.config, **overrides)
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
-    result = run_gate(config)
+    result = run_gate(config, args.debug)
     _write(result, output)
     _print_decision(result, output)
     return EXIT_OK
@@ -135,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for i, (name, config) in enumerate(steps, 1):
         config_path = write_config(config, workdir / "demo" / model / name / "gate.yaml")
         console.rule(f"run {i}/{len(steps)}: {name}  (config: {config_path})")
-        result = run_gate(config)
+        result = run_gate(config, args.debug)
         output = (
             Path(args.output)
             if args.output and i == len(steps)
@@ -167,14 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="path to gate.yaml")
     run.add_argument("--workdir", help="working folder (default: the config's, else ./.gatekeeper)")
     run.add_argument("--output", help="where to write decision JSON (default: WORKDIR/decisions/MODEL.json)")
-    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="the whole story on simulated data, nothing to set up")
     demo.add_argument("--scenario", choices=sorted(SCENARIOS), help="default: bootstrap, then 'improves'")
     demo.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
     demo.add_argument("--output", help="where to write the last run's decision JSON")
-    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
     return parser
 

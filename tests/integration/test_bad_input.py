@@ -1,0 +1,136 @@
+"""Bad input through the real flow: a clear error or a `blocked` decision, never a promotion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gatekeeper import simulate
+from gatekeeper.config import GateConfig
+from gatekeeper.demo import demo_config
+from gatekeeper.errors import ConfigError, ExpectationSuiteError
+from gatekeeper.expectations import run_suite
+from gatekeeper.simulate import ScenarioFiles
+from tests.integration.conftest import mlflow_client, run_gate
+
+
+def _files(folder: Path, batch_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
+           eval_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f) -> ScenarioFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "train": simulate.transactions(3_000, 1),
+        "new_labels": batch_edit(simulate.transactions(2_000, 2, start_id=10_000)),
+        "evaluation": eval_edit(simulate.transactions(4_000, 3, start_id=100_000)),
+    }
+    for name, frame in frames.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return ScenarioFiles(*(folder / f"{n}.parquet" for n in ("train", "new_labels", "evaluation")))
+
+
+def _config(tmp_path: Path, files: ScenarioFiles, **update) -> GateConfig:
+    config = demo_config("bad-input", files, tmp_path)
+    return config.model_copy(update=update)
+
+
+def _assert_blocked_without_promotion(result: dict, config: GateConfig) -> None:
+    assert result["decision"] == "blocked"
+    client = mlflow_client(config)
+    try:
+        model = client.get_registered_model(config.model_name)
+    except Exception:
+        return  # nothing registered at all
+    assert "champion" not in model.aliases
+
+
+@pytest.mark.parametrize(
+    ("edit", "check", "column"),
+    [
+        (lambda f: f.drop(columns="is_fraud"), "validation.target_missing", "is_fraud"),
+        (lambda f: f.assign(amount=f["amount"].astype(str)), "validation.column_type", "amount"),
+        (lambda f: f.iloc[:0], "validation.empty", None),
+        (lambda f: f.assign(is_fraud=0), "validation.one_class", "is_fraud"),
+        (lambda f: f.assign(device=np.where(f.index % 3 == 0, "smart-fridge", f["device"])),
+         "validation.expectation", "device"),
+    ],
+    ids=["missing-target", "wrong-dtype", "empty-batch", "one-class-labels", "unexpected-category"],
+)
+def test_bad_batch_is_blocked_and_quarantined(tmp_path: Path, edit, check: str, column: str | None) -> None:
+    config = _config(tmp_path, _files(tmp_path / "data", batch_edit=edit))
+    result = run_gate(config)
+    _assert_blocked_without_promotion(result, config)
+    assert any(r["check"] == check and r.get("column") == column for r in result["reasons"]), result["reasons"]
+    report = json.loads((Path(result["quarantine"]) / "report.json").read_text())
+    assert report["failed_checks"]
+    assert (Path(result["quarantine"]) / "new_labels.parquet").exists()
+
+
+def test_evaluation_without_the_key_segment_blocks(tmp_path: Path) -> None:
+    files = _files(tmp_path / "data", eval_edit=lambda f: f[f["browser"] != "chrome-beta"])
+    config = _config(tmp_path, files)
+    result = run_gate(config)
+    _assert_blocked_without_promotion(result, config)
+    assert result["reasons"][0]["check"] == "key_segment_missing"
+    assert result["reasons"][0]["segment"] == "browser=chrome-beta"
+
+
+def test_unknown_segment_column_is_a_config_error(tmp_path: Path) -> None:
+    config = _config(tmp_path, _files(tmp_path / "data"), segments=["browser", "brwoser"])
+    with pytest.raises(ConfigError, match=r"segments\[1\].*'brwoser' \(did you mean 'browser'\?\)"):
+        run_gate(config)
+
+
+def test_unreadable_data_is_a_clear_error(tmp_path: Path) -> None:
+    files = _files(tmp_path / "data")
+    config = _config(tmp_path, files)
+    config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": str(tmp_path / "x.csv")})})
+    from gatekeeper.errors import DataLoadError
+
+    with pytest.raises(DataLoadError, match=r"x\.csv' does not exist"):
+        run_gate(config)
+
+
+# ------------------------------------------------------------ suites fail closed (real GX)
+
+
+def _suite(tmp_path: Path, name: str, expectations: list) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "expectations": expectations}))
+    return path
+
+
+def test_suite_with_an_invalid_entry_fails_closed_naming_it(tmp_path: Path) -> None:
+    path = _suite(tmp_path, "s", [
+        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
+        {"type": "expect_column_values_to_be_bogus", "kwargs": {"column": "a"}},
+    ])
+    with pytest.raises(ExpectationSuiteError, match=r"expectations\[1\] \(type 'expect_column_values_to_be_bogus'\)"):
+        run_suite(pd.DataFrame({"a": [1]}), path, "train")
+
+
+def test_suite_name_must_match_file_and_must_not_be_empty(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"name": "other", "expectations": [
+        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}))
+    with pytest.raises(ExpectationSuiteError, match="must equal the file stem 's'"):
+        run_suite(pd.DataFrame({"a": [1]}), path, "train")
+    with pytest.raises(ExpectationSuiteError, match="holds no expectations"):
+        run_suite(pd.DataFrame({"a": [1]}), _suite(tmp_path, "empty", []), "train")
+    with pytest.raises(ExpectationSuiteError, match=r"did you mean 'empty'"):
+        run_suite(pd.DataFrame({"a": [1]}), tmp_path / "emtpy.json", "train")
+
+
+def test_suite_reports_observed_values_on_failure(tmp_path: Path) -> None:
+    path = _suite(tmp_path, "s", [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 0.9}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 0, "max_value": 5}},
+    ])
+    checks = run_suite(pd.DataFrame({"a": [1.0, None, 9.0, 2.0]}), path, "new_labels")
+    failed = {c.threshold.get("mostly", "between"): c for c in checks if c.status == "fail"}
+    assert "25.00% of 4 values unexpected" in failed[0.9].message
+    assert "e.g. [9.0]" in failed["between"].message
+    assert all(c.blocking and c.column == "a" and c.table == "new_labels" for c in failed.values())
