@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -53,9 +54,12 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
         candidate = register_candidate(config, mlflow_run, candidate)
         logger.info("[5/7] scoring champion and candidate on the same rows")
         champion = load_champion(config)
-        evidence = score_models(config, tables, candidate, champion)
-        evidence.validation = checks
-        evidence.mlflow_run_id, evidence.prefect_flow_run_id = mlflow_run, run_id
+        evidence = replace(
+            score_models(config, tables, candidate, champion),
+            validation=checks,
+            mlflow_run_id=mlflow_run,
+            prefect_flow_run_id=run_id,
+        )
 
     logger.info("[6/7] deciding")
     decision = decide(evidence, config)

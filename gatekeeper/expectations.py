@@ -119,27 +119,20 @@ def _to_check(result: Any, table: str, suite: str) -> Check:
         details["exception"] = str(result.exception_info.get("exception_message"))[:300]
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
     what = f"{cfg.type}({column + (', ' if args else '') if column else ''}{args})"
-    if result.success:
-        return Check(
-            "validation.expectation",
-            "pass",
-            f"{table}: {what} passed",
-            column=column,
-            table=table,
-            observed=jsonable(details),
-            threshold=jsonable(kwargs),
-        )
-    seen = _describe(details)
+    failed = not result.success
+    message = f"{table}: {what} passed"
+    if failed:
+        message = f"{table} (suite {suite}): {what} failed: {_describe(details)}"
     return Check(
         "validation.expectation",
-        "fail",
-        f"{table} (suite {suite}): {what} failed: {seen}",
+        "fail" if failed else "pass",
+        message,
         column=column,
         table=table,
         observed=jsonable(details),
         threshold=jsonable(kwargs),
-        blocking=True,
-        outcome="block",
+        blocking=failed,
+        outcome="block" if failed else None,
     )
 
 

@@ -219,6 +219,22 @@ def _aggregate(checks: list[Check], *, bootstrap: bool) -> DecisionValue:
     return "bootstrap" if bootstrap else "promoted"
 
 
+def _judgement(
+    check: str, ok: bool, message: str, *, observed: Any, threshold: Any, segment: str = "overall"
+) -> Check:
+    """A check that rejects the candidate when it fails."""
+    return Check(
+        check,
+        "pass" if ok else "fail",
+        message,
+        segment=segment,
+        observed=observed,
+        threshold=threshold,
+        blocking=True,
+        outcome="reject",
+    )
+
+
 def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
     assert evidence.overall is not None
     p = evidence.overall.primary
@@ -244,15 +260,12 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
         )
         word = "at least" if HIGHER_IS_BETTER[m] else "at most"
         out.append(
-            Check(
+            _judgement(
                 "absolute_floor",
-                "pass" if ok else "fail",
+                ok,
                 f"candidate {m} {p.candidate:.4f} must be {word} {config.absolute_floor:.4f}",
-                segment="overall",
                 observed=p.candidate,
                 threshold=config.absolute_floor,
-                blocking=True,
-                outcome="reject",
             )
         )
     if evidence.champion_version is None:
@@ -282,30 +295,24 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
     ok = g > 0 and g >= config.min_improvement
     verb = "improved" if g > 0 else ("did not change" if g == 0 else "got worse")
     out.append(
-        Check(
+        _judgement(
             "overall_improvement",
-            "pass" if ok else "fail",
+            ok,
             f"{m} {verb}: {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}; "
             f"promotion needs an improvement of at least {config.min_improvement:.4f})",
-            segment="overall",
             observed=p.delta,
             threshold=config.min_improvement,
-            blocking=True,
-            outcome="reject",
         )
     )
     if config.min_relative_improvement > 0:
         rel = relative_change(m, p.champion, p.candidate)
         out.append(
-            Check(
+            _judgement(
                 "overall_relative_improvement",
-                "pass" if rel >= config.min_relative_improvement else "fail",
+                rel >= config.min_relative_improvement,
                 f"{m} relative change {rel:+.2%} (needs at least {config.min_relative_improvement:.2%})",
-                segment="overall",
                 observed=rel,
                 threshold=config.min_relative_improvement,
-                blocking=True,
-                outcome="reject",
             )
         )
     return out
@@ -380,15 +387,13 @@ def _segment_checks(evidence: Evidence, config: GateConfig) -> tuple[list[dict[s
             else f"{metric} {'rose' if g > 0 else 'held'} {abs(g):.4f} (tolerance {key.max_regression:.4f})"
         )
         checks.append(
-            Check(
+            _judgement(
                 "key_segment_regression",
-                "pass" if ok else "fail",
+                ok,
                 msg,
-                segment=name,
                 observed=p.delta,
                 threshold=key.max_regression,
-                blocking=True,
-                outcome="reject",
+                segment=name,
             )
         )
     return rows, checks

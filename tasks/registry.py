@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -133,6 +134,9 @@ def register_candidate(config: GateConfig, run_id: str, candidate: TrainedModel)
     def register() -> str:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model"
+            # cloudpickle, not skops: custom trainers' objects must load without a trust list.
+            # MLflow warns about pickle on every save; the choice is deliberate, so say it once here.
+            logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
             mlflow.sklearn.save_model(candidate.model, str(path), serialization_format="cloudpickle")
             client.log_artifacts(run_id, str(path), "model")
         client.log_metric(run_id, "train_rows", candidate.n_train)

@@ -47,7 +47,9 @@ def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dic
     model = f"demo-{scenario}"
     boot = demo_config(model, simulate.write_bootstrap(workdir / "data" / model / "bootstrap"), workdir)
     first = run_gate(boot)
-    config = demo_config(model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir)
+    config = demo_config(
+        model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir
+    )
     return first, run_gate(config), config
 
 
@@ -69,6 +71,8 @@ def read_artifacts(key: str) -> list[Any]:
 
     async def read() -> list[Any]:
         async with get_client() as client:
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
 
     return asyncio.run(read())

@@ -19,8 +19,11 @@ from gatekeeper.simulate import ScenarioFiles
 from tests.integration.conftest import mlflow_client, run_gate
 
 
-def _files(folder: Path, batch_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
-           eval_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f) -> ScenarioFiles:
+def _files(
+    folder: Path,
+    batch_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
+    eval_edit: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f,
+) -> ScenarioFiles:
     folder.mkdir(parents=True, exist_ok=True)
     frames = {
         "train": simulate.transactions(3_000, 1),
@@ -54,8 +57,11 @@ def _assert_blocked_without_promotion(result: dict, config: GateConfig) -> None:
         (lambda f: f.assign(amount=f["amount"].astype(str)), "validation.column_type", "amount"),
         (lambda f: f.iloc[:0], "validation.empty", None),
         (lambda f: f.assign(is_fraud=0), "validation.one_class", "is_fraud"),
-        (lambda f: f.assign(device=np.where(f.index % 3 == 0, "smart-fridge", f["device"])),
-         "validation.expectation", "device"),
+        (
+            lambda f: f.assign(device=np.where(f.index % 3 == 0, "smart-fridge", f["device"])),
+            "validation.expectation",
+            "device",
+        ),
     ],
     ids=["missing-target", "wrong-dtype", "empty-batch", "one-class-labels", "unexpected-category"],
 )
@@ -63,7 +69,9 @@ def test_bad_batch_is_blocked_and_quarantined(tmp_path: Path, edit, check: str, 
     config = _config(tmp_path, _files(tmp_path / "data", batch_edit=edit))
     result = run_gate(config)
     _assert_blocked_without_promotion(result, config)
-    assert any(r["check"] == check and r.get("column") == column for r in result["reasons"]), result["reasons"]
+    assert any(r["check"] == check and r.get("column") == column for r in result["reasons"]), result[
+        "reasons"
+    ]
     report = json.loads((Path(result["quarantine"]) / "report.json").read_text())
     assert report["failed_checks"]
     assert (Path(result["quarantine"]) / "new_labels.parquet").exists()
@@ -87,7 +95,9 @@ def test_unknown_segment_column_is_a_config_error(tmp_path: Path) -> None:
 def test_unreadable_data_is_a_clear_error(tmp_path: Path) -> None:
     files = _files(tmp_path / "data")
     config = _config(tmp_path, files)
-    config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": str(tmp_path / "x.csv")})})
+    config = config.model_copy(
+        update={"data": config.data.model_copy(update={"new_labels": str(tmp_path / "x.csv")})}
+    )
     from gatekeeper.errors import DataLoadError
 
     with pytest.raises(DataLoadError, match=r"x\.csv' does not exist"):
@@ -104,18 +114,27 @@ def _suite(tmp_path: Path, name: str, expectations: list) -> Path:
 
 
 def test_suite_with_an_invalid_entry_fails_closed_naming_it(tmp_path: Path) -> None:
-    path = _suite(tmp_path, "s", [
-        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
-        {"type": "expect_column_values_to_be_bogus", "kwargs": {"column": "a"}},
-    ])
-    with pytest.raises(ExpectationSuiteError, match=r"expectations\[1\] \(type 'expect_column_values_to_be_bogus'\)"):
+    path = _suite(
+        tmp_path,
+        "s",
+        [
+            {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
+            {"type": "expect_column_values_to_be_bogus", "kwargs": {"column": "a"}},
+        ],
+    )
+    with pytest.raises(
+        ExpectationSuiteError, match=r"expectations\[1\] \(type 'expect_column_values_to_be_bogus'\)"
+    ):
         run_suite(pd.DataFrame({"a": [1]}), path, "train")
 
 
 def test_suite_name_must_match_file_and_must_not_be_empty(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({"name": "other", "expectations": [
-        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}))
+    path.write_text(
+        json.dumps(
+            {"name": "other", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}
+        )
+    )
     with pytest.raises(ExpectationSuiteError, match="must equal the file stem 's'"):
         run_suite(pd.DataFrame({"a": [1]}), path, "train")
     with pytest.raises(ExpectationSuiteError, match="holds no expectations"):
@@ -125,10 +144,17 @@ def test_suite_name_must_match_file_and_must_not_be_empty(tmp_path: Path) -> Non
 
 
 def test_suite_reports_observed_values_on_failure(tmp_path: Path) -> None:
-    path = _suite(tmp_path, "s", [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 0.9}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": 0, "max_value": 5}},
-    ])
+    path = _suite(
+        tmp_path,
+        "s",
+        [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 0.9}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "min_value": 0, "max_value": 5},
+            },
+        ],
+    )
     checks = run_suite(pd.DataFrame({"a": [1.0, None, 9.0, 2.0]}), path, "new_labels")
     failed = {c.threshold.get("mostly", "between"): c for c in checks if c.status == "fail"}
     assert "25.00% of 4 values unexpected" in failed[0.9].message

@@ -17,8 +17,9 @@ def _gatekeeper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env["PREFECT_HOME"] = str(cwd / "prefect-home")
     exe = shutil.which("gatekeeper") or ""
     cmd = [exe] if exe else [sys.executable, "-m", "gatekeeper.cli"]
-    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+    return subprocess.run(
+        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def test_demo_default_bootstraps_then_promotes(tmp_path: Path) -> None:
@@ -26,7 +27,9 @@ def test_demo_default_bootstraps_then_promotes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "PROMOTED" in result.stdout
     assert "BOOTSTRAP" in result.stdout
-    decision = json.loads((tmp_path / ".gatekeeper" / "decisions" / "demo-improves-improves.json").read_text())
+    decision = json.loads(
+        (tmp_path / ".gatekeeper" / "decisions" / "demo-improves-improves.json").read_text()
+    )
     assert decision["decision"] == "promoted"
     assert (tmp_path / ".gatekeeper" / "mlflow.db").exists()
     assert (tmp_path / ".gatekeeper" / "demo" / "demo-improves" / "improves" / "gate.yaml").exists()
@@ -34,13 +37,24 @@ def test_demo_default_bootstraps_then_promotes(tmp_path: Path) -> None:
 
 def test_run_bank_marketing_example(tmp_path: Path) -> None:
     output = tmp_path / "decision.json"
-    result = _gatekeeper("run", "--config", str(REPO / "examples/bank_marketing/gate.yaml"),
-                         "--workdir", str(tmp_path / "wd"), "--output", str(output), cwd=tmp_path)
+    result = _gatekeeper(
+        "run",
+        "--config",
+        str(REPO / "examples/bank_marketing/gate.yaml"),
+        "--workdir",
+        str(tmp_path / "wd"),
+        "--output",
+        str(output),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     decision = json.loads(output.read_text())
     assert decision["decision"] == "bootstrap"  # a fresh registry has no champion yet
     assert {s["segment"] for s in decision["segments"] if s["key"]} == {
-        "job=student", "job=retired", "job=unemployed"}
+        "job=student",
+        "job=retired",
+        "job=unemployed",
+    }
 
 
 def test_run_with_unreachable_tracking_server_fails_in_one_paragraph(tmp_path: Path) -> None:

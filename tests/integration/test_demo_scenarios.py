@@ -59,16 +59,25 @@ def test_improves_publishes_decision_in_mlflow_and_prefect(improves) -> None:
     assert run.info.status == "FINISHED"
     assert run.data.tags["gate.decision"] == "promoted"
     assert {p for p in run.data.params if p.startswith("data.")} >= {
-        "data.train.sha256", "data.new_labels.sha256", "data.evaluation.sha256"}
+        "data.train.sha256",
+        "data.new_labels.sha256",
+        "data.evaluation.sha256",
+    }
     local = Path(client.download_artifacts(result["mlflow_run_id"], "decision.json"))
     assert json.loads(local.read_text())["decision"] == "promoted"
-    markdown = [a for a in read_artifacts(artifact_key(config.model_name))
-                if str(a.flow_run_id) == result["prefect_flow_run_id"]]
+    markdown = [
+        a
+        for a in read_artifacts(artifact_key(config.model_name))
+        if str(a.flow_run_id) == result["prefect_flow_run_id"]
+    ]
     assert len(markdown) == 1
     assert "PROMOTED" in markdown[0].data
     assert "browser=chrome-beta" in markdown[0].data
-    table = [a for a in read_artifacts(artifact_key(config.model_name, "segments"))
-             if str(a.flow_run_id) == result["prefect_flow_run_id"]]
+    table = [
+        a
+        for a in read_artifacts(artifact_key(config.model_name, "segments"))
+        if str(a.flow_run_id) == result["prefect_flow_run_id"]
+    ]
     assert len(table) == 1
 
 
@@ -78,8 +87,10 @@ def test_segments_include_key_segment_and_intersections(improves) -> None:
     assert names["browser=chrome-beta"]["key"] is True
     assert names["browser=chrome-beta"]["status"] in {"improved", "no_change"}
     assert "browser=chrome & device=mobile" in names
-    assert all(s["status"] in {"improved", "no_change", "regressed", "insufficient_data", "undefined"}
-               for s in result["segments"])
+    assert all(
+        s["status"] in {"improved", "no_change", "regressed", "insufficient_data", "undefined"}
+        for s in result["segments"]
+    )
 
 
 def test_hurts_key_segment_rejects_and_names_the_segment(hurts) -> None:
@@ -93,6 +104,14 @@ def test_hurts_key_segment_rejects_and_names_the_segment(hurts) -> None:
     tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
     assert tags["gate.decision"] == "rejected"
     assert "browser=chrome-beta" in tags["gate.reasons"]
+    markdown = [
+        a
+        for a in read_artifacts(artifact_key(config.model_name))
+        if str(a.flow_run_id) == result["prefect_flow_run_id"]
+    ]
+    assert len(markdown) == 1
+    assert "REJECTED" in markdown[0].data
+    assert "| browser=chrome-beta | yes |" in markdown[0].data
 
 
 def test_broken_feature_blocks_names_feature_and_quarantines(broken) -> None:
