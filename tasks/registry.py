@@ -19,7 +19,7 @@ from gatekeeper.data import GateTables
 from gatekeeper.errors import RegistryError
 from gatekeeper.models import TrainedModel
 from gatekeeper.policy import Decision
-from gatekeeper.report import segments_csv
+from gatekeeper.report import render_markdown, segments_csv
 from gatekeeper.serialize import jsonable
 from tasks import gate_task
 
@@ -270,6 +270,7 @@ def record_decision(config: GateConfig, decision: Decision) -> None:
     def record() -> None:
         client.log_text(run_id, json.dumps(jsonable(decision.to_dict()), indent=2), "decision.json")
         client.log_text(run_id, segments_csv(decision), "segments.csv")
+        client.log_text(run_id, render_markdown(decision), "report.md")
         metrics = []
         for side in ("champion", "candidate", "delta"):
             value = (decision.overall or {}).get(side)

@@ -65,6 +65,8 @@ def test_improves_publishes_decision_in_mlflow_and_prefect(improves) -> None:
     }
     local = Path(client.download_artifacts(result["mlflow_run_id"], "decision.json"))
     assert json.loads(local.read_text())["decision"] == "promoted"
+    artifacts = {a.path for a in client.list_artifacts(result["mlflow_run_id"])}
+    assert {"decision.json", "segments.csv", "report.md", "gate.yaml", "model"} <= artifacts
     markdown = [
         a
         for a in read_artifacts(artifact_key(config.model_name))
