@@ -21,7 +21,9 @@ MetricName = Literal[
     "average_precision",
     "log_loss",
     "brier",
+    "ece",
 ]
+Action = Literal["block", "review", "pass"]
 
 Scalar = str | int | float | bool
 
@@ -63,6 +65,8 @@ class KeySegment(_Strict):
     max_regression: float = Field(default=0.0, ge=0.0)
     on_missing: Literal["block", "pass"] = "block"
     on_insufficient: Literal["block", "pass"] = "block"
+    on_at_risk: Action = "review"
+    on_inconclusive: Action = "pass"
 
     @property
     def name(self) -> str:
@@ -74,7 +78,56 @@ def segment_name(where: dict[str, Any]) -> str:
     return " & ".join(f"{col}={value}" for col, value in where.items())
 
 
-class GateConfig(_Strict):
+class Statistics(_Strict):
+    """How uncertain comparisons are made honest: paired bootstrap and multiple-test correction."""
+
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    n_resamples: int = Field(default=1000, ge=100, le=100_000)
+    seed: int = 0
+    correction: Literal["holm", "bh", "none"] = "holm"
+    bins: int = Field(default=64, ge=8, le=4096)
+
+
+class Discovery(_Strict):
+    """Search the evaluation rows for subgroups where the candidate is worse than the champion."""
+
+    enabled: bool = True
+    max_conditions: int = Field(default=2, ge=1, le=2)
+    numeric_bins: int = Field(default=4, ge=2, le=20)
+    min_rows: int | None = Field(default=None, ge=20)
+    top_k: int = Field(default=5, ge=1, le=50)
+    action: Action = "pass"
+
+
+class PolicyConfig(_Strict):
+    """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
+
+    primary_metric: MetricName = "roc_auc"
+    secondary_metrics: list[MetricName] = Field(default_factory=list)
+    min_improvement: float = Field(default=0.0, ge=0.0)
+    min_relative_improvement: float = Field(default=0.0, ge=0.0)
+    absolute_floor: float | None = None
+    min_segment_rows: int = Field(default=200, ge=1)
+    segments: list[str | list[str]] = Field(default_factory=list)
+    key_segments: list[KeySegment] = Field(default_factory=list)
+    statistics: Statistics = Field(default_factory=Statistics)
+    discovery: Discovery = Field(default_factory=Discovery)
+    positive_label: Scalar | None = None
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_not_empty(cls, value: list[str | list[str]]) -> list[str | list[str]]:
+        for i, seg in enumerate(value):
+            if isinstance(seg, list) and not seg:
+                raise ValueError(f"segments[{i}] is an empty list; give one or more columns")
+        return value
+
+    @property
+    def segment_columns(self) -> list[list[str]]:
+        return [[s] if isinstance(s, str) else list(s) for s in self.segments]
+
+
+class GateConfig(PolicyConfig):
     """Everything one gate run needs. Unknown keys are errors."""
 
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -86,28 +139,11 @@ class GateConfig(_Strict):
     time_column: str | None = None
     data: DataPaths
     expectations: SuiteNames
-    segments: list[str | list[str]] = Field(default_factory=list)
-    key_segments: list[KeySegment] = Field(default_factory=list)
-    primary_metric: MetricName = "roc_auc"
-    secondary_metrics: list[MetricName] = Field(default_factory=list)
-    min_improvement: float = Field(default=0.0, ge=0.0)
-    min_relative_improvement: float = Field(default=0.0, ge=0.0)
-    absolute_floor: float | None = None
-    min_segment_rows: int = Field(default=200, ge=1)
     trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     train_on_new_labels: bool = True
-    positive_label: Scalar | None = None
     random_state: int = 0
     workdir: str = ".gatekeeper"
     quarantine_dir: str | None = None
-
-    @field_validator("segments")
-    @classmethod
-    def _segments_not_empty(cls, value: list[str | list[str]]) -> list[str | list[str]]:
-        for i, seg in enumerate(value):
-            if isinstance(seg, list) and not seg:
-                raise ValueError(f"segments[{i}] is an empty list; give one or more columns")
-        return value
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -122,10 +158,6 @@ class GateConfig(_Strict):
     @property
     def resolved_quarantine_dir(self) -> Path:
         return Path(self.quarantine_dir or Path(self.workdir) / "quarantine").resolve()
-
-    @property
-    def segment_columns(self) -> list[list[str]]:
-        return [[s] if isinstance(s, str) else list(s) for s in self.segments]
 
     def suite_path(self, name: str) -> Path:
         return Path(self.expectations.directory) / f"{name}.json"

@@ -1,16 +1,39 @@
-"""The decision: a pure function of evidence and config. No I/O here, ever."""
+"""The decision: a pure function of evidence and config. No I/O here, ever.
+
+Comparisons are judged on paired bootstrap intervals, not point estimates. For a delta with
+tolerance t (a key segment's `max_regression`; 0 elsewhere), with gain = delta oriented so
+that positive is better and the interval at the configured level:
+
+- `regressed`     the whole interval lies below -t
+- `at_risk`       the gain is below -t but the interval reaches above it
+- `inconclusive`  the gain is at or above -t but the interval reaches below it
+- `improved`      the interval lies above 0 and the gain is at least `min_improvement`
+- `no_change`     otherwise
+- `insufficient_data` (fewer than `min_segment_rows`), `undefined` (the metric cannot be
+  computed there), `baseline` (no champion yet).
+
+Segment statuses are corrected for multiple testing across the segment family (Holm or
+Benjamini-Hochberg on the bootstrap tail probabilities behind `regressed` and `improved`).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 from typing import Any, Literal
 
-from gatekeeper.config import GateConfig
-from gatekeeper.stats import HIGHER_IS_BETTER, SegmentComparison, relative_change
+import numpy as np
 
-DecisionValue = Literal["promoted", "rejected", "blocked", "bootstrap", "not_retrained"]
-Outcome = Literal["block", "reject"]
+from gatekeeper.config import Action, KeySegment, PolicyConfig
+from gatekeeper.paired import PairedDelta, SegmentComparison
+from gatekeeper.stats import HIGHER_IS_BETTER, relative_change
+
+DecisionValue = Literal["promoted", "rejected", "blocked", "bootstrap", "not_retrained", "needs_review"]
+Outcome = Literal["block", "reject", "review"]
 PROMOTING: frozenset[str] = frozenset({"promoted", "bootstrap"})
+STATUSES = ("improved", "no_change", "inconclusive", "at_risk", "regressed", "insufficient_data", "undefined")
+POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -18,7 +41,8 @@ class Check:
     """One finding: what was checked, where, what was seen against what threshold.
 
     `outcome` says what a failed, blocking check does to the decision: `block` (the gate
-    cannot judge: bad data, missing evidence) or `reject` (the candidate was judged worse).
+    cannot judge: bad data, missing evidence), `reject` (the candidate was judged worse) or
+    `review` (a person must decide).
     """
 
     check: str
@@ -55,6 +79,7 @@ class Evidence:
     overall: SegmentComparison | None = None
     segments: list[SegmentComparison] = field(default_factory=list)
     key_segments: list[SegmentComparison] = field(default_factory=list)
+    discovered: list[dict[str, Any]] = field(default_factory=list)
     validation: list[Check] = field(default_factory=list)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
@@ -76,6 +101,10 @@ class Decision:
     warnings: list[dict[str, Any]]
     checks: list[dict[str, Any]]
     thresholds: dict[str, Any]
+    correction: str = "none"
+    confidence_level: float = 0.95
+    n_resamples: int = 0
+    discovered_regressions: list[dict[str, Any]] = field(default_factory=list)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
@@ -96,83 +125,137 @@ class Decision:
         return head
 
 
-# ---------------------------------------------------------------- segment status
+# ---------------------------------------------------------------- statistics of one delta
 
 
-def segment_status(
-    comparison: SegmentComparison, *, min_rows: int, tolerance: float, min_improvement: float
-) -> str:
-    """improved / no_change / regressed / insufficient_data / undefined / baseline."""
-    primary = comparison.primary
-    if primary.n < min_rows:
-        return "insufficient_data"
-    if primary.undefined_reason:
-        return "undefined"
-    if primary.champion is None:
-        return "baseline"
-    g = primary.gain or 0.0
-    if g < -tolerance:
-        return "regressed"
-    if g > 0 and g >= min_improvement:
-        return "improved"
-    return "no_change"
+def tail_probability(gains: np.ndarray, threshold: float, upper: bool) -> float:
+    """Bootstrap P(gain* >= threshold) (upper) or P(gain* <= threshold).
+
+    The plain fraction of resamples where it has 10 or more of them; beyond that resolution,
+    the normal tail with the resamples' mean and standard deviation.
+    """
+    hits = int(np.count_nonzero(gains >= threshold if upper else gains <= threshold))
+    if hits >= 10:
+        return hits / len(gains)
+    sd = float(np.std(gains))
+    if sd == 0:
+        mean = float(np.mean(gains))
+        return float((mean >= threshold) if upper else (mean <= threshold))
+    z = (float(np.mean(gains)) - threshold) / sd
+    return NormalDist().cdf(z) if upper else NormalDist().cdf(-z)
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+def adjust(p_values: list[float], method: str) -> list[float]:
+    """Holm (family-wise) or Benjamini-Hochberg (false discovery rate) adjusted p-values."""
+    m = len(p_values)
+    if m == 0 or method == "none":
+        return list(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    if method == "holm":
+        running = 0.0
+        for rank, i in enumerate(order):
+            running = max(running, min(1.0, (m - rank) * p_values[i]))
+            adjusted[i] = running
+    elif method == "bh":
+        running = 1.0
+        for rank in range(m - 1, -1, -1):
+            i = order[rank]
+            running = min(running, min(1.0, m * p_values[i] / (rank + 1)))
+            adjusted[i] = running
+    else:
+        raise ValueError(f"unknown correction {method!r}; expected holm, bh or none")
+    return adjusted
 
 
-def _segment_row(
-    comparison: SegmentComparison, *, key: bool, status: str, tolerance: float | None
-) -> dict[str, Any]:
-    p = comparison.primary
-    row: dict[str, Any] = {
-        "segment": comparison.segment,
-        "n": p.n,
-        "champion": p.champion,
-        "candidate": p.candidate,
-        "delta": p.delta,
-        "key": key,
-        "status": status,
-    }
-    if key:
-        row["max_regression"] = tolerance
-    if p.undefined_reason:
-        row["undefined_reason"] = p.undefined_reason
-    if comparison.secondary:
-        row["secondary"] = {
-            m: {"champion": c.champion, "candidate": c.candidate, "delta": c.delta}
-            for m, c in comparison.secondary.items()
-        }
-    return row
+@dataclass
+class Judged:
+    """A delta with its status and the numbers behind it."""
+
+    status: str
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_regressed: float | None = None
+    p_improved: float | None = None
+
+
+def raw_p_values(delta: PairedDelta, tolerance: float) -> tuple[float, float] | None:
+    """(P*(gain >= -t), P*(gain <= 0)): small values support `regressed` / `improved`."""
+    gains = delta.gains()
+    if gains is None or delta.gain is None:
+        return None
+    return tail_probability(gains, -tolerance, upper=True), tail_probability(gains, 0.0, upper=False)
+
+
+def judge(
+    delta: PairedDelta,
+    *,
+    min_rows: int,
+    tolerance: float,
+    min_improvement: float,
+    level: float,
+    p_values: tuple[float, float] | None = None,
+) -> Judged:
+    """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`."""
+    if delta.n < min_rows:
+        return Judged("insufficient_data", *delta.interval(level))
+    if delta.undefined_reason:
+        return Judged("undefined")
+    if delta.champion is None or delta.resamples is None or delta.gain is None:
+        return Judged("baseline")
+    lo, hi = delta.interval(level)
+    p_reg, p_imp = p_values or raw_p_values(delta, tolerance)  # type: ignore[misc]
+    half = (1 - level) / 2
+    gain = delta.gain
+    gains = delta.gains()
+    assert gains is not None
+    if p_reg < half:
+        status = "regressed"
+    elif p_imp < half and gain > 0 and gain >= min_improvement:
+        status = "improved"
+    elif gain < -tolerance:
+        status = "at_risk"
+    elif float(np.quantile(gains, half)) < -tolerance:
+        status = "inconclusive"
+    else:
+        status = "no_change"
+    return Judged(status, lo, hi, p_reg, p_imp)
+
+
+def rows_needed(sd: float | None, effect: float, level: float, power: float = POWER) -> int | None:
+    """Rows for a paired comparison to detect `effect` at `level` with `power` (normal approximation)."""
+    if sd is None or effect <= 0 or not math.isfinite(sd):
+        return None
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
+    return math.ceil((z * sd / effect) ** 2)
 
 
 # ---------------------------------------------------------------- decide
 
 
-def decide(evidence: Evidence, config: GateConfig) -> Decision:
-    """Aggregate every check into promoted / rejected / blocked / bootstrap, and say why."""
+def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
+    """Aggregate every check into a decision, and say why."""
     metric = evidence.primary_metric
+    stats = config.statistics
     checks: list[Check] = list(evidence.validation)
     segments: list[dict[str, Any]] = []
     overall_row: dict[str, Any] | None = None
-
     if evidence.overall is not None:
         overall = evidence.overall.primary
-        overall_row = {
-            "champion": overall.champion,
-            "candidate": overall.candidate,
-            "delta": overall.delta,
-            "n": overall.n,
-        }
-        if evidence.overall.secondary:
-            overall_row["secondary"] = {
-                m: {"champion": c.champion, "candidate": c.candidate, "delta": c.delta}
-                for m, c in evidence.overall.secondary.items()
-            }
-        checks.extend(_overall_checks(evidence, config))
-        segments, key_checks = _segment_checks(evidence, config)
-        checks.extend(key_checks)
+        verdict = judge(
+            overall,
+            min_rows=1,
+            tolerance=0.0,
+            min_improvement=config.min_improvement,
+            level=stats.confidence_level,
+        )
+        overall_row = _row(evidence.overall, verdict, key=False, tolerance=None, level=stats.confidence_level)
+        overall_row.pop("segment")
+        overall_row.pop("key")
+        checks.extend(_overall_checks(evidence, config, verdict))
+        segments, segment_checks = _segment_checks(evidence, config)
+        checks.extend(segment_checks)
+        checks.extend(_discovery_checks(evidence, config))
 
     decision = _aggregate(checks, bootstrap=evidence.champion_version is None)
     failing = [c for c in checks if c.failed_blocking]
@@ -189,7 +272,7 @@ def decide(evidence: Evidence, config: GateConfig) -> Decision:
         segments=segments,
         reasons=reasons,
         warnings=[
-            c.reason() for c in checks if c.status in ("warn",) or (c.status == "fail" and not c.blocking)
+            c.reason() for c in checks if c.status == "warn" or (c.status == "fail" and not c.blocking)
         ],
         checks=[asdict(c) for c in checks],
         thresholds={
@@ -199,6 +282,10 @@ def decide(evidence: Evidence, config: GateConfig) -> Decision:
             "min_segment_rows": config.min_segment_rows,
             "higher_is_better": HIGHER_IS_BETTER[metric],
         },
+        correction=stats.correction,
+        confidence_level=stats.confidence_level,
+        n_resamples=stats.n_resamples,
+        discovered_regressions=list(evidence.discovered),
         mlflow_run_id=evidence.mlflow_run_id,
         prefect_flow_run_id=evidence.prefect_flow_run_id,
         quarantine=evidence.quarantine,
@@ -214,15 +301,69 @@ def _aggregate(checks: list[Check], *, bootstrap: bool) -> DecisionValue:
         return "blocked"
     if any(c.outcome == "reject" for c in failing):
         return "rejected"
-    if failing:
+    if any(c.outcome == "block" for c in failing):
         return "blocked"
+    if failing:
+        return "needs_review"
     return "bootstrap" if bootstrap else "promoted"
 
 
+def _fmt_ci(lo: float | None, hi: float | None, level: float) -> str:
+    if lo is None or hi is None:
+        return ""
+    return f", {level:.0%} CI [{lo:+.4f}, {hi:+.4f}]"
+
+
+def _row(
+    cmp: SegmentComparison, verdict: Judged, *, key: bool, tolerance: float | None, level: float
+) -> dict[str, Any]:
+    p = cmp.primary
+    row: dict[str, Any] = {
+        "segment": cmp.segment,
+        "n": p.n,
+        "champion": p.champion,
+        "candidate": p.candidate,
+        "delta": p.delta,
+        "ci_low": verdict.ci_low,
+        "ci_high": verdict.ci_high,
+        "key": key,
+        "status": verdict.status,
+    }
+    if key:
+        row["max_regression"] = tolerance
+    if verdict.p_regressed is not None:
+        row["p_regressed"] = verdict.p_regressed
+        row["p_improved"] = verdict.p_improved
+    if p.undefined_reason:
+        row["undefined_reason"] = p.undefined_reason
+    if p.method:
+        row["method"] = p.method
+    if cmp.secondary:
+        row["secondary"] = {
+            m: {
+                "champion": c.champion,
+                "candidate": c.candidate,
+                "delta": c.delta,
+                "ci_low": c.interval(level)[0],
+                "ci_high": c.interval(level)[1],
+                "undefined_reason": c.undefined_reason,
+            }
+            for m, c in cmp.secondary.items()
+        }
+    return row
+
+
 def _judgement(
-    check: str, ok: bool, message: str, *, observed: Any, threshold: Any, segment: str = "overall"
+    check: str,
+    ok: bool,
+    message: str,
+    *,
+    observed: Any,
+    threshold: Any,
+    segment: str = "overall",
+    outcome: Outcome = "reject",
 ) -> Check:
-    """A check that rejects the candidate when it fails."""
+    """A check whose failure leads to `outcome`."""
     return Check(
         check,
         "pass" if ok else "fail",
@@ -231,14 +372,33 @@ def _judgement(
         observed=observed,
         threshold=threshold,
         blocking=True,
-        outcome="reject",
+        outcome=outcome,
     )
 
 
-def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
+def _action_check(
+    check: str, action: Action, message: str, *, segment: str, observed: Any, threshold: Any
+) -> Check:
+    """A finding whose consequence the config chooses: block, review, or pass with a warning."""
+    if action == "pass":
+        return Check(check, "warn", message, segment=segment, observed=observed, threshold=threshold)
+    return Check(
+        check,
+        "fail",
+        message,
+        segment=segment,
+        observed=observed,
+        threshold=threshold,
+        blocking=True,
+        outcome=action,
+    )
+
+
+def _overall_checks(evidence: Evidence, config: PolicyConfig, verdict: Judged) -> list[Check]:
     assert evidence.overall is not None
     p = evidence.overall.primary
     m = p.metric
+    level = config.statistics.confidence_level
     out: list[Check] = []
     if p.undefined_reason or p.candidate is None:
         out.append(
@@ -253,12 +413,9 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
         )
         return out
     if config.absolute_floor is not None:
-        ok = (
-            p.candidate >= config.absolute_floor
-            if HIGHER_IS_BETTER[m]
-            else p.candidate <= config.absolute_floor
-        )
-        word = "at least" if HIGHER_IS_BETTER[m] else "at most"
+        higher = HIGHER_IS_BETTER[m]
+        ok = p.candidate >= config.absolute_floor if higher else p.candidate <= config.absolute_floor
+        word = "at least" if higher else "at most"
         out.append(
             _judgement(
                 "absolute_floor",
@@ -291,15 +448,22 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
             )
         )
         return out
-    g = p.gain or 0.0
-    ok = g > 0 and g >= config.min_improvement
-    verb = "improved" if g > 0 else ("did not change" if g == 0 else "got worse")
+    ok = verdict.status == "improved"
+    ci = _fmt_ci(verdict.ci_low, verdict.ci_high, level)
+    if ok:
+        why = "the interval lies above 0"
+    elif (p.gain or 0) <= 0:
+        why = "no improvement"
+    elif (p.gain or 0) < config.min_improvement:
+        why = "the improvement is smaller than min_improvement"
+    else:
+        why = "the interval reaches 0: the improvement may be noise"
     out.append(
         _judgement(
             "overall_improvement",
             ok,
-            f"{m} {verb}: {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}; "
-            f"promotion needs an improvement of at least {config.min_improvement:.4f})",
+            f"{m} {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}{ci}): {why}; promotion needs "
+            f"the interval above 0 and an improvement of at least {config.min_improvement:.4f}",
             observed=p.delta,
             threshold=config.min_improvement,
         )
@@ -318,82 +482,169 @@ def _overall_checks(evidence: Evidence, config: GateConfig) -> list[Check]:
     return out
 
 
-def _segment_checks(evidence: Evidence, config: GateConfig) -> tuple[list[dict[str, Any]], list[Check]]:
+def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict[str, Any]], list[Check]]:
+    stats = config.statistics
+    level = stats.confidence_level
     keys = {k.name: k for k in config.key_segments}
-    key_cmp = {c.segment: c for c in evidence.key_segments}
-    rows: list[dict[str, Any]] = []
-    checks: list[Check] = []
-    seen: set[str] = set()
+    by_name: dict[str, SegmentComparison] = {}
     for cmp in [*evidence.segments, *evidence.key_segments]:
-        if cmp.segment in seen:
-            continue
-        seen.add(cmp.segment)
-        key = keys.get(cmp.segment)
-        if key is not None:
-            cmp = key_cmp.get(cmp.segment, cmp)
-        tol = key.max_regression if key else config.min_improvement
-        status = segment_status(
-            cmp, min_rows=config.min_segment_rows, tolerance=tol, min_improvement=config.min_improvement
+        by_name[cmp.segment] = cmp  # key segments' own row sets win
+    tolerance = {name: (keys[name].max_regression if name in keys else 0.0) for name in by_name}
+
+    # multiple-test correction across the family of segments that can be judged
+    raw: dict[str, tuple[float, float]] = {}
+    for name, cmp in by_name.items():
+        if cmp.n >= config.min_segment_rows and not cmp.primary.undefined_reason:
+            pv = raw_p_values(cmp.primary, tolerance[name])
+            if pv is not None:
+                raw[name] = pv
+    names = list(raw)
+    adj_reg = adjust([raw[n][0] for n in names], stats.correction)
+    adj_imp = adjust([raw[n][1] for n in names], stats.correction)
+    adjusted = {n: (adj_reg[i], adj_imp[i]) for i, n in enumerate(names)}
+
+    overall_sd = evidence.overall.primary.psi_sd if evidence.overall else None
+    rows: list[dict[str, Any]] = []
+    verdicts: dict[str, Judged] = {}
+    for name, cmp in by_name.items():
+        verdict = judge(
+            cmp.primary,
+            min_rows=config.min_segment_rows,
+            tolerance=tolerance[name],
+            min_improvement=config.min_improvement,
+            level=level,
+            p_values=adjusted.get(name),
         )
-        rows.append(_segment_row(cmp, key=key is not None, status=status, tolerance=tol if key else None))
+        verdicts[name] = verdict
+        row = _row(
+            cmp, verdict, key=name in keys, tolerance=tolerance[name] if name in keys else None, level=level
+        )
+        if verdict.status in ("insufficient_data", "inconclusive", "at_risk"):
+            effect = tolerance[name] or config.min_improvement
+            sd = cmp.primary.psi_sd if cmp.n >= 30 and cmp.primary.psi_sd else overall_sd
+            row["rows_needed"] = rows_needed(sd, effect, level)
+            row["rows_needed_for_effect"] = effect if effect > 0 else None
+        rows.append(row)
+    rows.sort(key=lambda r: (not r["key"], r["segment"]))
+
+    checks: list[Check] = []
     metric = evidence.primary_metric
     for name, key in keys.items():
-        cmp = key_cmp.get(name)
-        n = cmp.n if cmp else 0
-        if n == 0:
-            checks.append(
-                Check(
-                    "key_segment_missing",
-                    "fail",
-                    f"key segment {name} has no rows in the evaluation "
-                    "data, so the gate cannot tell whether it regressed",
-                    segment=name,
-                    observed=0,
-                    threshold=config.min_segment_rows,
-                    blocking=key.on_missing == "block",
-                    outcome="block",
-                )
+        cmp = by_name.get(name)
+        checks.extend(_key_segment_checks(name, key, cmp, verdicts.get(name), config, metric))
+    return rows, checks
+
+
+def _key_segment_checks(
+    name: str,
+    key: KeySegment,
+    cmp: SegmentComparison | None,
+    verdict: Judged | None,
+    config: PolicyConfig,
+    metric: str,
+) -> list[Check]:
+    level = config.statistics.confidence_level
+    n = cmp.n if cmp else 0
+    if n == 0 or cmp is None or verdict is None:
+        return [
+            Check(
+                "key_segment_missing",
+                "fail",
+                f"key segment {name} has no rows in the evaluation data, "
+                "so the gate cannot tell whether it regressed",
+                segment=name,
+                observed=0,
+                threshold=config.min_segment_rows,
+                blocking=key.on_missing == "block",
+                outcome="block",
             )
-            continue
-        assert cmp is not None
-        p = cmp.primary
-        if n < config.min_segment_rows or p.undefined_reason:
-            why = (
-                f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
-                if n < config.min_segment_rows
-                else f"{metric} undefined: {p.undefined_reason}"
-            )
-            checks.append(
-                Check(
-                    "key_segment_insufficient_data",
-                    "fail",
-                    f"not enough evidence on key segment {name}: {why}",
-                    segment=name,
-                    observed=n,
-                    threshold=config.min_segment_rows,
-                    blocking=key.on_insufficient == "block",
-                    outcome="block",
-                )
-            )
-            continue
-        if p.delta is None:  # bootstrap: nothing to regress from
-            continue
-        g = p.gain or 0.0
-        fell = -g
-        ok = g >= -key.max_regression
-        msg = (
-            f"{metric} fell {fell:.4f} (tolerance {key.max_regression:.4f})"
-            if g < 0
-            else f"{metric} {'rose' if g > 0 else 'held'} {abs(g):.4f} (tolerance {key.max_regression:.4f})"
+        ]
+    p = cmp.primary
+    if verdict.status in ("insufficient_data", "undefined"):
+        why = (
+            f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
+            if verdict.status == "insufficient_data"
+            else f"{metric} undefined: {p.undefined_reason}"
         )
-        checks.append(
+        return [
+            Check(
+                "key_segment_insufficient_data",
+                "fail",
+                f"not enough evidence on key segment {name}: {why}",
+                segment=name,
+                observed=n,
+                threshold=config.min_segment_rows,
+                blocking=key.on_insufficient == "block",
+                outcome="block",
+            )
+        ]
+    if verdict.status == "baseline" or p.delta is None:
+        return []
+    gain = p.gain or 0.0
+    ci = _fmt_ci(verdict.ci_low, verdict.ci_high, level)
+    change = f"{metric} {'fell' if gain < 0 else 'rose' if gain > 0 else 'held'} {abs(gain):.4f}"
+    tol = f"tolerance {key.max_regression:.4f}"
+    if verdict.status == "regressed":
+        return [
             _judgement(
                 "key_segment_regression",
-                ok,
-                msg,
+                False,
+                f"{change} (delta {p.delta:+.4f}{ci}; {tol}): the whole interval is beyond the tolerance",
                 observed=p.delta,
                 threshold=key.max_regression,
                 segment=name,
             )
+        ]
+    if verdict.status == "at_risk":
+        return [
+            _action_check(
+                "key_segment_at_risk",
+                key.on_at_risk,
+                f"{change} (delta {p.delta:+.4f}{ci}; {tol}):"
+                " worse than the tolerance, but the interval does not rule out noise",
+                segment=name,
+                observed=p.delta,
+                threshold=key.max_regression,
+            )
+        ]
+    if verdict.status == "inconclusive":
+        return [
+            _action_check(
+                "key_segment_inconclusive",
+                key.on_inconclusive,
+                f"{change} (delta {p.delta:+.4f}"
+                f"{ci}; {tol}): within the tolerance, but the interval reaches beyond it",
+                segment=name,
+                observed=p.delta,
+                threshold=key.max_regression,
+            )
+        ]
+    return [
+        _judgement(
+            "key_segment_regression",
+            True,
+            f"{change} (delta {p.delta:+.4f}{ci}; {tol})",
+            observed=p.delta,
+            threshold=key.max_regression,
+            segment=name,
         )
-    return rows, checks
+    ]
+
+
+def _discovery_checks(evidence: Evidence, config: PolicyConfig) -> list[Check]:
+    out = []
+    for found in evidence.discovered:
+        if not found.get("confirmed"):
+            continue
+        out.append(
+            _action_check(
+                "discovered_regression",
+                config.discovery.action,
+                f"candidate worse on {found['subgroup']} ({found['n']} confirmation rows, delta "
+                f"{found['delta']:+.4f}, CI [{found['ci_low']:+.4f}, {found['ci_high']:+.4f}])",
+                segment=found["subgroup"],
+                observed=found["delta"],
+                threshold=0.0,
+            )
+        )
+    return out

@@ -18,8 +18,20 @@ _HEADLINE = {
     "rejected": "Rejected: the champion stays",
     "blocked": "Blocked: the gate could not judge this run; the champion stays",
     "not_retrained": "Not retrained: retraining would not help",
+    "needs_review": "Needs review: the champion stays until a person approves or rejects the candidate",
 }
-SEGMENT_COLUMNS = ["segment", "key", "n", "champion", "candidate", "delta", "status"]
+SEGMENT_COLUMNS = [
+    "segment",
+    "key",
+    "n",
+    "champion",
+    "candidate",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "status",
+    "rows_needed",
+]
 
 
 def artifact_key(model_name: str, suffix: str = "") -> str:
@@ -28,10 +40,23 @@ def artifact_key(model_name: str, suffix: str = "") -> str:
     return f"gate-{slug}{'-' + suffix if suffix else ''}"
 
 
+_CORRECTION = {
+    "holm": "Holm (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+    "none": "none",
+}
+
+
 def _num(x: Any, signed: bool = False) -> str:
     if x is None:
         return "n/a"
     return f"{x:+.4f}" if signed else f"{x:.4f}"
+
+
+def _interval(row: dict[str, Any]) -> str:
+    if row.get("ci_low") is None or row.get("ci_high") is None:
+        return ""
+    return f"[{_num(row['ci_low'], signed=True)}, {_num(row['ci_high'], signed=True)}]"
 
 
 def segment_rows(decision: Decision) -> list[dict[str, Any]]:
@@ -39,17 +64,7 @@ def segment_rows(decision: Decision) -> list[dict[str, Any]]:
     rows = []
     if decision.overall:
         o = decision.overall
-        rows.append(
-            {
-                "segment": "overall",
-                "key": False,
-                "n": o.get("n"),
-                "champion": o.get("champion"),
-                "candidate": o.get("candidate"),
-                "delta": o.get("delta"),
-                "status": "-",
-            }
-        )
+        rows.append({"segment": "overall", "key": False, **{c: o.get(c) for c in SEGMENT_COLUMNS[2:]}})
     ordered = sorted(decision.segments, key=lambda s: (not s["key"], s["segment"]))
     rows += [{c: s.get(c) for c in SEGMENT_COLUMNS} for s in ordered]
     return jsonable(rows)
@@ -90,14 +105,32 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
             "",
             f"## Evidence ({d.primary_metric}, delta = candidate - champion)",
             "",
-            "| segment | key | n | champion | candidate | delta | status |",
-            "|---|---|---:|---:|---:|---:|---|",
+            f"Intervals: paired bootstrap, {d.n_resamples} resamples, {d.confidence_level:.0%} level; "
+            f"segment statuses corrected for multiple testing: {_CORRECTION[d.correction]}.",
+            "",
+            "| segment | key | n | champion | candidate | delta | interval | status | rows needed |",
+            "|---|---|---:|---:|---:|---:|---|---|---:|",
         ]
         for r in rows:
             lines.append(
-                f"| {r['segment']} | {'yes' if r['key'] else ''} | {r['n']} | "
-                f"{_num(r['champion'])} | {_num(r['candidate'])} | "
-                f"{_num(r['delta'], signed=True)} | {r['status']} |"
+                f"| {r['segment']} | {'yes' if r['key'] else ''} | {r['n']} | {_num(r['champion'])} | "
+                f"{_num(r['candidate'])} | {_num(r['delta'], signed=True)} | {_interval(r)} | "
+                f"{r['status']} | {r.get('rows_needed') or ''} |"
+            )
+    if d.discovered_regressions:
+        lines += [
+            "",
+            "## Discovered subgroups where the candidate is worse",
+            "",
+            "Searched on half of the evaluation rows; measured on the other half only.",
+            "",
+            "| subgroup | rows (held out) | share | delta | interval | confirmed |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        for f in d.discovered_regressions:
+            lines.append(
+                f"| {f['subgroup']} | {f['n']} | {f['share']:.1%} | {_num(f['delta'], signed=True)} | "
+                f"{_interval(f)} | {'yes' if f['confirmed'] else 'no'} |"
             )
     t = d.thresholds
     lines += [

@@ -87,12 +87,24 @@ def test_segments_include_key_segment_and_intersections(improves) -> None:
     _, result, _ = improves
     names = {s["segment"]: s for s in result["segments"]}
     assert names["browser=chrome-beta"]["key"] is True
-    assert names["browser=chrome-beta"]["status"] in {"improved", "no_change"}
+    assert names["browser=chrome-beta"]["status"] in {"improved", "no_change", "inconclusive"}
     assert "browser=chrome & device=mobile" in names
+    statuses = {
+        "improved",
+        "no_change",
+        "inconclusive",
+        "at_risk",
+        "regressed",
+        "insufficient_data",
+        "undefined",
+    }
+    assert {s["status"] for s in result["segments"]} <= statuses
     assert all(
-        s["status"] in {"improved", "no_change", "regressed", "insufficient_data", "undefined"}
-        for s in result["segments"]
+        s["ci_low"] <= s["delta"] <= s["ci_high"] for s in result["segments"] if s["ci_low"] is not None
     )
+    assert result["overall"]["status"] == "improved"
+    assert result["correction"] == "holm"
+    assert isinstance(result["discovered_regressions"], list)
 
 
 def test_hurts_key_segment_rejects_and_names_the_segment(hurts) -> None:

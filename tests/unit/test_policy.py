@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
-from gatekeeper.policy import Check, Evidence, decide, segment_status
-from gatekeeper.stats import MetricComparison, SegmentComparison
+from gatekeeper.paired import PairedDelta, SegmentComparison
+from gatekeeper.policy import Check, Evidence, adjust, decide, judge, rows_needed, tail_probability
 from tests.unit.conftest import make_config
 
 BETA = "browser=chrome-beta"
@@ -17,14 +19,20 @@ def seg(
     n: int = 1000,
     metric: str = "roc_auc",
     reason: str | None = None,
+    sd: float = 0.002,
 ) -> SegmentComparison:
+    """A comparison whose bootstrap deltas are normal around the delta with standard deviation `sd`."""
     delta = None if champion is None or candidate is None or reason else candidate - champion
     where = dict(part.split("=") for part in name.split(" & ")) if name != "overall" else {}
-    return SegmentComparison(name, where, MetricComparison(metric, n, candidate, champion, delta, reason))
+    resamples = None
+    if delta is not None:
+        resamples = delta + sd * np.random.default_rng(zlib.crc32(name.encode())).standard_normal(2000)
+    primary = PairedDelta(metric, n, candidate, champion, delta, reason, resamples, sd * np.sqrt(n))
+    return SegmentComparison(name, where, primary)
 
 
 def evidence(
-    overall=(0.80, 0.82), beta=(0.80, 0.80, 500), champion_version="1", metric="roc_auc", validation=()
+    overall=(0.80, 0.82), beta=(0.80, 0.82, 500), champion_version="1", metric="roc_auc", validation=()
 ) -> Evidence:
     key = [] if beta is None else [seg(BETA, beta[0], beta[1], beta[2], metric)]
     return Evidence(
@@ -32,7 +40,7 @@ def evidence(
         primary_metric=metric,
         champion_version=champion_version,
         candidate_version="2",
-        overall=seg("overall", overall[0], overall[1], 20000, metric),
+        overall=seg("overall", overall[0], overall[1], 20000, metric, sd=0.0005),
         segments=[seg("browser=chrome", 0.8, 0.83, 15000, metric), *key],
         key_segments=key,
         validation=list(validation),
@@ -44,19 +52,23 @@ def test_promotes_when_overall_improves_and_key_segment_holds(config) -> None:
     assert decision.decision == "promoted"
     assert decision.promotes
     assert [r["check"] for r in decision.reasons] == ["overall_improvement", "key_segment_regression"]
-    assert decision.overall == {"champion": 0.80, "candidate": 0.82, "delta": pytest.approx(0.02), "n": 20000}
+    assert {k: decision.overall[k] for k in ("champion", "candidate", "delta", "n", "status")} == {
+        "champion": 0.80,
+        "candidate": 0.82,
+        "delta": pytest.approx(0.02),
+        "n": 20000,
+        "status": "improved",
+    }
 
 
 def test_rejects_when_key_segment_regresses_and_names_it(config) -> None:
     decision = decide(evidence(beta=(0.88, 0.81, 240)), config)
     assert decision.decision == "rejected"
-    assert decision.reasons == [
-        {
-            "check": "key_segment_regression",
-            "segment": BETA,
-            "message": "roc_auc fell 0.0700 (tolerance 0.0000)",
-        }
-    ]
+    (reason,) = decision.reasons
+    assert reason["check"] == "key_segment_regression"
+    assert reason["segment"] == BETA
+    assert reason["message"].startswith("roc_auc fell 0.0700 (delta -0.0700, 95% CI [-0.07")
+    assert reason["message"].endswith("tolerance 0.0000): the whole interval is beyond the tolerance")
     row = next(s for s in decision.segments if s["segment"] == BETA)
     assert row["key"] is True
     assert row["status"] == "regressed"
@@ -171,21 +183,104 @@ def test_rejection_outranks_missing_evidence(config) -> None:
 
 
 @pytest.mark.parametrize(
-    ("champion", "candidate", "n", "tolerance", "expected"),
+    ("champion", "candidate", "n", "sd", "tolerance", "expected"),
     [
-        (0.8, 0.9, 50, 0.0, "insufficient_data"),
-        (0.8, 0.9, 500, 0.0, "improved"),
-        (0.8, 0.79, 500, 0.0, "regressed"),
-        (0.8, 0.79, 500, 0.02, "no_change"),
-        (None, 0.8, 500, 0.0, "baseline"),
+        (0.80, 0.90, 50, 0.01, 0.0, "insufficient_data"),
+        (0.80, 0.83, 500, 0.01, 0.0, "improved"),  # interval above 0
+        (0.80, 0.81, 500, 0.01, 0.0, "inconclusive"),  # gain > 0, interval reaches below 0
+        (0.80, 0.75, 500, 0.01, 0.02, "regressed"),  # whole interval below -0.02
+        (0.80, 0.77, 500, 0.01, 0.02, "at_risk"),  # gain below -t, interval reaches above it
+        (0.80, 0.79, 500, 0.01, 0.02, "inconclusive"),  # gain above -t, interval reaches below it
+        (0.80, 0.801, 500, 0.0005, 0.02, "no_change"),  # tight, within tolerance, below min_improvement
+        (None, 0.80, 500, 0.01, 0.0, "baseline"),
     ],
-    ids=["small", "improved", "regressed", "within-tolerance", "no-champion"],
+    ids=[
+        "small",
+        "improved",
+        "inconclusive-up",
+        "regressed",
+        "at-risk",
+        "inconclusive-down",
+        "no-change",
+        "no-champion",
+    ],
 )
-def test_segment_status(champion, candidate, n, tolerance, expected) -> None:
-    status = segment_status(
-        seg("browser=x", champion, candidate, n), min_rows=200, tolerance=tolerance, min_improvement=0.002
+def test_interval_rules(champion, candidate, n, sd, tolerance, expected) -> None:
+    delta = seg("browser=x", champion, candidate, n, sd=sd).primary
+    verdict = judge(delta, min_rows=200, tolerance=tolerance, min_improvement=0.002, level=0.95)
+    assert verdict.status == expected
+
+
+def test_at_risk_key_segment_needs_review_by_default(config) -> None:
+    tolerant = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02}])
+    ev = evidence(beta=(0.80, 0.77, 500))
+    ev.key_segments = [seg(BETA, 0.80, 0.77, 500, sd=0.01)]
+    decision = decide(ev, tolerant)
+    assert decision.decision == "needs_review"
+    assert decision.reasons[0]["check"] == "key_segment_at_risk"
+    blocking = make_config(
+        key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02, "on_at_risk": "block"}]
     )
-    assert status == expected
+    assert decide(ev, blocking).decision == "blocked"
+
+
+def test_inconclusive_key_segment_promotes_with_a_warning() -> None:
+    config = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02}])
+    ev = evidence()
+    ev.key_segments = [seg(BETA, 0.80, 0.79, 500, sd=0.01)]
+    decision = decide(ev, config)
+    assert decision.decision == "promoted"
+    assert [w["check"] for w in decision.warnings] == ["key_segment_inconclusive"]
+    row = next(s for s in decision.segments if s["segment"] == BETA)
+    assert row["status"] == "inconclusive"
+    assert row["rows_needed"] > 500
+
+
+def test_noisy_overall_improvement_is_not_enough(config) -> None:
+    ev = evidence()
+    ev.overall = seg("overall", 0.80, 0.805, 20000, sd=0.01)
+    decision = decide(ev, config)
+    assert decision.decision == "rejected"
+    assert "the interval reaches 0" in decision.reasons[0]["message"]
+
+
+def test_decision_reports_intervals_and_correction(config) -> None:
+    decision = decide(evidence(), config)
+    assert decision.correction == "holm"
+    assert decision.overall["ci_low"] < decision.overall["delta"] < decision.overall["ci_high"]
+    assert decision.overall["status"] == "improved"
+    assert all({"ci_low", "ci_high", "status"} <= set(s) for s in decision.segments)
+
+
+def test_holm_and_bh_adjustments() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert adjust(p, "holm") == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert adjust(p, "bh") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert adjust(p, "none") == p
+
+
+def test_correction_turns_a_marginal_regression_into_at_risk() -> None:
+    key = {"where": {"browser": "chrome-beta"}, "max_regression": 0.0}
+    ev = evidence()
+    ev.segments = [seg(f"browser=s{i}", 0.8, 0.8, 1000, sd=0.01) for i in range(30)]
+    ev.key_segments = [seg(BETA, 0.80, 0.778, 500, sd=0.01)]  # about 2.2 sd below 0
+    plain = decide(ev, make_config(key_segments=[key], statistics={"correction": "none"}))
+    holm = decide(ev, make_config(key_segments=[key], statistics={"correction": "holm"}))
+    assert plain.decision == "rejected"
+    assert holm.decision == "needs_review"
+
+
+def test_tail_probability_falls_back_to_normal_tail_beyond_resolution() -> None:
+    gains = np.random.default_rng(0).normal(0.0, 1.0, 1000)
+    assert tail_probability(gains, 0.0, upper=True) == pytest.approx(0.5, abs=0.05)
+    far = tail_probability(gains, 5.0, upper=True)
+    assert 0 < far < 1e-5
+
+
+def test_rows_needed_grows_with_noise_and_shrinks_with_effect() -> None:
+    assert rows_needed(1.0, 0.1, 0.95) == 785  # (1.96 + 0.84)^2 / 0.01
+    assert rows_needed(1.0, 0.2, 0.95) < 785 < rows_needed(2.0, 0.1, 0.95)
+    assert rows_needed(1.0, 0.0, 0.95) is None
 
 
 def test_decision_serialises_to_the_contract(config) -> None:

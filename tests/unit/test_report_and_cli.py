@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,15 @@ def test_markdown_puts_decision_and_reasons_first(config) -> None:
     md = render_markdown(decision)
     assert md.startswith("# fraud-detector: REJECTED")
     assert md.index("## Why") < md.index("## Evidence")
-    assert "| browser=chrome-beta | yes | 240 | 0.8800 | 0.8100 | -0.0700 | regressed |" in md
-    assert segments_csv(decision).splitlines()[0] == "segment,key,n,champion,candidate,delta,status"
+    assert re.search(
+        r"\| browser=chrome-beta \| yes \| 240 \| 0\.8800 \| 0\.8100 \| -0\.0700 \| "
+        r"\[-0\.07\d\d, -0\.06\d\d\] \| regressed \|",
+        md,
+    )
+    assert "Holm (family-wise error)" in md
+    assert segments_csv(decision).splitlines()[0] == (
+        "segment,key,n,champion,candidate,delta,ci_low,ci_high,status,rows_needed"
+    )
 
 
 def test_blocked_markdown_mentions_quarantine(config) -> None:
@@ -54,7 +62,8 @@ def test_cli_usage_error_exits_2() -> None:
 def test_pure_core_and_cli_start_do_not_import_the_heavy_frameworks() -> None:
     code = (
         "import sys; import gatekeeper.cli, gatekeeper.policy, gatekeeper.stats, gatekeeper.config, "
-        "gatekeeper.report, gatekeeper.validation, gatekeeper.simulate, gatekeeper.expectations; "
+        "gatekeeper.report, gatekeeper.validation, gatekeeper.simulate, gatekeeper.expectations, "
+        "gatekeeper.paired, gatekeeper.discovery; "
         "heavy = [m for m in ('prefect', 'mlflow', 'great_expectations') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )

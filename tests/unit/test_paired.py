@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from gatekeeper.paired import PairedRows, PsiHistogram, estimate, paired_delta
+
+
+def _scores(y: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
+    z = 1.2 * y + rng.normal(0, 1, len(y)) * noise + rng.normal(0, 1, len(y))
+    p = np.round(1 / (1 + np.exp(-(z - 0.6))), 2)  # rounding makes ties, as real scores have
+    return np.column_stack([1 - p, p])
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 4000)
+    return y, _scores(y, 0.5, rng), _scores(y, 0.8, rng)
+
+
+SKLEARN = {
+    "roc_auc": lambda y, p: skm.roc_auc_score(y, p[:, 1]),
+    "average_precision": lambda y, p: skm.average_precision_score(y, p[:, 1]),
+    "accuracy": lambda y, p: skm.accuracy_score(y, p[:, 1] > 0.5),
+    "balanced_accuracy": lambda y, p: skm.balanced_accuracy_score(y, p[:, 1] > 0.5),
+    "precision": lambda y, p: skm.precision_score(y, p[:, 1] > 0.5),
+    "recall": lambda y, p: skm.recall_score(y, p[:, 1] > 0.5),
+    "f1": lambda y, p: skm.f1_score(y, p[:, 1] > 0.5),
+    "log_loss": lambda y, p: skm.log_loss(y, p),
+    "brier": lambda y, p: skm.brier_score_loss(y, p[:, 1]),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(SKLEARN))
+def test_point_estimates_equal_scikit_learn(pair, metric: str) -> None:
+    y, cand, _ = pair
+    rows = PairedRows.from_labels(y, cand, None, [0, 1])
+    assert estimate(metric, rows, cand).value == pytest.approx(SKLEARN[metric](y, cand), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "accuracy",
+        "log_loss",
+        "roc_auc",
+        "precision",
+        "recall",
+        "f1",
+        "balanced_accuracy",
+        "average_precision",
+    ],
+)
+def test_multiclass_point_estimates_equal_scikit_learn(metric: str) -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 900)
+    logits = rng.normal(size=(900, 3)) + 1.5 * np.eye(3)[y]
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    pred = proba.argmax(axis=1)
+    reference = {
+        "accuracy": skm.accuracy_score(y, pred),
+        "log_loss": skm.log_loss(y, proba),
+        "roc_auc": skm.roc_auc_score(y, proba, multi_class="ovr"),
+        "precision": skm.precision_score(y, pred, average="macro"),
+        "recall": skm.recall_score(y, pred, average="macro"),
+        "f1": skm.f1_score(y, pred, average="macro"),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+        "average_precision": skm.average_precision_score(np.eye(3)[y], proba, average="macro"),
+    }[metric]
+    rows = PairedRows.from_labels(y, proba, None, [0, 1, 2])
+    assert estimate(metric, rows, proba).value == pytest.approx(reference, abs=1e-9)
+
+
+def test_string_labels_and_positive_label() -> None:
+    y = np.array(["no", "yes", "yes", "no"], dtype=object)
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    rows = PairedRows.from_labels(y, proba, None, ["no", "yes"])
+    assert estimate("roc_auc", rows, proba).value == 1.0
+    flipped = PairedRows.from_labels(y, proba, None, ["no", "yes"], positive_label="no")
+    assert estimate("roc_auc", flipped, proba).value == 1.0
+    # row 3 is "yes" with p(no)=0.6: predicted "no", so precision for "no" is 2/3
+    assert estimate("precision", flipped, proba).value == pytest.approx(2 / 3)
+
+
+def test_undefined_metrics_say_why_instead_of_zero() -> None:
+    rows = PairedRows.from_labels(np.array([1, 1, 1]), np.full((3, 2), 0.5), None, [0, 1])
+    auc = estimate("roc_auc", rows, rows.candidate)
+    assert auc.value is None
+    assert auc.undefined_reason == "only one class present (positive rows only)"
+    empty = PairedRows.from_labels(np.array([], dtype=int), np.zeros((0, 2)), None, [0, 1])
+    assert estimate("accuracy", empty, empty.candidate).undefined_reason == "no rows"
+
+
+def test_ece_is_weighted_calibration_gap() -> None:
+    y = np.array([1, 1, 0, 0])
+    proba = np.array([[0.1, 0.9], [0.1, 0.9], [0.1, 0.9], [0.8, 0.2]])
+    # bin 0.9: 3 rows, accuracy 2/3, confidence 0.9; bin 0.8: 1 row, correct, confidence 0.8
+    expected = (3 * abs(2 / 3 - 0.9) + 1 * abs(1 - 0.8)) / 4
+    rows = PairedRows.from_labels(y, proba, None, [0, 1])
+    assert estimate("ece", rows, proba).value == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "log_loss", "f1"])
+def test_bootstrap_spread_matches_an_exact_row_bootstrap(pair, metric: str) -> None:
+    y, cand, champ = pair
+    rows = PairedRows.from_labels(y, cand, champ, [0, 1])
+    ours = paired_delta(metric, rows, n_resamples=2000, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(5)
+    exact = []
+    for _ in range(400):
+        idx = rng.integers(0, len(y), len(y))
+        exact.append(SKLEARN[metric](y[idx], cand[idx]) - SKLEARN[metric](y[idx], champ[idx]))
+    assert ours.delta == pytest.approx(SKLEARN[metric](y, cand) - SKLEARN[metric](y, champ), abs=1e-9)
+    assert ours.resamples.std() == pytest.approx(np.std(exact), rel=0.15)
+    assert ours.resamples.mean() == pytest.approx(np.mean(exact), abs=0.25 * np.std(exact))
+
+
+def test_identical_models_have_a_zero_width_interval(pair) -> None:
+    y, cand, _ = pair
+    rows = PairedRows.from_labels(y, cand, cand.copy(), [0, 1])
+    delta = paired_delta("roc_auc", rows, n_resamples=500, rng=np.random.default_rng(0))
+    assert delta.delta == 0.0
+    assert delta.interval(0.95) == (0.0, 0.0)
+
+
+def test_bootstrap_is_seeded_and_reproducible(pair) -> None:
+    y, cand, champ = pair
+    rows = PairedRows.from_labels(y, cand, champ, [0, 1])
+    a = paired_delta("log_loss", rows, n_resamples=300, rng=np.random.default_rng(42))
+    b = paired_delta("log_loss", rows, n_resamples=300, rng=np.random.default_rng(42))
+    assert np.array_equal(a.resamples, b.resamples)
+
+
+def test_histograms_of_partitions_merge_to_the_whole() -> None:
+    values = np.array([-1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    whole = PsiHistogram.of(values, bins=8)
+    merged = PsiHistogram.of(values[:3], bins=8).merge(PsiHistogram.of(np.array([-1.0, 0.0, 0.0]), bins=8))
+    assert whole.count.tolist() == [1, 2, 3]
+    assert whole.total.tolist() == [-1.0, 0.0, 3.0]
+    assert merged.count.tolist() == [2, 4]  # same edges (values -1 and 0) in both parts
