@@ -59,9 +59,13 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
     from rich.table import Table
 
     console = _console()
-    colour = {"promoted": "green", "bootstrap": "green", "rejected": "red", "blocked": "yellow"}.get(
-        result["decision"], "cyan"
-    )
+    colour = {
+        "promoted": "green",
+        "bootstrap": "green",
+        "rejected": "red",
+        "blocked": "yellow",
+        "needs_review": "magenta",
+    }.get(result["decision"], "cyan")
     lines = [f"[bold {colour}]{result['decision'].upper()}[/]  model {result['model_name']}"]
     if result.get("candidate_version"):
         lines.append(
@@ -164,9 +168,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _needs_bootstrap(config) -> bool:
     _quiet_environment()
-    from tasks.registry import current_champion_version
+    from gatekeeper.registry import current_champion_version
 
     return current_champion_version(config) is None
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    _quiet_environment()
+    from gatekeeper.registry import settle_review
+
+    uri = (
+        args.tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or ("sqlite:///" + str(Path(args.workdir or ".gatekeeper").resolve() / "mlflow.db"))
+    )
+    said = settle_review(
+        uri,
+        args.model,
+        str(args.version),
+        approve=args.command == "approve",
+        comment=args.comment or "",
+        reviewer=args.by,
+    )
+    _console().print(f"{args.model}: {said} (recorded on the model version in {uri})")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", help="where to write the last run's decision JSON")
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
+
+    for verb, what in (
+        ("approve", "promote a candidate that is waiting for review"),
+        ("reject", "reject a candidate that is waiting for review; the champion stays"),
+    ):
+        review = sub.add_parser(verb, help=what)
+        review.add_argument("--model", required=True, help="registered model name")
+        review.add_argument("--version", required=True, help="the candidate's model version")
+        review.add_argument("--comment", help="why (recorded on the model version)")
+        review.add_argument("--by", help="who decides (default: $GATEKEEPER_REVIEWER, else the login name)")
+        review.add_argument(
+            "--tracking-uri", help="MLflow (default: $MLFLOW_TRACKING_URI, else the workdir's)"
+        )
+        review.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
+        review.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        review.set_defaults(func=cmd_review)
     return parser
 
 

@@ -113,6 +113,7 @@ class PolicyConfig(_Strict):
     statistics: Statistics = Field(default_factory=Statistics)
     discovery: Discovery = Field(default_factory=Discovery)
     positive_label: Scalar | None = None
+    require_approval: bool = False
 
     @field_validator("segments")
     @classmethod

@@ -256,6 +256,16 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         segments, segment_checks = _segment_checks(evidence, config)
         checks.extend(segment_checks)
         checks.extend(_discovery_checks(evidence, config))
+        if config.require_approval and evidence.candidate_version is not None:
+            checks.append(
+                Check(
+                    "approval_required",
+                    "fail",
+                    "the config requires a person to approve every promotion (`require_approval: true`)",
+                    blocking=True,
+                    outcome="review",
+                )
+            )
 
     decision = _aggregate(checks, bootstrap=evidence.champion_version is None)
     failing = [c for c in checks if c.failed_blocking]

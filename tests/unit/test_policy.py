@@ -305,3 +305,10 @@ def test_decision_serialises_to_the_contract(config) -> None:
         assert key in d
     assert set(d["segments"][0]) >= {"segment", "n", "champion", "candidate", "delta", "key", "status"}
     assert np.isfinite(d["overall"]["delta"])
+
+
+def test_require_approval_turns_a_promotion_into_review() -> None:
+    decision = decide(evidence(), make_config(require_approval=True))
+    assert decision.decision == "needs_review"
+    assert [r["check"] for r in decision.reasons] == ["approval_required"]
+    assert decide(evidence(overall=(0.8, 0.7)), make_config(require_approval=True)).decision == "rejected"
