@@ -54,6 +54,7 @@ def run_gate(config, debug: bool = False) -> dict[str, Any]:
 
 
 def _print_decision(result: dict[str, Any], output: Path) -> None:
+    """The decision, its reasons and where to look, for a person at a terminal."""
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -86,9 +87,10 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
     ]
     if result.get("quarantine"):
         lines.append(escape(f"\nquarantined batch: {result['quarantine']}"))
-    lines.append(
-        f"\nMLflow run: {result.get('mlflow_run_id')}   Prefect flow run: {result.get('prefect_flow_run_id')}"
-    )
+    if result.get("mlflow_run_id"):
+        lines.append(
+            f"\nMLflow run: {result['mlflow_run_id']}   Prefect flow run: {result.get('prefect_flow_run_id')}"
+        )
     lines.append(f"decision file: {output}")
     console.print(Panel("\n".join(lines), title="retraining gate", expand=False))
     keyed = [s for s in result.get("segments", []) if s.get("key") or s.get("status") == "regressed"]
@@ -173,6 +175,101 @@ def _needs_bootstrap(config) -> bool:
     return current_champion_version(config) is None
 
 
+def cmd_compare_scores(args: argparse.Namespace) -> int:
+    """Champion against candidate from a file of scores: no Prefect, no MLflow, no GX."""
+    import numpy as np
+
+    from gatekeeper.comparison import gather_evidence
+    from gatekeeper.data import read_table
+    from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
+    from gatekeeper.paired import PairedRows
+    from gatekeeper.policy import decide
+    from gatekeeper.report import render_markdown, write_decision
+
+    frame = read_table(args.scores)
+    segments = [s.strip() for s in (args.segments or "").split(",") if s.strip()]
+    for flag, col in [
+        ("--label", args.label),
+        ("--champion", args.champion),
+        ("--candidate", args.candidate),
+        *[("--segments", c) for c in segments],
+    ]:
+        if col not in frame.columns:
+            raise ConfigError(
+                f"{flag} must name a column of {args.scores}; got {col!r}{did_you_mean(col, frame.columns)}"
+            )
+    keys = []
+    for text in args.key or []:
+        pairs = [part.split("=", 1) for part in text.split("&")]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"--key must look like 'col=value' or 'a=x&b=y'; got {text!r}")
+        keys.append(
+            {"where": {k.strip(): v.strip() for k, v in pairs}, "max_regression": args.max_regression}
+        )
+    metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
+    config = _policy_from_options(
+        {
+            "primary_metric": metrics[0],
+            "secondary_metrics": metrics[1:],
+            "segments": segments,
+            "key_segments": keys,
+            "min_improvement": args.min_improvement,
+            "min_segment_rows": args.min_segment_rows,
+            "statistics": {
+                "confidence_level": args.level,
+                "n_resamples": args.resamples,
+                "seed": args.seed,
+                "correction": args.correction,
+            },
+        }
+    )
+    labels = frame[args.label].to_numpy()
+    classes = sorted(set(labels.tolist()), key=str)
+    if len(classes) != 2:
+        raise DataValidationError(
+            f"--label {args.label!r} must hold two classes; got {len(classes)}: {classes[:5]}"
+        )
+    scores = {}
+    for flag, col in (("--champion", args.champion), ("--candidate", args.candidate)):
+        values = frame[col].to_numpy(dtype=float)
+        if np.isnan(values).any() or values.min() < 0 or values.max() > 1:
+            raise DataValidationError(
+                f"{flag} column {col!r} must hold probabilities of the positive class in "
+                f"[0, 1] with no missing values; saw min {np.nanmin(values):.4g}, "
+                f"max {np.nanmax(values):.4g}, {int(np.isnan(values).sum())} missing"
+            )
+        scores[flag] = np.column_stack([1 - values, values])
+    rows = PairedRows.from_labels(
+        labels, scores["--candidate"], scores["--champion"], classes, args.positive_label
+    )
+    evidence = gather_evidence(
+        frame,
+        rows,
+        config,
+        model_name=Path(args.scores).stem,
+        champion_version=args.champion,
+        candidate_version=args.candidate,
+    )
+    result = decide(evidence, config)
+    output = Path(args.output or "comparison.json")
+    write_decision(result, output)
+    if args.markdown:
+        Path(args.markdown).write_text(render_markdown(result))
+    _print_decision(result.to_dict(), output)
+    return EXIT_OK
+
+
+def _policy_from_options(raw: dict[str, Any]):
+    from pydantic import ValidationError
+
+    from gatekeeper.config import PolicyConfig, config_error_from
+
+    try:
+        return PolicyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error_from(exc, "compare-scores options") from None
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     _quiet_environment()
     from gatekeeper.registry import settle_review
@@ -217,6 +314,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", help="where to write the last run's decision JSON")
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
+
+    compare = sub.add_parser(
+        "compare-scores",
+        help="compare two models from a file of their scores (offline: no Prefect, no MLflow)",
+    )
+    compare.add_argument("--scores", required=True, help="CSV or Parquet: one row per example")
+    compare.add_argument("--label", required=True, help="column with the true label (two classes)")
+    compare.add_argument("--champion", required=True, help="column with the champion's P(positive)")
+    compare.add_argument("--candidate", required=True, help="column with the candidate's P(positive)")
+    compare.add_argument("--segments", help="comma-separated segment columns")
+    compare.add_argument(
+        "--metric", default="roc_auc", help="primary metric, then secondary ones, comma-separated"
+    )
+    compare.add_argument(
+        "--key", action="append", help="a key segment, 'col=value' or 'a=x&b=y' (repeatable)"
+    )
+    compare.add_argument("--max-regression", type=float, default=0.0, help="key segments' tolerance")
+    compare.add_argument("--min-improvement", type=float, default=0.0)
+    compare.add_argument("--min-segment-rows", type=int, default=200)
+    compare.add_argument("--positive-label", help="the positive class (default: the second, sorted)")
+    compare.add_argument("--level", type=float, default=0.95, help="confidence level")
+    compare.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples")
+    compare.add_argument("--correction", choices=["holm", "bh", "none"], default="holm")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--output", help="JSON result (default ./comparison.json)")
+    compare.add_argument("--markdown", help="also write the markdown report here")
+    compare.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    compare.set_defaults(func=cmd_compare_scores)
 
     for verb, what in (
         ("approve", "promote a candidate that is waiting for review"),

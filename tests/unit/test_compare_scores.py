@@ -1,0 +1,108 @@
+"""`gatekeeper compare-scores`: offline comparison from a file of scores, no heavy frameworks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gatekeeper.cli import main
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    n = 20_000
+    seg = rng.choice(list("abcde"), n)
+    y = rng.integers(0, 2, n)
+    z = 1.0 * y + rng.normal(0, 1, n)
+    champion = 1 / (1 + np.exp(-(z + rng.normal(0, 0.6, n))))
+    broken = z.copy()
+    broken[seg == "c"] = rng.normal(0, 1, int((seg == "c").sum()))  # the candidate lost the signal in c
+    candidate = 1 / (1 + np.exp(-(broken + rng.normal(0, 0.4, n))))
+    path = tmp_path_factory.mktemp("scores") / "shadow.csv"
+    pd.DataFrame({"label": y, "seg": seg, "old": champion, "new": candidate}).to_csv(path, index=False)
+    return path
+
+
+def test_writes_decision_structure_with_intervals(scores: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    args = [
+        "compare-scores",
+        "--scores",
+        str(scores),
+        "--label",
+        "label",
+        "--champion",
+        "old",
+        "--candidate",
+        "new",
+        "--segments",
+        "seg",
+        "--metric",
+        "roc_auc,accuracy",
+        "--key",
+        "seg=c",
+        "--output",
+        str(out),
+    ]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["decision"] == "rejected"
+    assert {"segment": "seg=c", "check": "key_segment_regression"}.items() <= next(
+        r for r in result["reasons"] if r["segment"] == "seg=c"
+    ).items()
+    assert result["correction"] == "holm"
+    for row in [result["overall"], *result["segments"]]:
+        assert {"ci_low", "ci_high", "status", "delta"} <= set(row)
+        assert row["status"] in {
+            "improved",
+            "no_change",
+            "inconclusive",
+            "at_risk",
+            "regressed",
+            "insufficient_data",
+            "undefined",
+        }
+    assert "accuracy" in result["segments"][0]["secondary"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--label", "lable"], "--label must name a column.*did you mean 'label'"),
+        (["--metric", "auc"], r"`primary_metric`.*got 'auc'"),
+        (["--key", "segc"], "--key must look like 'col=value'"),
+        (["--champion", "seg"], "could not convert|must hold probabilities"),
+    ],
+    ids=["typo-column", "bad-metric", "bad-key", "non-probability"],
+)
+def test_bad_options_are_named(scores: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
+    base = {"--label": "label", "--champion": "old", "--candidate": "new", "--metric": "roc_auc"}
+    args = ["compare-scores", "--scores", str(scores), "--output", str(tmp_path / "o.json")]
+    for flag, value in base.items():
+        args += [flag, extra[1] if extra[0] == flag else value]
+    if extra[0] == "--key":
+        args += extra
+    assert main(args) == 1
+    import re
+
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_starts_without_prefect_mlflow_or_great_expectations(scores: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; from gatekeeper.cli import main; "
+        f"rc = main(['compare-scores', '--scores', {str(scores)!r}, '--label', 'label', '--champion', 'old', "
+        f"'--candidate', 'new', '--output', {str(tmp_path / 'o.json')!r}]); "
+        "heavy = [m for m in ('prefect', 'mlflow', 'great_expectations') if m in sys.modules]; "
+        "print('HEAVY', heavy); sys.exit(rc or (1 if heavy else 0))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "HEAVY []" in result.stdout
