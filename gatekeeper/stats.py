@@ -55,13 +55,21 @@ def relative_change(metric: str, champion: float, candidate: float) -> float:
 
 def encode_labels(y_true: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
     """Labels as indices into `classes` (compared as text, so 1 and '1' agree)."""
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    text = pd.Series(y_true).astype(str).to_numpy()
-    codes = np.fromiter((lookup.get(t, -1) for t in text), dtype=np.int64, count=len(text))
+    names = [str(c) for c in classes]
+    y = np.asarray(y_true)
+    codes = None
+    if y.dtype.kind in "iub" and all(isinstance(c, int | np.integer) for c in classes):
+        order = np.argsort(np.asarray(classes))
+        sorted_classes = np.asarray(classes)[order]
+        pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
+        codes = np.where(sorted_classes[pos] == y, order[pos], -1)
+    if codes is None:
+        text = pd.Series(y, dtype=object).astype(str)
+        codes = pd.Index(names).get_indexer(text).astype(np.int64)
     if (codes < 0).any():
-        unknown = sorted(set(text[codes < 0]))[:5]
+        unknown = sorted({str(v) for v in y[codes < 0]})[:5]
         raise ValueError(f"labels {unknown} are not among the model's classes {list(classes)}")
-    return codes
+    return codes.astype(np.int64)
 
 
 # ---------------------------------------------------------------- segments
@@ -80,16 +88,38 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.astype("string").fillna(MISSING_VALUE).astype(object)
 
 
+def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes 0..k-1 and their labels; missing values get their own label."""
+    codes, uniques = pd.factorize(column, sort=True)
+    labels = [str(u) for u in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels.append(MISSING_VALUE)
+    return codes.astype(np.int64), labels
+
+
 def segments_from_columns(frame: pd.DataFrame, segment_columns: Sequence[Sequence[str]]) -> list[Segment]:
     """One segment per value of each column; a list of columns gives their intersections."""
     out: list[Segment] = []
     for cols in segment_columns:
-        keys = pd.DataFrame({c: _as_text(frame[c]) for c in cols})
-        groups = keys.groupby(list(cols), sort=True).indices
-        for values, idx in groups.items():
-            values = values if isinstance(values, tuple) else (values,)
-            where = dict(zip(cols, (str(v) for v in values), strict=True))
-            out.append(Segment(" & ".join(f"{c}={v}" for c, v in where.items()), where, np.asarray(idx)))
+        combined = np.zeros(len(frame), dtype=np.int64)
+        label_sets = []
+        for col in cols:
+            codes, labels = _factorize(frame[col])
+            combined = combined * len(labels) + codes
+            label_sets.append(labels)
+        order = np.argsort(combined, kind="stable")
+        keys, starts = np.unique(combined[order], return_index=True)
+        bounds = [*starts[1:], len(order)]
+        found = []
+        for key, start, stop in zip(keys, starts, bounds, strict=True):
+            values, rest = [], int(key)
+            for labels in reversed(label_sets):
+                rest, code = divmod(rest, len(labels))
+                values.append(labels[code])
+            where = dict(zip(cols, reversed(values), strict=True))
+            found.append(Segment(" & ".join(f"{c}={v}" for c, v in where.items()), where, order[start:stop]))
+        out += sorted(found, key=lambda seg: tuple(seg.where.values()))
     return out
 
 

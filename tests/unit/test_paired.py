@@ -115,6 +115,25 @@ def test_bootstrap_spread_matches_an_exact_row_bootstrap(pair, metric: str) -> N
     assert ours.delta == pytest.approx(SKLEARN[metric](y, cand) - SKLEARN[metric](y, champ), abs=1e-9)
     assert ours.resamples.std() == pytest.approx(np.std(exact), rel=0.15)
     assert ours.resamples.mean() == pytest.approx(np.mean(exact), abs=0.25 * np.std(exact))
+    # the stated error bound: interval ends within 15% of the interval's width of the exact bootstrap's
+    lo, hi = ours.interval(0.95)
+    exact_lo, exact_hi = np.quantile(exact, [0.025, 0.975])
+    width = exact_hi - exact_lo
+    assert abs(lo - exact_lo) <= 0.15 * width
+    assert abs(hi - exact_hi) <= 0.15 * width
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "log_loss"])
+def test_histogram_resolution_barely_moves_the_interval(pair, metric: str) -> None:
+    y, cand, champ = pair
+    rows = PairedRows.from_labels(y, cand, champ, [0, 1])
+    coarse = paired_delta(metric, rows, n_resamples=4000, rng=np.random.default_rng(1), bins=8).interval(0.95)
+    fine = paired_delta(metric, rows, n_resamples=4000, rng=np.random.default_rng(1), bins=1024).interval(
+        0.95
+    )
+    width = fine[1] - fine[0]
+    assert abs(coarse[0] - fine[0]) <= 0.05 * width
+    assert abs(coarse[1] - fine[1]) <= 0.05 * width
 
 
 def test_identical_models_have_a_zero_width_interval(pair) -> None:

@@ -1,0 +1,35 @@
+"""The benchmark script keeps working (tiny sizes, no peer); its timings are not asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "segment_comparison.py"
+
+
+def test_benchmark_runs_and_reports_json() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--rows",
+            "20000",
+            "--segments",
+            "10",
+            "--resamples",
+            "200",
+            "--no-peer",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["job"]["rows"] == 20000
+    assert report["ours"]["seconds"] > 0
+    assert report["ours"]["peak_traced_mib"] > 0
