@@ -22,7 +22,11 @@ MetricName = Literal[
     "log_loss",
     "brier",
     "ece",
+    "rmse",
+    "mae",
+    "r2",
 ]
+REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
 Action = Literal["block", "review", "pass"]
 
 Scalar = str | int | float | bool
@@ -102,6 +106,7 @@ class Discovery(_Strict):
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
+    task: Literal["classification", "regression"] = "classification"
     primary_metric: MetricName = "roc_auc"
     secondary_metrics: list[MetricName] = Field(default_factory=list)
     min_improvement: float = Field(default=0.0, ge=0.0)
@@ -114,6 +119,27 @@ class PolicyConfig(_Strict):
     discovery: Discovery = Field(default_factory=Discovery)
     positive_label: Scalar | None = None
     require_approval: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regression_default_metric(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("task") == "regression" and "primary_metric" not in raw:
+            return {**raw, "primary_metric": "rmse"}
+        return raw
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self) -> PolicyConfig:
+        for where, metric in [
+            ("primary_metric", self.primary_metric),
+            *[(f"secondary_metrics[{i}]", m) for i, m in enumerate(self.secondary_metrics)],
+        ]:
+            regression = metric in REGRESSION_METRICS
+            if regression != (self.task == "regression"):
+                expected = (
+                    sorted(REGRESSION_METRICS) if self.task == "regression" else "a classification metric"
+                )
+                raise ValueError(f"`{where}` {metric!r} does not fit task {self.task!r}; expected {expected}")
+        return self
 
     @field_validator("segments")
     @classmethod
@@ -216,6 +242,8 @@ def config_error_from(exc: ValidationError, source: str) -> ConfigError:
             lines.append(f"`{where}` is not a known key{hint}")
         elif err["type"] == "missing":
             lines.append(f"`{where}` is required")
+        elif not loc:
+            lines.append(err["msg"].removeprefix("Value error, "))
         else:
             seen = err.get("input")
             seen_txt = f"; got {seen!r}" if not isinstance(seen, dict) else ""

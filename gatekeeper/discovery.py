@@ -2,11 +2,12 @@
 
 Beyond the configured segments, the gate searches conjunctions of up to `max_conditions`
 feature conditions (categorical values; numeric features cut into quantile bins) for rows where
-the candidate's per-row log loss exceeds the champion's. Searching many subgroups finds noise,
-so the rows are split at random: the search ranks subgroups on one half; each of the best is
-then measured on the other half only, with the primary metric's paired bootstrap interval at a
-Bonferroni-corrected level across the subgroups carried over. A subgroup is `confirmed` when
-that held-out interval lies wholly on the worse side of 0.
+the candidate's per-row loss (log loss; squared error for regression) exceeds the champion's.
+Searching many subgroups finds noise, so the rows are split at random: the search ranks
+subgroups on one half; each of the best is then measured on the other half only, with the
+primary metric's paired bootstrap interval at a Bonferroni-corrected level across the subgroups
+carried over. A subgroup is `confirmed` when that held-out interval lies wholly on the worse
+side of 0.
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ def _interval(feature: str, lo: float, hi: float) -> str:
 
 
 def per_row_loss_difference(rows: PairedRows) -> np.ndarray:
-    """Candidate's minus champion's per-row log loss: positive where the candidate is worse."""
+    """Candidate's minus champion's per-row loss (log loss; squared error for regression):
+    positive where the candidate is worse."""
     assert rows.champion is not None
+    if not rows.classes:
+        return (rows.candidate - rows.y) ** 2 - (rows.champion - rows.y) ** 2
     idx = np.arange(rows.n)
     eps = np.finfo(float).eps
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from gatekeeper.stats import HIGHER_IS_BETTER, encode_labels
 
-LINEARISED = {"roc_auc", "precision", "recall", "f1", "balanced_accuracy", "ece"}
-EXACT_MEAN = {"accuracy", "log_loss", "brier"}
+LINEARISED = {"roc_auc", "precision", "recall", "f1", "balanced_accuracy", "ece", "rmse", "r2"}
+EXACT_MEAN = {"accuracy", "log_loss", "brier", "mae"}
 ROW_BOOTSTRAP = {"average_precision"}
 PAIRED_METRICS = LINEARISED | EXACT_MEAN | ROW_BOOTSTRAP
 ECE_BINS = 10
@@ -41,13 +41,24 @@ ECE_BINS = 10
 
 @dataclass
 class PairedRows:
-    """Labels and both models' class probabilities on the same evaluation rows."""
+    """Targets and both models' outputs on the same evaluation rows.
 
-    y: np.ndarray  # label codes 0..k-1
-    candidate: np.ndarray  # (n, k) probabilities
-    champion: np.ndarray | None  # (n, k) or None (no champion yet)
+    Classification: `y` holds label codes 0..k-1 and the models' outputs are (n, k) class
+    probabilities. Regression (`classes == []`): `y` holds the targets, the outputs predictions.
+    """
+
+    y: np.ndarray
+    candidate: np.ndarray
+    champion: np.ndarray | None  # None: no champion yet
     classes: list[Any]
     positive: int | None = None  # column of the positive class (binary only)
+
+    @classmethod
+    def regression(cls, y: np.ndarray, candidate: np.ndarray, champion: np.ndarray | None) -> PairedRows:
+        champ = None if champion is None else np.asarray(champion, dtype=float).reshape(-1)
+        return cls(
+            np.asarray(y, dtype=float).reshape(-1), np.asarray(candidate, dtype=float).reshape(-1), champ, []
+        )
 
     @classmethod
     def from_labels(
@@ -139,6 +150,8 @@ def estimate(metric: str, rows: PairedRows, proba: np.ndarray) -> MetricEstimate
     if n == 0:
         return MetricEstimate(None, undefined_reason="no rows")
     y = rows.y
+    if metric in ("rmse", "mae", "r2"):
+        return _regression(metric, y, proba)
     k = proba.shape[1]
     binary = rows.positive is not None
     if metric == "roc_auc":
@@ -183,6 +196,25 @@ def estimate(metric: str, rows: PairedRows, proba: np.ndarray) -> MetricEstimate
     if metric == "ece":
         return _ece(y, proba, pred)
     raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(PAIRED_METRICS)}")
+
+
+def _regression(metric: str, y: np.ndarray, prediction: np.ndarray) -> MetricEstimate:
+    error = prediction - y
+    if metric == "mae":
+        absolute = np.abs(error)
+        return MetricEstimate(float(absolute.mean()), absolute - absolute.mean())
+    squared = error * error
+    mse = float(squared.mean())
+    if metric == "rmse":
+        rmse = float(np.sqrt(mse))
+        psi = (squared - mse) / (2 * rmse) if rmse > 0 else np.zeros(len(y))
+        return MetricEstimate(rmse, psi)
+    spread = (y - y.mean()) ** 2
+    variance = float(spread.mean())
+    if variance == 0:
+        return MetricEstimate(None, undefined_reason="the target is constant on these rows")
+    r2 = 1 - mse / variance
+    return MetricEstimate(r2, -((squared - mse) - (mse / variance) * (spread - variance)) / variance)
 
 
 def _prf(metric: str, actual: np.ndarray, predicted: np.ndarray) -> MetricEstimate:

@@ -182,7 +182,9 @@ def load_champion(config: GateConfig) -> TrainedModel | None:
         features = json.loads(mv.tags.get("gate.features", "null")) or list(
             getattr(model, "feature_names_in_", [])
         )
-        classes = json.loads(mv.tags.get("gate.classes", "null")) or list(model.classes_)
+        classes = json.loads(mv.tags.get("gate.classes", "null"))
+        if classes is None:
+            classes = list(getattr(model, "classes_", []))
         return TrainedModel(model=model, features=features, classes=classes, version=str(mv.version))
 
     return registry_call(uri, "load the champion", load)

@@ -20,6 +20,9 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "log_loss": False,
     "brier": False,
     "ece": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
 }
 MISSING_VALUE = "<missing>"
 

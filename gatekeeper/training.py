@@ -16,7 +16,7 @@ from gatekeeper.errors import ConfigError
 def build_default_pipeline(config: GateConfig):
     """Numeric and categorical columns, missing values, gradient boosting: a sound default."""
     from sklearn.compose import ColumnTransformer, make_column_selector
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
@@ -40,9 +40,10 @@ def build_default_pipeline(config: GateConfig):
             ("categorical", categorical, make_column_selector(dtype_exclude="number")),
         ]
     )
-    model = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.08, early_stopping=False, random_state=config.random_state
+    boosting = (
+        HistGradientBoostingRegressor if config.task == "regression" else HistGradientBoostingClassifier
     )
+    model = boosting(max_iter=200, learning_rate=0.08, early_stopping=False, random_state=config.random_state)
     return Pipeline([("columns", columns), ("model", model)])
 
 
@@ -72,13 +73,21 @@ def load_trainer(path: str | None) -> Callable[[GateConfig], Any]:
 def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series):
     """Build the estimator from the configured builder and fit it."""
     estimator = load_trainer(config.trainer)(config)
-    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
+    needs = "predict" if config.task == "regression" else "predict_proba"
+    if not hasattr(estimator, "fit") or not hasattr(estimator, needs):
         raise ConfigError(
-            f"`trainer` {config.trainer!r} must return an unfitted estimator with "
-            f"fit() and predict_proba(); got {type(estimator).__name__}"
+            f"`trainer` {config.trainer!r} must return an unfitted estimator with fit() and {needs}() "
+            f"for task {config.task!r}; got {type(estimator).__name__}"
         )
     estimator.fit(X, y)
     return estimator
+
+
+def model_outputs(model: Any, X: pd.DataFrame, classes: list[Any]) -> np.ndarray:
+    """Class probabilities aligned to `classes`, or predictions when `classes` is empty (regression)."""
+    if not classes:
+        return np.asarray(model.predict(X), dtype=float)
+    return predict_proba_aligned(model, X, classes)
 
 
 def predict_proba_aligned(model: Any, X: pd.DataFrame, classes: list[Any]) -> np.ndarray:

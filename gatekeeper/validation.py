@@ -60,7 +60,19 @@ def structural_checks(
                 )
             )
         values = pd.unique(labels.dropna())
-        if table != "evaluation" and len(values) < 2:
+        if config.task == "regression":
+            if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+                checks.append(
+                    _fail(
+                        table,
+                        "target_type",
+                        f"the target {target!r} is {labels.dtype}; a regression target must be numeric",
+                        column=target,
+                        observed=str(labels.dtype),
+                        threshold="numeric",
+                    )
+                )
+        elif table != "evaluation" and len(values) < 2:
             checks.append(
                 _fail(
                     table,
@@ -73,7 +85,7 @@ def structural_checks(
                     threshold=2,
                 )
             )
-        if table != "train" and target in reference.columns:
+        if config.task == "classification" and table != "train" and target in reference.columns:
             known = set(map(str, pd.unique(reference[target].dropna())))
             unknown = sorted({str(v) for v in values} - known)
             if unknown:

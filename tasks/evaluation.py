@@ -12,7 +12,7 @@ from gatekeeper.data import GateTables
 from gatekeeper.models import TrainedModel
 from gatekeeper.paired import PairedRows
 from gatekeeper.policy import Evidence
-from gatekeeper.training import predict_proba_aligned
+from gatekeeper.training import model_outputs
 from tasks import gate_task
 
 
@@ -24,16 +24,18 @@ def score_models(
     logger = get_run_logger()
     frame = tables.evaluation
     classes = candidate.classes
-    cand = predict_proba_aligned(candidate.model, frame[candidate.features], classes)
+    cand = model_outputs(candidate.model, frame[candidate.features], classes)
     champ = None
     if champion is not None:
         missing = [f for f in champion.features if f not in frame.columns]
         if missing:
             logger.warning("champion needs columns the evaluation data lacks: %s", missing)
-        champ = predict_proba_aligned(champion.model, frame.reindex(columns=champion.features), classes)
-    rows = PairedRows.from_labels(
-        frame[config.target].to_numpy(), cand, champ, classes, config.positive_label
-    )
+        champ = model_outputs(champion.model, frame.reindex(columns=champion.features), classes)
+    y = frame[config.target].to_numpy()
+    if config.task == "regression":
+        rows = PairedRows.regression(y, cand, champ)
+    else:
+        rows = PairedRows.from_labels(y, cand, champ, classes, config.positive_label)
     started = time.perf_counter()
     evidence = gather_evidence(
         frame,

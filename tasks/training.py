@@ -30,6 +30,8 @@ def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
     )
     started = time.perf_counter()
     model = fit_candidate(config, frame[features], frame[config.target])
-    classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]
+    classes = []
+    if config.task == "classification":
+        classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]
     logger.info("candidate trained in %.1f s", time.perf_counter() - started)
     return TrainedModel(model=model, features=features, classes=classes, n_train=len(frame))

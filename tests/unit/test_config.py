@@ -96,3 +96,20 @@ def test_key_segment_name_and_segment_columns() -> None:
     )
     assert config.segment_columns == [["browser"], ["browser", "country"]]
     assert config.key_segments[0].name == "browser=beta & country=US"
+
+
+def test_regression_task_defaults_to_rmse_and_rejects_classification_metrics() -> None:
+    raw = {
+        "model_name": "m",
+        "target": "y",
+        "task": "regression",
+        "data": {"train": "a", "new_labels": "b", "evaluation": "c"},
+        "expectations": {"train": "s"},
+    }
+    assert parse_config(raw).primary_metric == "rmse"
+    with pytest.raises(ConfigError, match=r"`primary_metric` 'roc_auc' does not fit task 'regression'"):
+        parse_config({**raw, "primary_metric": "roc_auc"})
+    with pytest.raises(
+        ConfigError, match=r"`secondary_metrics\[0\]` 'mae' does not fit task 'classification'"
+    ):
+        make_config(secondary_metrics=["mae"])

@@ -159,3 +159,38 @@ def test_histograms_of_partitions_merge_to_the_whole() -> None:
     assert whole.count.tolist() == [1, 2, 3]
     assert whole.total.tolist() == [-1.0, 0.0, 3.0]
     assert merged.count.tolist() == [2, 4]  # same edges (values -1 and 0) in both parts
+
+
+@pytest.fixture(scope="module")
+def regression_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(4)
+    y = rng.normal(10, 3, 3000)
+    return y, y + rng.normal(0, 1.0, 3000), y + rng.normal(0.2, 1.3, 3000)
+
+
+REGRESSION = {
+    "rmse": lambda y, p: skm.root_mean_squared_error(y, p),
+    "mae": skm.mean_absolute_error,
+    "r2": skm.r2_score,
+}
+
+
+@pytest.mark.parametrize("metric", sorted(REGRESSION))
+def test_regression_metrics_equal_scikit_learn_and_bootstrap_like_rows(regression_pair, metric: str) -> None:
+    y, cand, champ = regression_pair
+    rows = PairedRows.regression(y, cand, champ)
+    ours = paired_delta(metric, rows, n_resamples=2000, rng=np.random.default_rng(0))
+    assert ours.candidate == pytest.approx(REGRESSION[metric](y, cand), abs=1e-9)
+    assert ours.champion == pytest.approx(REGRESSION[metric](y, champ), abs=1e-9)
+    rng = np.random.default_rng(8)
+    exact = []
+    for _ in range(400):
+        idx = rng.integers(0, len(y), len(y))
+        exact.append(REGRESSION[metric](y[idx], cand[idx]) - REGRESSION[metric](y[idx], champ[idx]))
+    assert ours.resamples.std() == pytest.approx(np.std(exact), rel=0.15)
+
+
+def test_r2_on_a_constant_target_is_undefined() -> None:
+    rows = PairedRows.regression(np.ones(10), np.ones(10), np.zeros(10))
+    delta = paired_delta("r2", rows, n_resamples=100, rng=np.random.default_rng(0))
+    assert delta.undefined_reason == "the target is constant on these rows"
