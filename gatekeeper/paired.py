@@ -373,11 +373,27 @@ def paired_delta(
         )
     if rows.n * n_resamples > max_row_bootstrap:
         n_resamples = max(100, max_row_bootstrap // max(rows.n, 1))
-    resamples = np.empty(n_resamples)
+    resamples = np.full(n_resamples, np.nan)
+    positives = rows.y == rows.positive if rows.positive is not None else None
     for b in range(n_resamples):
         weight = rng.poisson(1.0, rows.n).astype(float)
+        if positives is not None and not (weight[positives].sum() > 0 and weight[~positives].sum() > 0):
+            continue  # this resample drew one class only: AP is undefined there
         resamples[b] = _average_precision(rows, rows.candidate, weight) - _average_precision(
             rows, rows.champion, weight
+        )
+    resamples = resamples[~np.isnan(resamples)]
+    if len(resamples) < n_resamples // 2:
+        return PairedDelta(
+            metric,
+            rows.n,
+            cand.value,
+            champ.value,
+            delta,
+            None,
+            None,
+            None,
+            "row bootstrap: too few resamples with both classes",
         )
     sd = float(np.std(resamples) * np.sqrt(rows.n))
     return PairedDelta(

@@ -194,3 +194,12 @@ def test_r2_on_a_constant_target_is_undefined() -> None:
     rows = PairedRows.regression(np.ones(10), np.ones(10), np.zeros(10))
     delta = paired_delta("r2", rows, n_resamples=100, rng=np.random.default_rng(0))
     assert delta.undefined_reason == "the target is constant on these rows"
+
+
+def test_average_precision_on_a_tiny_segment_does_not_fail() -> None:
+    y = np.array([0, 0, 0, 1, 0, 0])
+    proba = np.column_stack([1 - np.linspace(0.1, 0.9, 6), np.linspace(0.1, 0.9, 6)])
+    rows = PairedRows.from_labels(y, proba, proba[::-1].copy(), [0, 1])
+    delta = paired_delta("average_precision", rows, n_resamples=200, rng=np.random.default_rng(0))
+    assert delta.delta is not None
+    assert delta.resamples is None or not np.isnan(delta.resamples).any()
