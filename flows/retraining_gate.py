@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from gatekeeper.config import GateConfig
 from gatekeeper.policy import Evidence, decide
 from gatekeeper.serialize import jsonable
-from tasks.data import load_tables, quarantine_batch, validate_tables
+from tasks.data import load_tables, measure_drift, quarantine_batch, validate_tables
 from tasks.evaluation import score_models
 from tasks.publish import publish_for_review
 from tasks.registry import apply_decision, load_champion, record_decision, register_candidate, start_gate_run
@@ -37,12 +37,14 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
 
     logger.info("[2/7] validating training data and the new labels")
     checks = validate_tables(config, tables)
+    drift = measure_drift(config, tables)
     if any(c.failed_blocking for c in checks):
         where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
         evidence = Evidence(
             config.model_name,
             config.primary_metric,
             validation=checks,
+            drift=drift,
             mlflow_run_id=mlflow_run,
             prefect_flow_run_id=run_id,
             quarantine=where,
@@ -57,6 +59,7 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
         evidence = replace(
             score_models(config, tables, candidate, champion),
             validation=checks,
+            drift=drift,
             mlflow_run_id=mlflow_run,
             prefect_flow_run_id=run_id,
         )

@@ -103,6 +103,20 @@ class Discovery(_Strict):
     action: Action = "pass"
 
 
+class DataChecks(_Strict):
+    """Per-segment checks of the new batch against the reference; effect sizes, not p-values."""
+
+    min_rows: int = Field(default=30, ge=5)
+    max_null_increase: float = Field(default=0.2, gt=0, le=1)
+    constant_share: float = Field(default=0.99, gt=0.5, le=1)
+    max_out_of_range_increase: float = Field(default=0.1, gt=0, le=1)
+    range_margin: float = Field(default=1.0, ge=0)
+    max_new_category_share: float = Field(default=0.1, gt=0, le=1)
+    psi_threshold: float = Field(default=0.25, gt=0)
+    psi_bins: int = Field(default=10, ge=2, le=100)
+    drift_min_rows: int = Field(default=100, ge=10)
+
+
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
@@ -166,6 +180,7 @@ class GateConfig(PolicyConfig):
     time_column: str | None = None
     data: DataPaths
     expectations: SuiteNames
+    data_checks: DataChecks = Field(default_factory=DataChecks)
     trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     train_on_new_labels: bool = True
     random_state: int = 0

@@ -55,6 +55,8 @@ class Check:
     threshold: Any = None
     blocking: bool = False
     outcome: Outcome | None = None
+    diagnosis: str | None = None
+    advice: str | None = None
 
     @property
     def failed_blocking(self) -> bool:
@@ -81,6 +83,7 @@ class Evidence:
     key_segments: list[SegmentComparison] = field(default_factory=list)
     discovered: list[dict[str, Any]] = field(default_factory=list)
     validation: list[Check] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
@@ -105,6 +108,8 @@ class Decision:
     confidence_level: float = 0.95
     n_resamples: int = 0
     discovered_regressions: list[dict[str, Any]] = field(default_factory=list)
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
@@ -296,10 +301,28 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         confidence_level=stats.confidence_level,
         n_resamples=stats.n_resamples,
         discovered_regressions=list(evidence.discovered),
+        diagnosis=_diagnosis(checks),
+        drift=sorted([d for d in evidence.drift if d.get("drifted")], key=lambda d: -d["psi"])[:50],
         mlflow_run_id=evidence.mlflow_run_id,
         prefect_flow_run_id=evidence.prefect_flow_run_id,
         quarantine=evidence.quarantine,
     )
+
+
+def _diagnosis(checks: list[Check]) -> list[dict[str, Any]]:
+    """What a person can act on: each diagnosed finding with its evidence and advice."""
+    return [
+        {
+            "kind": c.diagnosis,
+            "feature": c.column,
+            "segment": c.segment,
+            "evidence": c.message,
+            "observed": c.observed,
+            "advice": c.advice,
+        }
+        for c in checks
+        if c.diagnosis and c.status == "fail"
+    ]
 
 
 _EXPLAINS_PROMOTION = {"overall_improvement", "absolute_floor", "key_segment_regression", "bootstrap"}

@@ -97,6 +97,10 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
     if d.warnings:
         lines += ["", "## Warnings", ""]
         lines += [f"- `{w['check']}`: {w['message']}" for w in d.warnings]
+    if d.diagnosis:
+        lines += ["", "## Diagnosis", ""]
+        for g in d.diagnosis:
+            lines.append(f"- **{g['kind']}**: {g['evidence']}. {g['advice'] or ''}".rstrip())
     if d.quarantine:
         lines += ["", f"The failing data was copied to quarantine: `{d.quarantine}` (nothing was deleted)."]
     rows = segment_rows(d)
@@ -131,6 +135,21 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
             lines.append(
                 f"| {f['subgroup']} | {f['n']} | {f['share']:.1%} | {_num(f['delta'], signed=True)} | "
                 f"{_interval(f)} | {'yes' if f['confirmed'] else 'no'} |"
+            )
+    if d.drift:
+        lines += [
+            "",
+            "## Drift between the reference (train) and the new labels",
+            "",
+            "Judged by population stability index (PSI); the test's p-value is shown, not used.",
+            "",
+            "| feature | segment | PSI | test | p-value | rows (ref / new) |",
+            "|---|---|---:|---|---:|---|",
+        ]
+        for f in d.drift[:15]:
+            lines.append(
+                f"| {f['feature']} | {f['segment']} | {f['psi']:.3f} | {f['test']} | {f['p_value']:.2g} | "
+                f"{f['reference_rows']} / {f['batch_rows']} |"
             )
     t = d.thresholds
     lines += [

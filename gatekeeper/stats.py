@@ -113,7 +113,7 @@ def segments_from_columns(frame: pd.DataFrame, segment_columns: Sequence[Sequenc
             label_sets.append(labels)
         order = np.argsort(combined, kind="stable")
         keys, starts = np.unique(combined[order], return_index=True)
-        bounds = [*starts[1:], len(order)]
+        bounds = [*starts[1:], len(order)] if len(starts) else []
         found = []
         for key, start, stop in zip(keys, starts, bounds, strict=True):
             values, rest = [], int(key)

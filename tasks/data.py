@@ -12,6 +12,7 @@ from prefect import get_run_logger
 from gatekeeper import data as gate_data
 from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables, feature_columns
+from gatekeeper.data_checks import broken_feature_checks, drift_report
 from gatekeeper.expectations import run_suite
 from gatekeeper.policy import Check
 from gatekeeper.serialize import jsonable
@@ -41,6 +42,10 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     checks: list[Check] = []
     for name in gate_data.TABLES:
         checks += structural_checks(tables.table(name), name, config, tables.train, features)
+    broken = broken_feature_checks(tables.train, tables.new_labels, features, config)
+    if broken:
+        logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))
+    checks += broken
     for name in gate_data.TABLES:
         suite = getattr(config.expectations, name)
         if suite and len(tables.table(name)):
@@ -58,6 +63,21 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
         if check.failed_blocking:
             logger.warning("validation failed: %s", check.message)
     return checks
+
+
+@gate_task
+def measure_drift(config: GateConfig, tables: GateTables) -> list[dict]:
+    """PSI and a two-sample test per feature, overall and per segment: new labels against train."""
+    features = feature_columns(config, tables.train)
+    drift = drift_report(tables.train, tables.new_labels, features, config)
+    drifted = [d for d in drift if d.drifted]
+    get_run_logger().info(
+        "drift: %d of %d feature-segment pairs beyond PSI %.2f",
+        len(drifted),
+        len(drift),
+        config.data_checks.psi_threshold,
+    )
+    return [d.as_dict() for d in drift]
 
 
 @gate_task

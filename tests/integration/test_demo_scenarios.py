@@ -134,6 +134,9 @@ def test_broken_feature_blocks_names_feature_and_quarantines(broken) -> None:
     assert result["candidate_version"] is None
     columns = {r.get("column") for r in result["reasons"]}
     assert "cookie_age_days" in columns
+    diagnosed = {(d["kind"], d["feature"], d["segment"]) for d in result["diagnosis"]}
+    assert ("broken_feature", "cookie_age_days", "browser=safari") in diagnosed
+    assert any("null rate 0.0% -> 100.0%" in d["evidence"] for d in result["diagnosis"])
     folder = Path(result["quarantine"])
     assert (folder / "new_labels.parquet").exists()
     report = json.loads((folder / "report.json").read_text())

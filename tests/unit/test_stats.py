@@ -62,3 +62,7 @@ def test_rows_where_compares_numbers_as_numbers_and_text_as_text() -> None:
     assert list(rows_where(frame, {"browser": "a", "tier": 1})) == [0, 2]
     assert list(rows_where(frame, {"flag": True})) == [0, 2]
     assert list(rows_where(frame, {"browser": "zzz"})) == []
+
+
+def test_segments_of_an_empty_frame_are_empty() -> None:
+    assert segments_from_columns(pd.DataFrame({"browser": pd.Series([], dtype=str)}), [["browser"]]) == []

@@ -1,0 +1,291 @@
+"""Per-segment data checks against the reference (the champion's training data), pure pandas.
+
+A feature broken for a small group barely moves its overall null rate, so every check runs
+overall and in every segment (one per value of each configured segment column, and each key
+segment). Checks are judged by effect size with a minimum number of rows, never by p-values
+alone: a million-row batch is not "always drifting" and a 30-row segment is not flagged on noise.
+
+- broken feature (blocks; diagnosis `broken_feature`): the null rate rises by at least
+  `max_null_increase`, the feature becomes constant (`constant_share`) where it varied (10 or
+  more distinct reference values, as for the range check), values
+  fall far outside the reference's range (widened on each side by `range_margin` times the
+  larger of its width and its median's size, so a rate moving with the economy is drift, while a
+  unit change or a sentinel like -999 is breakage) (`max_out_of_range_increase`), or unseen categories
+  appear (`max_new_category_share`);
+- drift (reported): population stability index (PSI) with a two-sample test (KS for numbers,
+  chi-square for categories), flagged when PSI reaches `psi_threshold`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.config import DataChecks, GateConfig
+from gatekeeper.policy import Check
+from gatekeeper.stats import rows_where, segments_from_columns
+
+MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
+ADVICE_BROKEN = (
+    "fix the data pipeline for this feature; retraining on this batch would teach the model "
+    "the breakage and will not help"
+)
+
+
+def _segments(frame: pd.DataFrame, config: GateConfig) -> Iterator[tuple[str, np.ndarray]]:
+    yield "overall", np.arange(len(frame))
+    cols = [c for c in config.segment_columns if all(col in frame.columns for col in c)]
+    seen = set()
+    for seg in segments_from_columns(frame, cols):
+        seen.add(seg.name)
+        yield seg.name, seg.index
+    for key in config.key_segments:
+        if key.name not in seen and all(col in frame.columns for col in key.where):
+            yield key.name, rows_where(frame, key.where)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What the reference says about one feature in one segment."""
+
+    n: int
+    null_rate: float
+    top_share: float
+    distinct: int
+    low: float | None = None
+    high: float | None = None
+    out_of_range_rate: float = 0.0
+    categories: frozenset[str] = frozenset()
+
+
+def _reference(values: pd.Series, range_margin: float) -> _Reference:
+    n = len(values)
+    present = values.dropna()
+    null_rate = 1 - len(present) / n if n else 0.0
+    top_share = float(present.value_counts(normalize=True).iloc[0]) if len(present) else 1.0
+    distinct = int(present.nunique())
+    if _is_numeric(values):
+        if distinct < MIN_DISTINCT:  # a code or a monthly indicator: its range says little
+            return _Reference(n, null_rate, top_share, distinct)
+        numbers = present.to_numpy(dtype=float)
+        low, high = np.quantile(numbers, [0.001, 0.999])
+        margin = range_margin * max(high - low, abs(float(np.median(numbers))))
+        return _Reference(n, null_rate, top_share, distinct, float(low - margin), float(high + margin))
+    return _Reference(n, null_rate, top_share, distinct, categories=frozenset(present.astype(str)))
+
+
+def broken_feature_checks(
+    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], config: GateConfig
+) -> list[Check]:
+    """Blocking findings where a feature looks broken in the batch, overall or in a segment."""
+    rules = config.data_checks
+    ref_segments = dict(_segments(reference, config))
+    features = [f for f in features if f in batch.columns and f in reference.columns]
+    # values a feature may take come from the whole reference (a segment's few rows miss rare ones);
+    # null and constant rates are compared segment by segment
+    whole = {f: _reference(reference[f], rules.range_margin) for f in features}
+    findings: list[Check] = []
+    for segment, index in _segments(batch, config):
+        ref_index = ref_segments.get(segment)
+        if ref_index is None or len(index) < rules.min_rows or len(ref_index) < rules.min_rows:
+            continue
+        for feature in features:
+            local = _reference(reference[feature].iloc[ref_index], rules.range_margin)
+            ref = replace(
+                local, low=whole[feature].low, high=whole[feature].high, categories=whole[feature].categories
+            )
+            findings += _feature_findings(feature, segment, ref, batch[feature].iloc[index], rules)
+    return _drop_implied(findings)
+
+
+def _feature_findings(
+    feature: str, segment: str, ref: _Reference, values: pd.Series, rules: DataChecks
+) -> list[Check]:
+    out = []
+    n = len(values)
+    present = values.dropna()
+    null_rate = 1 - len(present) / n
+
+    def finding(kind: str, message: str, observed: Any, threshold: Any) -> Check:
+        return Check(
+            f"data.{kind}",
+            "fail",
+            f"{feature} in {segment}: {message}",
+            segment=segment,
+            column=feature,
+            table="new_labels",
+            observed=observed,
+            threshold=threshold,
+            blocking=True,
+            outcome="block",
+            diagnosis="broken_feature",
+            advice=ADVICE_BROKEN,
+        )
+
+    if null_rate - ref.null_rate >= rules.max_null_increase:
+        out.append(
+            finding(
+                "null_rate",
+                f"null rate {ref.null_rate:.1%} -> {null_rate:.1%} ({n} rows)",
+                {"reference": ref.null_rate, "batch": null_rate, "rows": n},
+                rules.max_null_increase,
+            )
+        )
+    if len(present) >= rules.min_rows:
+        top_share = float(present.value_counts(normalize=True).iloc[0])
+        if ref.distinct >= MIN_DISTINCT and top_share >= rules.constant_share > ref.top_share:
+            top = present.value_counts().index[0]
+            out.append(
+                finding(
+                    "constant",
+                    f"constant: {top_share:.1%} of values are {top!r} (reference: the "
+                    f"most common value has {ref.top_share:.1%})",
+                    {"reference": ref.top_share, "batch": top_share, "value": str(top)},
+                    rules.constant_share,
+                )
+            )
+        if ref.low is not None and ref.high is not None and _is_numeric(present):
+            numbers = present.to_numpy(dtype=float)
+            outside = float(np.mean((numbers < ref.low) | (numbers > ref.high)))
+            if outside - ref.out_of_range_rate >= rules.max_out_of_range_increase:
+                out.append(
+                    finding(
+                        "out_of_range",
+                        f"{outside:.1%} of values outside the reference range "
+                        f"[{ref.low:.4g}, {ref.high:.4g}]",
+                        {"batch": outside, "low": ref.low, "high": ref.high},
+                        rules.max_out_of_range_increase,
+                    )
+                )
+        if ref.categories and not _is_numeric(present):
+            text = present.astype(str)
+            new = ~text.isin(ref.categories)
+            share = float(new.mean())
+            if share >= rules.max_new_category_share:
+                unseen = sorted(text[new].unique())[:5]
+                out.append(
+                    finding(
+                        "new_categories",
+                        f"{share:.1%} of values are categories the reference never had, e.g. {unseen}",
+                        {"batch": share, "examples": unseen},
+                        rules.max_new_category_share,
+                    )
+                )
+    return out
+
+
+def _drop_implied(findings: list[Check]) -> list[Check]:
+    """Keep the findings that say where a breakage is: overall, then the narrowest explanation.
+
+    A segment finding repeats an intersection's parent (`browser=safari & device=mobile` when
+    `browser=safari` fired) adds nothing, so it is dropped; at most five segments are named per
+    feature and kind.
+    """
+    by_kind: dict[tuple[str, str | None], list[Check]] = {}
+    for f in findings:
+        by_kind.setdefault((f.check, f.column), []).append(f)
+    kept: list[Check] = []
+    for group in by_kind.values():
+        overall = [f for f in group if f.segment == "overall"]
+        segments = [f for f in group if f.segment != "overall"]
+        single = {f.segment for f in segments if " & " not in str(f.segment)}
+        narrow = [
+            f
+            for f in segments
+            if " & " not in str(f.segment) or not any(part in single for part in str(f.segment).split(" & "))
+        ]
+        kept += overall + narrow[:5]
+    return kept
+
+
+# ---------------------------------------------------------------- drift
+
+
+@dataclass(frozen=True)
+class Drift:
+    feature: str
+    segment: str
+    psi: float
+    test: str
+    statistic: float
+    p_value: float
+    reference_rows: int
+    batch_rows: int
+    drifted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def psi(reference_share: np.ndarray, batch_share: np.ndarray, floor: float = 1e-4) -> float:
+    """Population stability index: sum (b - r) ln(b / r), shares floored to stay finite."""
+    r = np.maximum(reference_share, floor)
+    b = np.maximum(batch_share, floor)
+    return float(np.sum((b - r) * np.log(b / r)))
+
+
+def _feature_drift(ref: pd.Series, new: pd.Series, bins: int) -> tuple[float, str, float, float]:
+    from scipy import stats as sst
+
+    ref_present, new_present = ref.dropna(), new.dropna()
+    if _is_numeric(ref) and _is_numeric(new):
+        r = ref_present.to_numpy(dtype=float)
+        b = new_present.to_numpy(dtype=float)
+        edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
+        r_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=len(edges) + 1) / len(r)
+        b_share = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
+        result = sst.ks_2samp(r, b)
+        return psi(r_share, b_share), "ks", float(result.statistic), float(result.pvalue)
+    r_counts = ref_present.astype(str).value_counts()
+    b_counts = new_present.astype(str).value_counts()
+    cats = sorted(set(r_counts.index) | set(b_counts.index))
+    r_vec = r_counts.reindex(cats, fill_value=0).to_numpy(dtype=float)
+    b_vec = b_counts.reindex(cats, fill_value=0).to_numpy(dtype=float)
+    table = np.vstack([r_vec, b_vec])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, "chi2", 0.0, 1.0
+    chi2, p, _, _ = sst.chi2_contingency(table)
+    return psi(r_vec / r_vec.sum(), b_vec / b_vec.sum()), "chi2", float(chi2), float(p)
+
+
+def drift_report(
+    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], config: GateConfig
+) -> list[Drift]:
+    """PSI and a two-sample test per feature, overall and per segment, judged by PSI."""
+    rules = config.data_checks
+    ref_segments = dict(_segments(reference, config))
+    out = []
+    for segment, index in _segments(batch, config):
+        ref_index = ref_segments.get(segment)
+        if ref_index is None or len(index) < rules.drift_min_rows or len(ref_index) < rules.drift_min_rows:
+            continue
+        for feature in features:
+            if feature not in batch.columns or feature not in reference.columns:
+                continue
+            ref_values, new_values = reference[feature].iloc[ref_index], batch[feature].iloc[index]
+            if ref_values.dropna().empty or new_values.dropna().empty:
+                continue
+            value, test, statistic, p = _feature_drift(ref_values, new_values, rules.psi_bins)
+            out.append(
+                Drift(
+                    feature,
+                    segment,
+                    value,
+                    test,
+                    statistic,
+                    p,
+                    len(ref_index),
+                    len(index),
+                    value >= rules.psi_threshold,
+                )
+            )
+    return out
