@@ -270,6 +270,36 @@ def _policy_from_options(raw: dict[str, Any]):
         raise config_error_from(exc, "compare-scores options") from None
 
 
+def cmd_init_expectations(args: argparse.Namespace) -> int:
+    import json
+
+    from gatekeeper.data import read_table
+    from gatekeeper.errors import ConfigError
+    from gatekeeper.expectations import build_suite
+    from gatekeeper.suite_builder import learn_suite
+
+    out = Path(args.out)
+    if out.suffix != ".json":
+        raise ConfigError(f"--out must be a .json file named after the suite; got {str(out)!r}")
+    if out.exists() and not args.force:
+        raise ConfigError(f"{str(out)!r} exists; pass --force to overwrite it (nothing was written)")
+    frame = read_table(args.data)
+    try:
+        suite = learn_suite(
+            frame, out.stem, target=args.target, id_columns=tuple(args.id or ()), source=args.data
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    build_suite(suite, str(out))  # GX must load every entry, or nothing is written
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(suite, indent=2) + "\n")
+    _console().print(
+        f"wrote {len(suite['expectations'])} expectations for {frame.shape[1]} columns to {out}; "
+        "review them before use"
+    )
+    return EXIT_OK
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     _quiet_environment()
     from gatekeeper.registry import settle_review
@@ -342,6 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", help="also write the markdown report here")
     compare.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     compare.set_defaults(func=cmd_compare_scores)
+
+    init = sub.add_parser("init-expectations", help="learn a starter GX suite from reference data")
+    init.add_argument("--data", required=True, help="reference data (CSV or Parquet)")
+    init.add_argument("--target", help="the label column (its values become an exact value set)")
+    init.add_argument("--id", action="append", help="an id column: unique, never null (repeatable)")
+    init.add_argument("--out", required=True, help="expectations/NAME.json (the file stem is the suite name)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    init.set_defaults(func=cmd_init_expectations)
 
     for verb, what in (
         ("approve", "promote a candidate that is waiting for review"),
