@@ -16,6 +16,7 @@ from tasks.evaluation import score_models
 from tasks.publish import publish_for_review
 from tasks.registry import apply_decision, load_champion, record_decision, register_candidate, start_gate_run
 from tasks.training import train_candidate
+from tasks.triage import triage_retraining
 
 
 def _run_name() -> str:
@@ -38,31 +39,30 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
     logger.info("[2/7] validating training data and the new labels")
     checks = validate_tables(config, tables)
     drift = measure_drift(config, tables)
-    if any(c.failed_blocking for c in checks):
-        where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
-        evidence = Evidence(
-            config.model_name,
-            config.primary_metric,
-            validation=checks,
-            drift=drift,
-            mlflow_run_id=mlflow_run,
-            prefect_flow_run_id=run_id,
-            quarantine=where,
-        )
-    else:
-        logger.info("[3/7] training the candidate")
-        candidate = train_candidate(config, tables)
-        logger.info("[4/7] registering the candidate in MLflow")
-        candidate = register_candidate(config, mlflow_run, candidate)
-        logger.info("[5/7] scoring champion and candidate on the same rows")
+    champion, triage = None, {}
+    if not any(c.failed_blocking for c in checks):
+        logger.info("[3/7] triage: does the champion need retraining, can the labels be trusted?")
         champion = load_champion(config)
-        evidence = replace(
-            score_models(config, tables, candidate, champion),
-            validation=checks,
-            drift=drift,
-            mlflow_run_id=mlflow_run,
-            prefect_flow_run_id=run_id,
-        )
+        found, triage = triage_retraining(config, tables, champion)
+        checks = [*checks, *found]
+    trail = {
+        "validation": checks,
+        "drift": drift,
+        "triage": triage,
+        "mlflow_run_id": mlflow_run,
+        "prefect_flow_run_id": run_id,
+    }
+    if any(c.failed_blocking and c.outcome == "block" for c in checks):
+        where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
+        evidence = Evidence(config.model_name, config.primary_metric, quarantine=where, **trail)
+    elif any(c.failed_blocking for c in checks):  # triage: retraining would not help
+        evidence = Evidence(config.model_name, config.primary_metric, **trail)
+    else:
+        logger.info("[4/7] training the candidate")
+        candidate = train_candidate(config, tables)
+        logger.info("[5/7] registering the candidate and scoring it against the champion on the same rows")
+        candidate = register_candidate(config, mlflow_run, candidate)
+        evidence = replace(score_models(config, tables, candidate, champion), **trail)
 
     logger.info("[6/7] deciding")
     decision = decide(evidence, config)

@@ -153,7 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         console.print(f"{model} already has a champion in {workdir}: skipping the bootstrap run")
     files = simulate.write_scenario(scenario, workdir / "demo" / model / scenario)
-    steps.append((scenario, demo_config(model, files, workdir)))
+    steps.append((scenario, demo_config(model, files, workdir, scenario)))
     for i, (name, config) in enumerate(steps, 1):
         config_path = write_config(config, workdir / "demo" / model / name / "gate.yaml")
         console.rule(f"run {i}/{len(steps)}: {name}  (config: {config_path})")

@@ -117,6 +117,18 @@ class DataChecks(_Strict):
     drift_min_rows: int = Field(default=100, ge=10)
 
 
+class Triage(_Strict):
+    """Before training: is retraining warranted, are the labels trustworthy; after: did it help?"""
+
+    enabled: bool = True
+    force_retrain: bool = False
+    max_degradation: float = Field(default=0.01, ge=0)
+    max_label_noise_increase: float = Field(default=0.10, gt=0, le=1)
+    max_conflicting_share: float = Field(default=0.02, gt=0, le=1)
+    min_rows: int = Field(default=100, ge=10)
+    min_recovery: float = Field(default=0.5, ge=0, le=1)
+
+
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
@@ -127,10 +139,12 @@ class PolicyConfig(_Strict):
     min_relative_improvement: float = Field(default=0.0, ge=0.0)
     absolute_floor: float | None = None
     min_segment_rows: int = Field(default=200, ge=1)
+    min_class_rows: int = Field(default=20, ge=1)
     segments: list[str | list[str]] = Field(default_factory=list)
     key_segments: list[KeySegment] = Field(default_factory=list)
     statistics: Statistics = Field(default_factory=Statistics)
     discovery: Discovery = Field(default_factory=Discovery)
+    triage: Triage = Field(default_factory=Triage)
     positive_label: Scalar | None = None
     require_approval: bool = False
 

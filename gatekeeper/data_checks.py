@@ -183,11 +183,11 @@ def _feature_findings(
 
 
 def _drop_implied(findings: list[Check]) -> list[Check]:
-    """Keep the findings that say where a breakage is: overall, then the narrowest explanation.
+    """Keep the findings that say where a breakage is: overall, then where it concentrates.
 
-    A segment finding repeats an intersection's parent (`browser=safari & device=mobile` when
-    `browser=safari` fired) adds nothing, so it is dropped; at most five segments are named per
-    feature and kind.
+    When a feature broke overall, a segment is named only if it is clearly worse than the whole
+    (its share at least 1.5 times the overall one): that is where the pipeline broke. An
+    intersection whose parent segment is named adds nothing. At most five segments per feature.
     """
     by_kind: dict[tuple[str, str | None], list[Check]] = {}
     for f in findings:
@@ -196,6 +196,13 @@ def _drop_implied(findings: list[Check]) -> list[Check]:
     for group in by_kind.values():
         overall = [f for f in group if f.segment == "overall"]
         segments = [f for f in group if f.segment != "overall"]
+        if overall and isinstance(overall[0].observed, dict) and "batch" in overall[0].observed:
+            whole = overall[0].observed["batch"]
+            segments = [
+                f
+                for f in segments
+                if isinstance(f.observed, dict) and f.observed.get("batch", 0) >= 1.5 * whole
+            ]
         single = {f.segment for f in segments if " & " not in str(f.segment)}
         narrow = [
             f

@@ -8,7 +8,7 @@ import yaml
 
 from gatekeeper.config import GateConfig, parse_config
 from gatekeeper.errors import ConfigError
-from gatekeeper.simulate import ScenarioFiles
+from gatekeeper.simulate import SCENARIO_TRAINER, ScenarioFiles
 
 DEMO_SUITE = "demo_transactions"
 
@@ -24,7 +24,9 @@ def expectations_dir() -> Path:
     return folder
 
 
-def demo_config(model_name: str, files: ScenarioFiles, workdir: Path) -> GateConfig:
+def demo_config(
+    model_name: str, files: ScenarioFiles, workdir: Path, scenario: str | None = None
+) -> GateConfig:
     raw = {
         "model_name": model_name,
         "target": "is_fraud",
@@ -48,6 +50,8 @@ def demo_config(model_name: str, files: ScenarioFiles, workdir: Path) -> GateCon
         "min_segment_rows": 200,
         "workdir": str(workdir.resolve()),
     }
+    if scenario in SCENARIO_TRAINER:
+        raw["trainer"] = SCENARIO_TRAINER[scenario]
     return parse_config(raw, source="demo")
 
 

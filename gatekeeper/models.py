@@ -15,3 +15,5 @@ class TrainedModel:
     classes: list[Any]
     version: str | None = None
     n_train: int = 0
+    # what this model scored when it was gated: {"metric": ..., "overall": x, "segments": {name: x}}
+    reference: dict[str, Any] | None = None

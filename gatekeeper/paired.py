@@ -324,6 +324,7 @@ class PairedDelta:
     resamples: np.ndarray | None = None  # bootstrap deltas (candidate - champion)
     psi_sd: float | None = None  # sd of the per-row influence of the delta (for power)
     method: str = ""
+    minority: int | None = None  # rows of the rarest class (classification), which bounds what AUC can tell
 
     @property
     def gain(self) -> float | None:
@@ -355,6 +356,23 @@ def paired_delta(
     max_row_bootstrap: int = 2_000_000,
 ) -> PairedDelta:
     """Exact point estimates and the paired bootstrap distribution of the delta on `rows`."""
+    result = _paired_delta(
+        metric, rows, n_resamples=n_resamples, rng=rng, bins=bins, max_row_bootstrap=max_row_bootstrap
+    )
+    if rows.classes and rows.n:
+        result.minority = int(np.bincount(rows.y, minlength=len(rows.classes)).min())
+    return result
+
+
+def _paired_delta(
+    metric: str,
+    rows: PairedRows,
+    *,
+    n_resamples: int,
+    rng: np.random.Generator,
+    bins: int,
+    max_row_bootstrap: int,
+) -> PairedDelta:
     cand = estimate(metric, rows, rows.candidate)
     if rows.champion is None:
         return PairedDelta(metric, rows.n, cand.value, undefined_reason=cand.undefined_reason)

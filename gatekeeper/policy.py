@@ -30,10 +30,13 @@ from gatekeeper.paired import PairedDelta, SegmentComparison
 from gatekeeper.stats import HIGHER_IS_BETTER, relative_change
 
 DecisionValue = Literal["promoted", "rejected", "blocked", "bootstrap", "not_retrained", "needs_review"]
-Outcome = Literal["block", "reject", "review"]
+Outcome = Literal["block", "reject", "review", "skip"]
 PROMOTING: frozenset[str] = frozenset({"promoted", "bootstrap"})
 STATUSES = ("improved", "no_change", "inconclusive", "at_risk", "regressed", "insufficient_data", "undefined")
 POWER = 0.8
+CLASS_SENSITIVE = frozenset(
+    {"roc_auc", "average_precision", "precision", "recall", "f1", "balanced_accuracy"}
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class Evidence:
     discovered: list[dict[str, Any]] = field(default_factory=list)
     validation: list[Check] = field(default_factory=list)
     drift: list[dict[str, Any]] = field(default_factory=list)
+    triage: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  # the champion's performance when it was gated
+    relation_changes: list[dict[str, Any]] = field(default_factory=list)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
@@ -110,6 +116,7 @@ class Decision:
     discovered_regressions: list[dict[str, Any]] = field(default_factory=list)
     diagnosis: list[dict[str, Any]] = field(default_factory=list)
     drift: list[dict[str, Any]] = field(default_factory=list)
+    triage: dict[str, Any] = field(default_factory=dict)
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
@@ -200,9 +207,16 @@ def judge(
     min_improvement: float,
     level: float,
     p_values: tuple[float, float] | None = None,
+    min_class_rows: int = 1,
 ) -> Judged:
-    """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`."""
-    if delta.n < min_rows:
+    """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`.
+
+    Class-sensitive metrics need enough rows of the rarest class too: 300 rows with 4 positives
+    say almost nothing about AUC.
+    """
+    if delta.n < min_rows or (
+        delta.minority is not None and delta.minority < min_class_rows and delta.metric in CLASS_SENSITIVE
+    ):
         return Judged("insufficient_data", *delta.interval(level))
     if delta.undefined_reason:
         return Judged("undefined")
@@ -261,6 +275,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         segments, segment_checks = _segment_checks(evidence, config)
         checks.extend(segment_checks)
         checks.extend(_discovery_checks(evidence, config))
+        checks.extend(_recovery_checks(evidence, config))
         if config.require_approval and evidence.candidate_version is not None:
             checks.append(
                 Check(
@@ -303,6 +318,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         discovered_regressions=list(evidence.discovered),
         diagnosis=_diagnosis(checks),
         drift=sorted([d for d in evidence.drift if d.get("drifted")], key=lambda d: -d["psi"])[:50],
+        triage=dict(evidence.triage),
         mlflow_run_id=evidence.mlflow_run_id,
         prefect_flow_run_id=evidence.prefect_flow_run_id,
         quarantine=evidence.quarantine,
@@ -336,8 +352,10 @@ def _aggregate(checks: list[Check], *, bootstrap: bool) -> DecisionValue:
         return "rejected"
     if any(c.outcome == "block" for c in failing):
         return "blocked"
-    if failing:
+    if any(c.outcome == "review" for c in failing):
         return "needs_review"
+    if failing:  # only `skip`: triage found nothing retraining would fix
+        return "not_retrained"
     return "bootstrap" if bootstrap else "promoted"
 
 
@@ -527,7 +545,8 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
     # multiple-test correction across the family of segments that can be judged
     raw: dict[str, tuple[float, float]] = {}
     for name, cmp in by_name.items():
-        if cmp.n >= config.min_segment_rows and not cmp.primary.undefined_reason:
+        enough_classes = cmp.primary.minority is None or cmp.primary.minority >= config.min_class_rows
+        if cmp.n >= config.min_segment_rows and enough_classes and not cmp.primary.undefined_reason:
             pv = raw_p_values(cmp.primary, tolerance[name])
             if pv is not None:
                 raw[name] = pv
@@ -542,6 +561,7 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
     for name, cmp in by_name.items():
         verdict = judge(
             cmp.primary,
+            min_class_rows=config.min_class_rows,
             min_rows=config.min_segment_rows,
             tolerance=tolerance[name],
             min_improvement=config.min_improvement,
@@ -594,11 +614,15 @@ def _key_segment_checks(
         ]
     p = cmp.primary
     if verdict.status in ("insufficient_data", "undefined"):
-        why = (
-            f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
-            if verdict.status == "insufficient_data"
-            else f"{metric} undefined: {p.undefined_reason}"
-        )
+        if verdict.status == "undefined":
+            why = f"{metric} undefined: {p.undefined_reason}"
+        elif n < config.min_segment_rows:
+            why = f"{n} rows, fewer than min_segment_rows={config.min_segment_rows}"
+        else:
+            why = (
+                f"only {p.minority} rows of its rarest class, fewer than "
+                f"min_class_rows={config.min_class_rows}"
+            )
         return [
             Check(
                 "key_segment_insufficient_data",
@@ -660,6 +684,48 @@ def _key_segment_checks(
             observed=p.delta,
             threshold=key.max_regression,
             segment=name,
+        )
+    ]
+
+
+def _recovery_checks(evidence: Evidence, config: PolicyConfig) -> list[Check]:
+    """After retraining: if the champion lost ground since it was gated, did the candidate win it back?"""
+    ref, overall = evidence.reference, evidence.overall
+    if not ref or overall is None or ref.get("metric") != evidence.primary_metric:
+        return []
+    p = overall.primary
+    if p.champion is None or p.candidate is None:
+        return []
+    sign = 1.0 if HIGHER_IS_BETTER[p.metric] else -1.0
+    lost = sign * (ref["overall"] - p.champion)
+    if lost <= config.triage.max_degradation:
+        return []
+    recovered = sign * (p.candidate - p.champion) / lost
+    if recovered >= config.triage.min_recovery:
+        return []
+    changed = (
+        ", ".join(
+            f"{r['feature']} (importance {r['champion']:+.3f} -> {r['candidate']:+.3f})"
+            for r in evidence.relation_changes[:5]
+        )
+        or "not measured"
+    )
+    return [
+        Check(
+            "concept_drift_beyond_retraining",
+            "fail",
+            f"{p.metric} was {ref['overall']:.4f} when the champion was gated and is {p.champion:.4f} "
+            f"now; the candidate reaches {p.candidate:.4f}, recovering {recovered:.0%} of the loss (needs "
+            f"{config.triage.min_recovery:.0%}). Features whose relation to the target changed most: "
+            f"{changed}",
+            segment="overall",
+            observed=recovered,
+            threshold=config.triage.min_recovery,
+            blocking=True,
+            outcome="reject",
+            diagnosis="concept_drift_beyond_retraining",
+            advice="retraining on more of the same data will not close this gap: revisit the features (what "
+            "now drives the target?) or the learning algorithm",
         )
     ]
 

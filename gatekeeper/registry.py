@@ -185,9 +185,35 @@ def load_champion(config: GateConfig) -> TrainedModel | None:
         classes = json.loads(mv.tags.get("gate.classes", "null"))
         if classes is None:
             classes = list(getattr(model, "classes_", []))
-        return TrainedModel(model=model, features=features, classes=classes, version=str(mv.version))
+        reference = _reference_performance(client, mv.tags.get("gate.mlflow_run_id") or mv.run_id)
+        return TrainedModel(
+            model=model, features=features, classes=classes, version=str(mv.version), reference=reference
+        )
 
     return registry_call(uri, "load the champion", load)
+
+
+def _reference_performance(client: Any, run_id: str | None) -> dict[str, Any] | None:
+    """What the champion scored on its own evaluation rows when it was gated (its decision.json)."""
+    if not run_id:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(run_id, "decision.json", tmp)
+            decision = json.loads(Path(path).read_text())
+    except Exception:  # a champion registered by hand has no gate record: triage then has no reference
+        return None
+    overall = (decision.get("overall") or {}).get("candidate")
+    if overall is None:
+        return None
+    segments = {
+        s["segment"]: s["candidate"]
+        for s in decision.get("segments", [])
+        if s.get("candidate") is not None and s.get("status") not in ("insufficient_data", "undefined")
+    }
+    rows = {s["segment"]: s.get("n") for s in decision.get("segments", [])}
+    rows["overall"] = (decision.get("overall") or {}).get("n")
+    return {"metric": decision.get("primary_metric"), "overall": overall, "segments": segments, "rows": rows}
 
 
 def current_champion_version(config: GateConfig) -> str | None:

@@ -25,18 +25,43 @@ KEY_BROWSER = "chrome-beta"
 BROKEN_BROWSER = "safari"
 
 SCENARIOS: dict[str, str] = {
-    "improves": "a large, clean batch of new labels: the candidate should be promoted",
-    "hurts-key-segment": "new labels that mislabel the small chrome-beta segment: better on "
-    "average, worse on the key segment, so the candidate should be rejected",
-    "broken-feature": "the cookie feature is null for every safari row of the new batch: the "
-    "run should be blocked and the batch quarantined",
+    "improves": "fraudsters moved on; a large batch of new labels shows how: the champion has degraded, "
+    "the retrained candidate recovers and should be promoted",
+    "hurts-key-segment": "the same new labels, trained with a cheaper global linear pipeline: better on "
+    "average, worse on the small chrome-beta segment, so the candidate should be rejected",
+    "broken-feature": "the cookie feature is null for every safari row of the new batch: the run should "
+    "be blocked, the feature named, and the batch quarantined",
+    "no-retrain-needed": "new labels from an unchanged world: the champion performs as it did, so "
+    "retraining is skipped (not_retrained)",
+    "label-noise": "40% of the new labels for country=BR are flipped by a labelling fault: blocked with "
+    "diagnosis label_quality before any training",
+    "drift-beyond-retraining": "fraud stopped following the features: the champion collapses and a "
+    "retrained candidate cannot recover, so it is rejected with diagnosis concept_drift_beyond_retraining",
 }
+SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.simulate:build_linear_model"}
+_WORLD = {"no-retrain-needed": "old", "drift-beyond-retraining": "noise"}
 
 
-def transactions(n: int, seed: int, *, start_id: int = 0, beta_relation: str = "true") -> pd.DataFrame:
-    """`n` labelled transactions. `beta_relation='reversed'` mislabels chrome-beta rows."""
+def transactions(
+    n: int,
+    seed: int,
+    *,
+    start_id: int = 0,
+    world: str = "old",
+    with_beta: bool = True,
+    flip_labels: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """`n` labelled transactions.
+
+    world: `old` (what the first champion learned); `new` (fraudsters moved on: for everyone but
+    chrome-beta, fresh cookies stopped signalling fraud and old accounts started to); `noise`
+    (fraud no longer follows the features at all). chrome-beta keeps its relation in every world.
+    with_beta=False leaves chrome-beta out (its labels have not arrived yet). flip_labels
+    {country: share} mislabels that share of that country's rows (a labelling fault).
+    """
     rng = np.random.default_rng(seed)
-    browser = rng.choice(BROWSERS, size=n, p=BROWSER_SHARE)
+    shares = np.array(BROWSER_SHARE) if with_beta else np.array([*BROWSER_SHARE[:-1], 0.0])
+    browser = rng.choice(BROWSERS, size=n, p=shares / shares.sum())
     country = rng.choice(COUNTRIES, size=n, p=COUNTRY_SHARE)
     device = rng.choice(DEVICES, size=n, p=DEVICE_SHARE)
     beta = browser == KEY_BROWSER
@@ -48,21 +73,33 @@ def transactions(n: int, seed: int, *, start_id: int = 0, beta_relation: str = "
     night = ((hour <= 5) | (hour >= 23)).astype(float)
     country_risk = np.vectorize(COUNTRY_RISK.get)(country)
 
+    if world == "new":
+        cookie_term = 0.9 * np.log1p(cookie_age / 30)
+        account_term = 0.6 * np.log1p(account_age / 100)
+    else:
+        cookie_term = -0.5 * np.log1p(cookie_age / 30)
+        account_term = -0.9 * np.log1p(account_age / 100)
     base = (
         -3.0
         + 0.45 * (np.log1p(amount) - 3.6)
-        - 0.9 * np.log1p(account_age / 100)
-        - 0.5 * np.log1p(cookie_age / 30)
+        + account_term
+        + cookie_term
         + 0.8 * night
         + country_risk
         + 0.3 * (device == "mobile")
         - 0.05 * n_prev
         + 0.5 * (amount > 300) * (account_age < 60)
     )
-    beta_sign = -1.0 if beta_relation == "reversed" else 1.0
-    beta_logit = -1.2 + beta_sign * (2.2 - 1.6 * np.log1p(cookie_age / 5)) + 0.6 * night
+    if world == "new":
+        base = base - 2.2  # keep the fraud rate near the old world's
+    beta_logit = -1.2 + (2.2 - 1.6 * np.log1p(cookie_age / 5)) + 0.6 * night
     logit = np.where(beta, beta_logit, base)
+    if world == "noise":
+        logit = np.full(n, -3.9)
     fraud = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    for name, share in (flip_labels or {}).items():
+        flip = (country == name) & (rng.random(n) < share)
+        fraud = np.where(flip, ~fraud, fraud)
     return pd.DataFrame(
         {
             "transaction_id": np.arange(start_id, start_id + n),
@@ -102,8 +139,8 @@ def base_training(seed: int = 7) -> pd.DataFrame:
     )
 
 
-def evaluation_window(seed: int = 7) -> pd.DataFrame:
-    return transactions(20_000, seed + 100, start_id=1_000_000)
+def evaluation_window(seed: int = 7, world: str = "old") -> pd.DataFrame:
+    return transactions(20_000, seed + 100, start_id=1_000_000, world=world)
 
 
 def write_bootstrap(folder: Path, seed: int = 7) -> ScenarioFiles:
@@ -122,11 +159,44 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     """Tables of a run after the bootstrap; `train` is what the champion was trained on."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
-    batch = transactions(
-        30_000, seed + 2, start_id=10_000, beta_relation="reversed" if name == "hurts-key-segment" else "true"
-    )
+    world = _WORLD.get(name, "new")
+    flips = {"BR": 0.4} if name == "label-noise" else None
+    batch = transactions(30_000, seed + 2, start_id=10_000, world=world, flip_labels=flips)
     if name == "broken-feature":
         batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
     return _write(
-        {"train": base_training(seed), "new_labels": batch, "evaluation": evaluation_window(seed)}, folder
+        {"train": base_training(seed), "new_labels": batch, "evaluation": evaluation_window(seed, world)},
+        folder,
     )
+
+
+def build_linear_model(config):
+    """A cheaper, global pipeline a team might switch to: one linear relation for everyone.
+
+    Used by the `hurts-key-segment` scenario: it fits the new average well but cannot give the
+    small chrome-beta segment its own, opposite relation between cookies and fraud.
+    """
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("log", FunctionTransformer(np.log1p)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    columns = ColumnTransformer(
+        [
+            ("numeric", numeric, make_column_selector(dtype_include="number")),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore"),
+                make_column_selector(dtype_exclude="number"),
+            ),
+        ]
+    )
+    return Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=2000))])

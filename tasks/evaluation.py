@@ -12,7 +12,9 @@ from gatekeeper.data import GateTables
 from gatekeeper.models import TrainedModel
 from gatekeeper.paired import PairedRows
 from gatekeeper.policy import Evidence
+from gatekeeper.stats import HIGHER_IS_BETTER
 from gatekeeper.training import model_outputs
+from gatekeeper.triage import relation_changes
 from tasks import gate_task
 
 
@@ -46,6 +48,13 @@ def score_models(
         candidate_version=candidate.version,
         features=[f for f in candidate.features if f in frame.columns],
     )
+    if champion is not None and champion.reference:
+        evidence.reference = champion.reference
+        lost = _lost(config, champion.reference, evidence)
+        if lost > config.triage.max_degradation:
+            evidence.relation_changes = relation_changes(
+                champion.model, candidate.model, frame, config, champion.features, candidate.features
+            )
     p = evidence.overall.primary if evidence.overall else None
     logger.info(
         "compared %d segments (%d paired resamples each) in %.1f s; %d discovered subgroups (%d confirmed)",
@@ -67,3 +76,12 @@ def score_models(
             hi,
         )
     return evidence
+
+
+def _lost(config: GateConfig, reference: dict, evidence: Evidence) -> float:
+    """How much the champion lost on the evaluation rows since it was gated (positive = worse)."""
+    p = evidence.overall.primary if evidence.overall else None
+    if p is None or p.champion is None or reference.get("metric") != config.primary_metric:
+        return 0.0
+    sign = 1.0 if HIGHER_IS_BETTER[config.primary_metric] else -1.0
+    return sign * (reference["overall"] - p.champion)

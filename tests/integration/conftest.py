@@ -48,7 +48,7 @@ def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dic
     boot = demo_config(model, simulate.write_bootstrap(workdir / "data" / model / "bootstrap"), workdir)
     first = run_gate(boot)
     config = demo_config(
-        model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir
+        model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir, scenario
     )
     return first, run_gate(config), config
 

@@ -1,0 +1,54 @@
+"""Retraining is not always the fix: the triage scenarios through the real flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.report import artifact_key
+from tests.integration.conftest import aliases, bootstrap_and_run, mlflow_client, read_artifacts
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("triage")
+
+
+def test_no_retrain_needed_skips_training_and_says_what_was_saved(workdir: Path) -> None:
+    _, result, config = bootstrap_and_run("no-retrain-needed", workdir)
+    assert result["decision"] == "not_retrained"
+    assert result["candidate_version"] is None
+    (diagnosis,) = result["diagnosis"]
+    assert diagnosis["kind"] == "no_degradation"
+    assert "30000 new rows" in diagnosis["advice"]
+    overall = next(d for d in result["triage"]["degradation"] if d["segment"] == "overall")
+    assert overall["degraded"] is False
+    versions = mlflow_client(config).search_model_versions(f"name='{config.model_name}'")
+    assert [str(v.version) for v in versions] == ["1"], "nothing was trained"
+    assert aliases(config) == {"champion": "1"}
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("NOT_RETRAINED" in a.data and "no_degradation" in a.data for a in markdown)
+
+
+def test_label_noise_blocks_before_training_and_names_the_segment(workdir: Path) -> None:
+    _, result, config = bootstrap_and_run("label-noise", workdir)
+    assert result["decision"] == "blocked"
+    assert result["candidate_version"] is None
+    kinds = {(d["kind"], d["segment"]) for d in result["diagnosis"]}
+    assert ("label_quality", "country=BR") in kinds
+    finding = next(r for r in result["reasons"] if r["segment"] == "country=BR")
+    assert "most suspect rows" in finding["message"]
+    assert Path(result["quarantine"], "new_labels.parquet").exists()
+    assert aliases(config) == {"champion": "1"}
+
+
+def test_drift_beyond_retraining_rejects_with_the_changed_relations(workdir: Path) -> None:
+    _, result, config = bootstrap_and_run("drift-beyond-retraining", workdir)
+    assert result["decision"] == "rejected"
+    (diagnosis,) = [d for d in result["diagnosis"] if d["kind"] == "concept_drift_beyond_retraining"]
+    assert "Features whose relation to the target changed most" in diagnosis["evidence"]
+    assert "revisit the features" in diagnosis["advice"]
+    assert aliases(config) == {"champion": "1", "challenger": "2"}, "the candidate stays registered"
+    tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
+    assert "concept_drift_beyond_retraining" in tags["gate.reasons"]
