@@ -127,6 +127,7 @@ class Triage(_Strict):
     max_conflicting_share: float = Field(default=0.02, gt=0, le=1)
     min_rows: int = Field(default=100, ge=10)
     min_recovery: float = Field(default=0.5, ge=0, le=1)
+    min_skill_auc: float = Field(default=0.65, ge=0.5, le=1)
 
 
 class PolicyConfig(_Strict):

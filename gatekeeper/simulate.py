@@ -33,13 +33,14 @@ SCENARIOS: dict[str, str] = {
     "be blocked, the feature named, and the batch quarantined",
     "no-retrain-needed": "new labels from an unchanged world: the champion performs as it did, so "
     "retraining is skipped (not_retrained)",
-    "label-noise": "40% of the new labels for country=BR are flipped by a labelling fault: blocked with "
+    "label-noise": "in an unchanged world, 40% of the new labels for country=BR are flipped by a labelling "
+    "fault: blocked with "
     "diagnosis label_quality before any training",
     "drift-beyond-retraining": "fraud stopped following the features: the champion collapses and a "
     "retrained candidate cannot recover, so it is rejected with diagnosis concept_drift_beyond_retraining",
 }
 SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.simulate:build_linear_model"}
-_WORLD = {"no-retrain-needed": "old", "drift-beyond-retraining": "noise"}
+_WORLD = {"no-retrain-needed": "old", "label-noise": "old", "drift-beyond-retraining": "noise"}
 
 
 def transactions(

@@ -3,7 +3,9 @@
 - Degradation: the champion scored on the new labelled batch, overall and per segment, against
   the reference performance it had when it was gated. With no degradation anywhere the gate
   does not retrain (`not_retrained`, the saved training said), unless `triage.force_retrain`.
-- Label quality: the champion (trained on the reference, so independent of the batch) scores
+- Label quality (only when the champion has skill on the trusted rows, `triage.min_skill_auc`;
+  a model that cannot rank cannot vouch for labels): the champion (trained on the reference,
+  so independent of the batch) scores
   both the batch and the evaluation rows; confident-learning counting flags rows whose label
   disagrees with a confident prediction of another class. Comparing the batch's rate with the
   evaluation rows' rate (same model, same thresholds) separates bad labels from a changed world:
@@ -184,6 +186,16 @@ def label_checks(
     and conflicting duplicates."""
     settings = config.triage
     checks: list[Check] = []
+    skill = estimate("roc_auc", trusted_rows, trusted_rows.candidate).value
+    if skill is None or skill < settings.min_skill_auc:
+        note = Check(
+            "labels.not_judged",
+            "warn",
+            f"label noise not judged: the champion's ROC AUC on the trusted "
+            f"evaluation rows is {'undefined' if skill is None else f'{skill:.3f}'}, below "
+            f"triage.min_skill_auc={settings.min_skill_auc}; its disagreement with labels says nothing",
+        )
+        return [note], []
     thresholds = class_thresholds(trusted_rows.y, trusted_rows.candidate)
     trusted_flags = confident_mislabels(trusted_rows.y, trusted_rows.candidate, thresholds).flagged
     baselines = {

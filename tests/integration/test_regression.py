@@ -67,7 +67,7 @@ def test_regressor_is_gated_with_rmse_intervals(tmp_path: Path) -> None:
                 "segments": ["district"],
                 "key_segments": [{"where": {"district": "hills"}, "max_regression": 5.0}],
                 "secondary_metrics": ["mae", "r2"],
-            "triage": {"force_retrain": True},  # same world, more data: gate it even without degradation
+                "triage": {"force_retrain": True},  # same world, more data: gate it even without degradation
                 "workdir": str(tmp_path / "wd"),
             }
         )
