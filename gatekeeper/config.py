@@ -117,6 +117,13 @@ class DataChecks(_Strict):
     drift_min_rows: int = Field(default=100, ge=10)
 
 
+class Upweight(_Strict):
+    """Give the rows of a segment more weight when training the candidate (a targeted retrain)."""
+
+    where: dict[str, Scalar] = Field(min_length=1)
+    weight: float = Field(gt=0)
+
+
 class Triage(_Strict):
     """Before training: is retraining warranted, are the labels trustworthy; after: did it help?"""
 
@@ -198,6 +205,7 @@ class GateConfig(PolicyConfig):
     data_checks: DataChecks = Field(default_factory=DataChecks)
     trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     train_on_new_labels: bool = True
+    upweight: list[Upweight] = Field(default_factory=list)
     random_state: int = 0
     workdir: str = ".gatekeeper"
     quarantine_dir: str | None = None

@@ -34,6 +34,7 @@ Outcome = Literal["block", "reject", "review", "skip"]
 PROMOTING: frozenset[str] = frozenset({"promoted", "bootstrap"})
 STATUSES = ("improved", "no_change", "inconclusive", "at_risk", "regressed", "insufficient_data", "undefined")
 POWER = 0.8
+DEFAULT_EFFECT = 0.01  # the change a rows-needed estimate aims at when no tolerance is configured
 CLASS_SENSITIVE = frozenset(
     {"roc_auc", "average_precision", "precision", "recall", "f1", "balanced_accuracy"}
 )
@@ -558,6 +559,7 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
     overall_sd = evidence.overall.primary.psi_sd if evidence.overall else None
     rows: list[dict[str, Any]] = []
     verdicts: dict[str, Judged] = {}
+    needed: dict[str, tuple[int | None, float]] = {}
     for name, cmp in by_name.items():
         verdict = judge(
             cmp.primary,
@@ -573,10 +575,11 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
             cmp, verdict, key=name in keys, tolerance=tolerance[name] if name in keys else None, level=level
         )
         if verdict.status in ("insufficient_data", "inconclusive", "at_risk"):
-            effect = tolerance[name] or config.min_improvement
+            effect = tolerance[name] or config.min_improvement or DEFAULT_EFFECT
             sd = cmp.primary.psi_sd if cmp.n >= 30 and cmp.primary.psi_sd else overall_sd
             row["rows_needed"] = rows_needed(sd, effect, level)
-            row["rows_needed_for_effect"] = effect if effect > 0 else None
+            row["rows_needed_for_effect"] = effect
+            needed[name] = (row["rows_needed"], effect)
         rows.append(row)
     rows.sort(key=lambda r: (not r["key"], r["segment"]))
 
@@ -584,7 +587,9 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
     metric = evidence.primary_metric
     for name, key in keys.items():
         cmp = by_name.get(name)
-        checks.extend(_key_segment_checks(name, key, cmp, verdicts.get(name), config, metric))
+        checks.extend(
+            _key_segment_checks(name, key, cmp, verdicts.get(name), config, metric, needed.get(name))
+        )
     return rows, checks
 
 
@@ -595,6 +600,7 @@ def _key_segment_checks(
     verdict: Judged | None,
     config: PolicyConfig,
     metric: str,
+    needed: tuple[int | None, float] | None = None,
 ) -> list[Check]:
     level = config.statistics.confidence_level
     n = cmp.n if cmp else 0
@@ -623,6 +629,12 @@ def _key_segment_checks(
                 f"only {p.minority} rows of its rarest class, fewer than "
                 f"min_class_rows={config.min_class_rows}"
             )
+        rows_wanted, effect = needed or (None, DEFAULT_EFFECT)
+        want = (
+            f"about {rows_wanted:,} evaluation rows"
+            if rows_wanted
+            else f"at least {config.min_segment_rows} rows with {config.min_class_rows} of each class"
+        )
         return [
             Check(
                 "key_segment_insufficient_data",
@@ -633,6 +645,9 @@ def _key_segment_checks(
                 threshold=config.min_segment_rows,
                 blocking=key.on_insufficient == "block",
                 outcome="block",
+                diagnosis="small_segment_needs_data",
+                advice=f"collect more labelled rows of {name}: {want} would detect a {effect:g} change in "
+                f"{metric}; meanwhile `upweight` can make a retrain attend to it",
             )
         ]
     if verdict.status == "baseline" or p.delta is None:

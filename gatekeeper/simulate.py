@@ -38,6 +38,8 @@ SCENARIOS: dict[str, str] = {
     "diagnosis label_quality before any training",
     "drift-beyond-retraining": "fraud stopped following the features: the champion collapses and a "
     "retrained candidate cannot recover, so it is rejected with diagnosis concept_drift_beyond_retraining",
+    "small-segment-needs-data": "retraining is warranted, but the evaluation rows hold only 120 chrome-beta "
+    "transactions: blocked with diagnosis small_segment_needs_data and the rows to collect",
 }
 SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.simulate:build_linear_model"}
 _WORLD = {"no-retrain-needed": "old", "label-noise": "old", "drift-beyond-retraining": "noise"}
@@ -165,10 +167,11 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     batch = transactions(30_000, seed + 2, start_id=10_000, world=world, flip_labels=flips)
     if name == "broken-feature":
         batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
-    return _write(
-        {"train": base_training(seed), "new_labels": batch, "evaluation": evaluation_window(seed, world)},
-        folder,
-    )
+    evaluation = evaluation_window(seed, world)
+    if name == "small-segment-needs-data":
+        beta = evaluation.index[evaluation["browser"] == KEY_BROWSER]
+        evaluation = evaluation.drop(beta[120:]).reset_index(drop=True)
+    return _write({"train": base_training(seed), "new_labels": batch, "evaluation": evaluation}, folder)
 
 
 def build_linear_model(config):

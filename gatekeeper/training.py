@@ -70,8 +70,20 @@ def load_trainer(path: str | None) -> Callable[[GateConfig], Any]:
     return builder
 
 
-def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series):
-    """Build the estimator from the configured builder and fit it."""
+def sample_weights(config: GateConfig, frame: pd.DataFrame) -> np.ndarray | None:
+    """Per-row weights from `upweight` (1 elsewhere; overlapping segments multiply), or None."""
+    if not config.upweight:
+        return None
+    from gatekeeper.stats import rows_where
+
+    weights = np.ones(len(frame))
+    for rule in config.upweight:
+        weights[rows_where(frame, rule.where)] *= rule.weight
+    return weights
+
+
+def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: np.ndarray | None = None):
+    """Build the estimator from the configured builder and fit it (with sample weights if given)."""
     estimator = load_trainer(config.trainer)(config)
     needs = "predict" if config.task == "regression" else "predict_proba"
     if not hasattr(estimator, "fit") or not hasattr(estimator, needs):
@@ -79,7 +91,18 @@ def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series):
             f"`trainer` {config.trainer!r} must return an unfitted estimator with fit() and {needs}() "
             f"for task {config.task!r}; got {type(estimator).__name__}"
         )
-    estimator.fit(X, y)
+    if weights is None:
+        estimator.fit(X, y)
+        return estimator
+    steps = getattr(estimator, "steps", None)
+    key = f"{steps[-1][0]}__sample_weight" if steps else "sample_weight"
+    try:
+        estimator.fit(X, y, **{key: weights})
+    except TypeError as exc:
+        raise ConfigError(
+            f"`upweight` needs a trainer whose estimator accepts sample weights; "
+            f"{type(estimator).__name__}.fit refused {key!r}: {exc}"
+        ) from None
     return estimator
 
 

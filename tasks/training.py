@@ -11,7 +11,7 @@ from prefect import get_run_logger
 from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables, feature_columns
 from gatekeeper.models import TrainedModel
-from gatekeeper.training import fit_candidate
+from gatekeeper.training import fit_candidate, sample_weights
 from tasks import gate_task
 
 
@@ -29,7 +29,15 @@ def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
         config.trainer or "default pipeline",
     )
     started = time.perf_counter()
-    model = fit_candidate(config, frame[features], frame[config.target])
+    weights = sample_weights(config, frame)
+    if weights is not None:
+        logger.info(
+            "upweighting %d rows (total weight %.0f over %d rows)",
+            int((weights != 1).sum()),
+            weights.sum(),
+            len(frame),
+        )
+    model = fit_candidate(config, frame[features], frame[config.target], weights)
     classes = []
     if config.task == "classification":
         classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]

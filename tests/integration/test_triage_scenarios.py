@@ -52,3 +52,15 @@ def test_drift_beyond_retraining_rejects_with_the_changed_relations(workdir: Pat
     assert aliases(config) == {"champion": "1", "challenger": "2"}, "the candidate stays registered"
     tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
     assert "concept_drift_beyond_retraining" in tags["gate.reasons"]
+
+
+def test_small_key_segment_asks_for_data_with_a_number(workdir: Path) -> None:
+    _, result, _ = bootstrap_and_run("small-segment-needs-data", workdir)
+    assert result["decision"] == "blocked"
+    (diagnosis,) = [d for d in result["diagnosis"] if d["kind"] == "small_segment_needs_data"]
+    assert diagnosis["segment"] == "browser=chrome-beta"
+    assert "collect more labelled rows of browser=chrome-beta" in diagnosis["advice"]
+    row = next(s for s in result["segments"] if s["segment"] == "browser=chrome-beta")
+    assert row["status"] == "insufficient_data"
+    assert row["n"] == 120
+    assert row["rows_needed"] > 120

@@ -69,3 +69,22 @@ def test_pure_core_and_cli_start_do_not_import_the_heavy_frameworks() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_upweight_gives_segment_rows_more_weight_in_training() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from gatekeeper.training import fit_candidate, sample_weights
+    from tests.unit.conftest import make_config
+
+    config = make_config(upweight=[{"where": {"browser": "beta"}, "weight": 5.0}])
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"browser": rng.choice(["beta", "chrome"], 400), "amount": rng.normal(size=400)})
+    y = pd.Series((frame["amount"] > 0).astype(int))
+    weights = sample_weights(config, frame)
+    assert set(np.unique(weights)) == {1.0, 5.0}
+    assert (weights[frame["browser"].to_numpy() == "beta"] == 5.0).all()
+    model = fit_candidate(config, frame, y, weights)
+    assert model.predict_proba(frame).shape == (400, 2)
+    assert sample_weights(make_config(), frame) is None
