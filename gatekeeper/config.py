@@ -115,6 +115,9 @@ class DataChecks(_Strict):
     psi_threshold: float = Field(default=0.25, gt=0)
     psi_bins: int = Field(default=10, ge=2, le=100)
     drift_min_rows: int = Field(default=100, ge=10)
+    label_shift_h: float = Field(default=0.2, gt=0)
+    scored_column: str | None = None
+    max_unscored_share: float = Field(default=0.01, ge=0, le=1)
 
 
 class Upweight(_Strict):

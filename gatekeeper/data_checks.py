@@ -296,3 +296,85 @@ def drift_report(
                 )
             )
     return out
+
+
+# ---------------------------------------------------------------- labels against the reference
+
+
+def cohens_h(p1: float, p2: float) -> float:
+    """Effect size of a change in a proportion: 2 asin(sqrt p2) - 2 asin(sqrt p1)."""
+    return float(2 * np.arcsin(np.sqrt(p2)) - 2 * np.arcsin(np.sqrt(p1)))
+
+
+def label_checks_against_reference(
+    reference: pd.DataFrame, batch: pd.DataFrame, config: GateConfig
+) -> list[Check]:
+    """Label balance per segment (a warning: labels shift with the world too) and label coverage."""
+    rules, target = config.data_checks, config.target
+    out: list[Check] = []
+    if config.task == "classification" and target in reference.columns and target in batch.columns:
+        ref_segments = dict(_segments(reference, config))
+        classes = sorted(reference[target].dropna().unique().tolist(), key=str)
+        for segment, index in _segments(batch, config):
+            ref_index = ref_segments.get(segment)
+            if (
+                ref_index is None
+                or len(index) < rules.drift_min_rows
+                or len(ref_index) < rules.drift_min_rows
+            ):
+                continue
+            ref_share = reference[target].iloc[ref_index].value_counts(normalize=True)
+            new_share = batch[target].iloc[index].value_counts(normalize=True)
+            for label in classes[1:] if len(classes) == 2 else classes:
+                r, b = float(ref_share.get(label, 0.0)), float(new_share.get(label, 0.0))
+                h = cohens_h(r, b)
+                if abs(h) >= rules.label_shift_h:
+                    out.append(
+                        Check(
+                            "labels.balance",
+                            "warn",
+                            f"share of label {label!r} in {segment}: {r:.1%} in "
+                            f"the reference -> {b:.1%} in the new labels (Cohen's h {h:+.2f})",
+                            segment=segment,
+                            column=target,
+                            table="new_labels",
+                            observed={"reference": r, "batch": b, "h": h},
+                            threshold=rules.label_shift_h,
+                        )
+                    )
+    column = rules.scored_column
+    if column:
+        if column not in batch.columns:
+            out.append(
+                Check(
+                    "labels.coverage",
+                    "fail",
+                    f"`data_checks.scored_column` {column!r} is not a column of the new labels",
+                    column=column,
+                    table="new_labels",
+                    blocking=True,
+                    outcome="block",
+                )
+            )
+        else:
+            scored = batch[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            share = float(1 - scored.mean()) if len(scored) else 0.0
+            if share > rules.max_unscored_share:
+                out.append(
+                    Check(
+                        "labels.coverage",
+                        "fail",
+                        f"{share:.1%} of the new labels are for rows the batch "
+                        f"says were never scored ({column} is false): a join or logging fault",
+                        segment="overall",
+                        column=column,
+                        table="new_labels",
+                        observed=share,
+                        threshold=rules.max_unscored_share,
+                        blocking=True,
+                        outcome="block",
+                        diagnosis="label_quality",
+                        advice="check how labels are joined to scored rows",
+                    )
+                )
+    return out

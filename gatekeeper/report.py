@@ -136,6 +136,34 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
                 f"| {f['subgroup']} | {f['n']} | {f['share']:.1%} | {_num(f['delta'], signed=True)} | "
                 f"{_interval(f)} | {'yes' if f['confirmed'] else 'no'} |"
             )
+    degradation = (d.triage or {}).get("degradation") or []
+    if degradation:
+        lines += [
+            "",
+            f"## Triage: the champion on the new labels against its reference ({d.primary_metric})",
+            "",
+            "| segment | n | reference | on new labels | interval | degraded |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        for r in degradation[:20]:
+            lines.append(
+                f"| {r['segment']} | {r['n']} | {_num(r['reference'])} | {_num(r['batch'])} | {_interval(r)} "
+                f"| {'yes' if r['degraded'] else ''} |"
+            )
+    labels = (d.triage or {}).get("labels") or []
+    if labels:
+        lines += [
+            "",
+            "## Triage: labels that disagree with a confident prediction",
+            "",
+            "| segment | n | new labels | trusted rows | excess |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in sorted(labels, key=lambda r: -r["excess"])[:15]:
+            lines.append(
+                f"| {r['segment']} | {r['n']} | {r['suspect_rate']:.1%} | {r['baseline_rate']:.1%} | "
+                f"{r['excess']:+.1%} |"
+            )
     if d.drift:
         lines += [
             "",

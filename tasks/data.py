@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from prefect import get_run_logger
 from gatekeeper import data as gate_data
 from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables, feature_columns
-from gatekeeper.data_checks import broken_feature_checks, drift_report
+from gatekeeper.data_checks import broken_feature_checks, drift_report, label_checks_against_reference
 from gatekeeper.expectations import run_suite
 from gatekeeper.policy import Check
 from gatekeeper.serialize import jsonable
+from gatekeeper.stats import rows_where
 from gatekeeper.validation import structural_checks
 from tasks import gate_task
 
@@ -46,6 +48,7 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     if broken:
         logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))
     checks += broken
+    checks += label_checks_against_reference(tables.train, tables.new_labels, config)
     for name in gate_data.TABLES:
         suite = getattr(config.expectations, name)
         if suite and len(tables.table(name)):
@@ -59,10 +62,34 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
                 len(results),
             )
             checks += results
+    checks += _suite_per_key_segment(config, tables)
     for check in checks:
         if check.failed_blocking:
             logger.warning("validation failed: %s", check.message)
     return checks
+
+
+def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check]:
+    """The new labels' column expectations again on each key segment's rows: a breakage confined to a
+    small segment hides in the whole table's `mostly` thresholds."""
+    suite = config.expectations.new_labels
+    batch = tables.new_labels
+    if not suite or not len(batch):
+        return []
+    found: list[Check] = []
+    for key in config.key_segments:
+        if not all(col in batch.columns for col in key.where):
+            continue
+        index = rows_where(batch, key.where)
+        if len(index) < config.data_checks.min_rows:
+            continue
+        results = run_suite(batch.iloc[index], config.suite_path(suite), "new_labels")
+        found += [
+            replace(c, segment=key.name, message=f"[{key.name}] {c.message}")
+            for c in results
+            if c.status == "fail" and c.column is not None
+        ]
+    return found
 
 
 @gate_task

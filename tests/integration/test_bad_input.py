@@ -160,3 +160,16 @@ def test_suite_reports_observed_values_on_failure(tmp_path: Path) -> None:
     assert "25.00% of 4 values unexpected" in failed[0.9].message
     assert "e.g. [9.0]" in failed["between"].message
     assert all(c.blocking and c.column == "a" and c.table == "new_labels" for c in failed.values())
+
+
+def test_suite_runs_on_key_segments_too(tmp_path: Path) -> None:
+    def break_beta(frame: pd.DataFrame) -> pd.DataFrame:
+        beta = frame.index[frame["browser"] == "chrome-beta"]
+        frame.loc[beta[: len(beta) // 5], "country"] = "XX"  # 0.6% overall: inside the whole table's `mostly`
+        return frame
+
+    config = _config(tmp_path, _files(tmp_path / "data", batch_edit=break_beta))
+    result = run_gate(config)
+    _assert_blocked_without_promotion(result, config)
+    per_segment = [r for r in result["reasons"] if r["check"] == "validation.expectation"]
+    assert [(r["segment"], r["column"]) for r in per_segment] == [("browser=chrome-beta", "country")]

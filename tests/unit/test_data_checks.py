@@ -103,3 +103,26 @@ def test_large_batches_are_not_always_drifting_but_real_shifts_are(config) -> No
 def test_small_segments_get_no_drift_verdict(config) -> None:
     report = drift_report(_frame(20_000, 1), _frame(2_000, 2), FEATURES, config)
     assert "browser=chrome-beta" not in {d.segment for d in report}  # about 40 rows < drift_min_rows
+
+
+def test_label_balance_shift_is_a_warning_judged_by_effect_size(config) -> None:
+    from gatekeeper.data_checks import label_checks_against_reference
+
+    reference, batch = _frame(20_000, 1), _frame(20_000, 2)
+    assert label_checks_against_reference(reference, batch, config) == []  # same balance, many rows
+    batch.loc[batch["browser"] == "safari", "is_fraud"] = 1
+    found = label_checks_against_reference(reference, batch, config)
+    assert {(c.check, c.segment, c.status) for c in found} >= {("labels.balance", "browser=safari", "warn")}
+
+
+def test_labels_for_rows_never_scored_block(config) -> None:
+    from gatekeeper.data_checks import label_checks_against_reference
+
+    checked = make_config(data_checks={"scored_column": "was_scored"})
+    batch = _frame(1000, 2).assign(was_scored=True)
+    assert label_checks_against_reference(_frame(1000, 1), batch, checked) == []
+    batch.loc[:49, "was_scored"] = False
+    (finding,) = label_checks_against_reference(_frame(1000, 1), batch, checked)
+    assert finding.check == "labels.coverage"
+    assert finding.diagnosis == "label_quality"
+    assert "5.0% of the new labels" in finding.message
