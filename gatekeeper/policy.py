@@ -32,7 +32,6 @@ from gatekeeper.stats import HIGHER_IS_BETTER, relative_change
 DecisionValue = Literal["promoted", "rejected", "blocked", "bootstrap", "not_retrained", "needs_review"]
 Outcome = Literal["block", "reject", "review", "skip"]
 PROMOTING: frozenset[str] = frozenset({"promoted", "bootstrap"})
-STATUSES = ("improved", "no_change", "inconclusive", "at_risk", "regressed", "insufficient_data", "undefined")
 POWER = 0.8
 DEFAULT_EFFECT = 0.01  # the change a rows-needed estimate aims at when no tolerance is configured
 CLASS_SENSITIVE = frozenset(
