@@ -300,15 +300,55 @@ def cmd_init_expectations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    _quiet_environment()
-    from gatekeeper.registry import settle_review
-
-    uri = (
+def _registry_uri(args: argparse.Namespace) -> str:
+    return (
         args.tracking_uri
         or os.environ.get("MLFLOW_TRACKING_URI")
         or ("sqlite:///" + str(Path(args.workdir or ".gatekeeper").resolve() / "mlflow.db"))
     )
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    _quiet_environment()
+    from flows.rollback import rollback_champion
+
+    result = rollback_champion(args.model, _registry_uri(args), args.reason, args.by)
+    _console().print(
+        f"{args.model}: version {result['restored']} is champion again; version "
+        f"{result['demoted']} carries alias rolled-back (by {result['by']}: {result['reason']})"
+    )
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _quiet_environment()
+    import json
+
+    from rich.table import Table
+
+    from gatekeeper.registry import status
+
+    result = status(_registry_uri(args), args.model, args.last)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    console = _console()
+    aliases = ", ".join(f"{a}={v}" for a, v in sorted(result["aliases"].items())) or "none"
+    console.print(f"[bold]{args.model}[/]  aliases: {aliases}")
+    table = Table(title="latest versions")
+    for col in ("version", "decision", "review", "created", "reasons"):
+        table.add_column(col, overflow="fold")
+    for v in result["versions"]:
+        table.add_row(v["version"], v["decision"], v["review"], v["created"], v["reasons"][:200])
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    _quiet_environment()
+    from gatekeeper.registry import settle_review
+
+    uri = _registry_uri(args)
     said = settle_review(
         uri,
         args.model,
@@ -397,6 +437,24 @@ def build_parser() -> argparse.ArgumentParser:
         review.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
         review.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         review.set_defaults(func=cmd_review)
+
+    back = sub.add_parser("rollback", help="move champion back to previous-champion, recording who and why")
+    back.add_argument("--model", required=True)
+    back.add_argument("--reason", required=True, help="why (recorded on both versions and in the Prefect UI)")
+    back.add_argument("--by", help="who (default: $GATEKEEPER_REVIEWER, else the login name)")
+    state = sub.add_parser("status", help="champion, challenger and the latest decisions of a model")
+    state.add_argument("--model", required=True)
+    state.add_argument("--last", type=int, default=10, help="how many versions to list")
+    state.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for command, func in ((back, cmd_rollback), (state, cmd_status)):
+        command.add_argument(
+            "--tracking-uri", help="MLflow (default: $MLFLOW_TRACKING_URI, else the workdir's)"
+        )
+        command.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        command.set_defaults(func=func)
     return parser
 
 

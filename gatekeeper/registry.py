@@ -29,7 +29,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
+CHAMPION, CHALLENGER, PREVIOUS, ROLLED_BACK = "champion", "challenger", "previous-champion", "rolled-back"
 T = TypeVar("T")
 
 
@@ -361,3 +361,79 @@ def settle_review(
         return said
 
     return registry_call(uri, "record the review", settle)
+
+
+def rollback(uri: str, model_name: str, *, reason: str, who: str | None = None) -> dict[str, Any]:
+    """Move `champion` back to `previous-champion`; the demoted version keeps alias `rolled-back`."""
+    client = client_for(uri)
+    who = who or os.environ.get("GATEKEEPER_REVIEWER") or getpass.getuser()
+
+    def move() -> dict[str, Any]:
+        current = alias_version(client, model_name, CHAMPION)
+        previous = alias_version(client, model_name, PREVIOUS)
+        if current is None or previous is None:
+            raise RegistryError(
+                f"{model_name} has no {CHAMPION if current is None else PREVIOUS} alias in the "
+                f"registry at {uri}: nothing to roll back to"
+            )
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        demoted, restored = str(current.version), str(previous.version)
+        client.set_registered_model_alias(model_name, CHAMPION, restored)
+        client.set_registered_model_alias(model_name, ROLLED_BACK, demoted)
+        client.delete_registered_model_alias(model_name, PREVIOUS)
+        for version, tags in (
+            (
+                demoted,
+                {
+                    "gate.decision": "rolled_back",
+                    "gate.rolled_back_by": who,
+                    "gate.rollback_reason": reason[:4900],
+                    "gate.rolled_back_at": at,
+                },
+            ),
+            (restored, {"gate.restored_by": who, "gate.restored_at": at}),
+        ):
+            for key, value in tags.items():
+                client.set_model_version_tag(model_name, version, key, value)
+        return {
+            "model_name": model_name,
+            "demoted": demoted,
+            "restored": restored,
+            "by": who,
+            "reason": reason,
+            "at": at,
+        }
+
+    return registry_call(uri, "roll back the champion", move)
+
+
+def status(uri: str, model_name: str, last: int = 10) -> dict[str, Any]:
+    """Aliases and the latest gate decisions of a registered model."""
+    client = client_for(uri)
+
+    def read() -> dict[str, Any]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = client.get_registered_model(model_name)
+        except MlflowException:
+            raise RegistryError(f"no registered model {model_name!r} in the registry at {uri}") from None
+        versions = sorted(client.search_model_versions(f"name='{model_name}'"), key=lambda v: -int(v.version))
+        return {
+            "model_name": model_name,
+            "aliases": {alias: str(version) for alias, version in model.aliases.items()},
+            "versions": [
+                {
+                    "version": str(v.version),
+                    "decision": v.tags.get("gate.decision", ""),
+                    "reasons": v.tags.get("gate.reasons", ""),
+                    "review": v.tags.get("gate.review", ""),
+                    "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).isoformat(
+                        timespec="seconds"
+                    ),
+                }
+                for v in versions[:last]
+            ],
+        }
+
+    return registry_call(uri, "read the model's status", read)
