@@ -18,7 +18,6 @@ alone: a million-row batch is not "always drifting" and a 30-row segment is not 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -27,25 +26,13 @@ import pandas as pd
 
 from gatekeeper.config import DataChecks, GateConfig
 from gatekeeper.policy import Check
-from gatekeeper.stats import rows_where, segments_from_columns
+from gatekeeper.stats import config_segments, drop_covered_intersections
 
 MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
 ADVICE_BROKEN = (
     "fix the data pipeline for this feature; retraining on this batch would teach the model "
     "the breakage and will not help"
 )
-
-
-def _segments(frame: pd.DataFrame, config: GateConfig) -> Iterator[tuple[str, np.ndarray]]:
-    yield "overall", np.arange(len(frame))
-    cols = [c for c in config.segment_columns if all(col in frame.columns for col in c)]
-    seen = set()
-    for seg in segments_from_columns(frame, cols):
-        seen.add(seg.name)
-        yield seg.name, seg.index
-    for key in config.key_segments:
-        if key.name not in seen and all(col in frame.columns for col in key.where):
-            yield key.name, rows_where(frame, key.where)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -87,13 +74,13 @@ def broken_feature_checks(
 ) -> list[Check]:
     """Blocking findings where a feature looks broken in the batch, overall or in a segment."""
     rules = config.data_checks
-    ref_segments = dict(_segments(reference, config))
+    ref_segments = dict(config_segments(reference, config))
     features = [f for f in features if f in batch.columns and f in reference.columns]
     # values a feature may take come from the whole reference (a segment's few rows miss rare ones);
     # null and constant rates are compared segment by segment
     whole = {f: _reference(reference[f], rules.range_margin) for f in features}
     findings: list[Check] = []
-    for segment, index in _segments(batch, config):
+    for segment, index in config_segments(batch, config):
         ref_index = ref_segments.get(segment)
         if ref_index is None or len(index) < rules.min_rows or len(ref_index) < rules.min_rows:
             continue
@@ -203,13 +190,7 @@ def _drop_implied(findings: list[Check]) -> list[Check]:
                 for f in segments
                 if isinstance(f.observed, dict) and f.observed.get("batch", 0) >= 1.5 * whole
             ]
-        single = {f.segment for f in segments if " & " not in str(f.segment)}
-        narrow = [
-            f
-            for f in segments
-            if " & " not in str(f.segment) or not any(part in single for part in str(f.segment).split(" & "))
-        ]
-        kept += overall + narrow[:5]
+        kept += overall + drop_covered_intersections(segments)[:5]
     return kept
 
 
@@ -269,9 +250,9 @@ def drift_report(
 ) -> list[Drift]:
     """PSI and a two-sample test per feature, overall and per segment, judged by PSI."""
     rules = config.data_checks
-    ref_segments = dict(_segments(reference, config))
+    ref_segments = dict(config_segments(reference, config))
     out = []
-    for segment, index in _segments(batch, config):
+    for segment, index in config_segments(batch, config):
         ref_index = ref_segments.get(segment)
         if ref_index is None or len(index) < rules.drift_min_rows or len(ref_index) < rules.drift_min_rows:
             continue
@@ -313,9 +294,9 @@ def label_checks_against_reference(
     rules, target = config.data_checks, config.target
     out: list[Check] = []
     if config.task == "classification" and target in reference.columns and target in batch.columns:
-        ref_segments = dict(_segments(reference, config))
+        ref_segments = dict(config_segments(reference, config))
         classes = sorted(reference[target].dropna().unique().tolist(), key=str)
-        for segment, index in _segments(batch, config):
+        for segment, index in config_segments(batch, config):
             ref_index = ref_segments.get(segment)
             if (
                 ref_index is None

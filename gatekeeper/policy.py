@@ -209,14 +209,8 @@ def judge(
     p_values: tuple[float, float] | None = None,
     min_class_rows: int = 1,
 ) -> Judged:
-    """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`.
-
-    Class-sensitive metrics need enough rows of the rarest class too: 300 rows with 4 positives
-    say almost nothing about AUC.
-    """
-    if delta.n < min_rows or (
-        delta.minority is not None and delta.minority < min_class_rows and delta.metric in CLASS_SENSITIVE
-    ):
+    """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`."""
+    if delta.n < min_rows or too_few_of_a_class(delta.metric, delta.minority, min_class_rows):
         return Judged("insufficient_data", *delta.interval(level))
     if delta.undefined_reason:
         return Judged("undefined")
@@ -545,8 +539,8 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[dict
     # multiple-test correction across the family of segments that can be judged
     raw: dict[str, tuple[float, float]] = {}
     for name, cmp in by_name.items():
-        enough_classes = cmp.primary.minority is None or cmp.primary.minority >= config.min_class_rows
-        if cmp.n >= config.min_segment_rows and enough_classes and not cmp.primary.undefined_reason:
+        thin = too_few_of_a_class(cmp.primary.metric, cmp.primary.minority, config.min_class_rows)
+        if cmp.n >= config.min_segment_rows and not thin and not cmp.primary.undefined_reason:
             pv = raw_p_values(cmp.primary, tolerance[name])
             if pv is not None:
                 raw[name] = pv
@@ -702,18 +696,33 @@ def _key_segment_checks(
     ]
 
 
-def _recovery_checks(evidence: Evidence, config: PolicyConfig) -> list[Check]:
-    """After retraining: if the champion lost ground since it was gated, did the candidate win it back?"""
+def loss_since_gated(evidence: Evidence) -> float | None:
+    """How much the champion lost on the evaluation rows since it was gated (positive = worse), or None."""
     ref, overall = evidence.reference, evidence.overall
     if not ref or overall is None or ref.get("metric") != evidence.primary_metric:
+        return None
+    champion = overall.primary.champion
+    if champion is None:
+        return None
+    sign = 1.0 if HIGHER_IS_BETTER[evidence.primary_metric] else -1.0
+    return sign * (ref["overall"] - champion)
+
+
+def too_few_of_a_class(metric: str, minority: int | None, min_class_rows: int) -> bool:
+    """Class-sensitive metrics need enough rows of the rarest class: 300 rows with 4 positives say
+    almost nothing about AUC."""
+    return metric in CLASS_SENSITIVE and minority is not None and minority < min_class_rows
+
+
+def _recovery_checks(evidence: Evidence, config: PolicyConfig) -> list[Check]:
+    """After retraining: if the champion lost ground since it was gated, did the candidate win it back?"""
+    lost = loss_since_gated(evidence)
+    if lost is None or lost <= config.triage.max_degradation or evidence.overall is None:
         return []
-    p = overall.primary
-    if p.champion is None or p.candidate is None:
+    ref, p = evidence.reference or {}, evidence.overall.primary
+    if p.candidate is None or p.champion is None:
         return []
     sign = 1.0 if HIGHER_IS_BETTER[p.metric] else -1.0
-    lost = sign * (ref["overall"] - p.champion)
-    if lost <= config.triage.max_degradation:
-        return []
     recovered = sign * (p.candidate - p.champion) / lost
     if recovered >= config.triage.min_recovery:
         return []

@@ -136,3 +136,34 @@ def rows_where(frame: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
         else:
             mask &= (_as_text(column) == str(value)).to_numpy(dtype=bool)
     return np.flatnonzero(mask)
+
+
+def config_segments(frame: pd.DataFrame, config: Any) -> list[tuple[str, np.ndarray]]:
+    """`overall`, every configured segment, then each key segment not already listed.
+
+    Segment definitions whose columns the frame lacks are skipped (the caller's checks report
+    missing columns); `config` is a PolicyConfig.
+    """
+    out = [("overall", np.arange(len(frame)))]
+    columns = [c for c in config.segment_columns if all(col in frame.columns for col in c)]
+    seen = set()
+    for seg in segments_from_columns(frame, columns):
+        seen.add(seg.name)
+        out.append((seg.name, seg.index))
+    for key in config.key_segments:
+        if key.name not in seen and all(col in frame.columns for col in key.where):
+            out.append((key.name, rows_where(frame, key.where)))
+    return out
+
+
+def drop_covered_intersections(findings: Sequence[Any]) -> list[Any]:
+    """Findings (anything with `.segment`) without intersections whose single-column parent is named:
+    `browser=safari & device=mobile` adds nothing when `browser=safari` is there."""
+    named = {f.segment for f in findings if f.segment and " & " not in f.segment}
+    return [
+        f
+        for f in findings
+        if not f.segment
+        or " & " not in f.segment
+        or not any(part in named for part in f.segment.split(" & "))
+    ]

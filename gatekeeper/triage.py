@@ -24,8 +24,8 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.paired import PairedRows, PsiHistogram, estimate
-from gatekeeper.policy import Check, adjust
-from gatekeeper.stats import HIGHER_IS_BETTER, rows_where, segments_from_columns
+from gatekeeper.policy import Check, adjust, too_few_of_a_class
+from gatekeeper.stats import HIGHER_IS_BETTER, config_segments, drop_covered_intersections
 
 ADVICE_LABELS = (
     "check how this batch was labelled (the labelling tool, guidelines, the join to outcomes) "
@@ -52,16 +52,6 @@ def single_interval(
     return est.value, float(lo), float(hi)
 
 
-def _segments(frame: pd.DataFrame, config: GateConfig) -> list[tuple[str, np.ndarray]]:
-    out = [("overall", np.arange(len(frame)))]
-    seen = set()
-    for seg in segments_from_columns(frame, config.segment_columns):
-        seen.add(seg.name)
-        out.append((seg.name, seg.index))
-    out += [(k.name, rows_where(frame, k.where)) for k in config.key_segments if k.name not in seen]
-    return out
-
-
 # ---------------------------------------------------------------- degradation
 
 
@@ -83,15 +73,15 @@ def degradation_checks(
     rng = np.random.default_rng(stats.seed + 17)
     level = stats.confidence_level
     table, p_values = [], []
-    for name, index in _segments(batch, config):
+    for name, index in config_segments(batch, config):
         ref = reference["overall"] if name == "overall" else reference["segments"].get(name)
         if ref is None or len(index) < config.min_segment_rows:
             continue
-        if (
-            rows.classes
-            and np.bincount(rows.y[index], minlength=len(rows.classes)).min() < config.min_class_rows
-        ):
-            continue  # too few rows of the rarest class to judge a class-sensitive metric
+        minority = (
+            int(np.bincount(rows.y[index], minlength=len(rows.classes)).min()) if rows.classes else None
+        )
+        if too_few_of_a_class(metric, minority, config.min_class_rows):
+            continue
         value, lo, hi = single_interval(
             metric,
             rows.take(index),
@@ -200,12 +190,12 @@ def label_checks(
     trusted_flags = confident_mislabels(trusted_rows.y, trusted_rows.candidate, thresholds).flagged
     baselines = {
         name: float(trusted_flags[index].mean())
-        for name, index in _segments(trusted, config)
+        for name, index in config_segments(trusted, config)
         if len(index) >= settings.min_rows
     }
     noise = confident_mislabels(batch_rows.y, batch_rows.candidate, thresholds)
     table = []
-    for name, index in _segments(batch, config):
+    for name, index in config_segments(batch, config):
         if len(index) < settings.min_rows or name not in baselines:
             continue
         rate, baseline = float(noise.flagged[index].mean()), baselines[name]
@@ -242,7 +232,7 @@ def label_checks(
                     advice=ADVICE_LABELS,
                 )
             )
-    checks = _narrowest(checks)
+    checks = drop_covered_intersections(checks)[:8]
     conflict = _conflicting_duplicates(batch, features, config.target)
     usual = _conflicting_duplicates(trusted, features, config.target)  # coarse features conflict legitimately
     if conflict - usual >= settings.max_conflicting_share:
@@ -264,18 +254,6 @@ def label_checks(
             )
         )
     return checks, table
-
-
-def _narrowest(checks: list[Check]) -> list[Check]:
-    """Name the segments that carry the noise; drop their intersections when the parent is named."""
-    named = {c.segment for c in checks if c.segment and " & " not in c.segment}
-    return [
-        c
-        for c in checks
-        if c.segment == "overall"
-        or " & " not in str(c.segment)
-        or not any(part in named for part in str(c.segment).split(" & "))
-    ][:8]
 
 
 def _row_ids(frame: pd.DataFrame, index: np.ndarray, id_columns: list[str]) -> list[Any]:

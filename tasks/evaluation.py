@@ -11,8 +11,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables
 from gatekeeper.models import TrainedModel
 from gatekeeper.paired import PairedRows
-from gatekeeper.policy import Evidence
-from gatekeeper.stats import HIGHER_IS_BETTER
+from gatekeeper.policy import Evidence, loss_since_gated
 from gatekeeper.training import model_outputs
 from gatekeeper.triage import relation_changes
 from tasks import gate_task
@@ -50,8 +49,8 @@ def score_models(
     )
     if champion is not None and champion.reference:
         evidence.reference = champion.reference
-        lost = _lost(config, champion.reference, evidence)
-        if lost > config.triage.max_degradation:
+        lost = loss_since_gated(evidence)
+        if lost is not None and lost > config.triage.max_degradation:
             evidence.relation_changes = relation_changes(
                 champion.model, candidate.model, frame, config, champion.features, candidate.features
             )
@@ -76,12 +75,3 @@ def score_models(
             hi,
         )
     return evidence
-
-
-def _lost(config: GateConfig, reference: dict, evidence: Evidence) -> float:
-    """How much the champion lost on the evaluation rows since it was gated (positive = worse)."""
-    p = evidence.overall.primary if evidence.overall else None
-    if p is None or p.champion is None or reference.get("metric") != config.primary_metric:
-        return 0.0
-    sign = 1.0 if HIGHER_IS_BETTER[config.primary_metric] else -1.0
-    return sign * (reference["overall"] - p.champion)
