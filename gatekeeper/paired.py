@@ -276,6 +276,7 @@ class PsiHistogram:
     count: np.ndarray
     total: np.ndarray
     squares: np.ndarray
+    edges: np.ndarray | None = None  # fixed edges (`with_edges`): only such histograms merge
 
     @classmethod
     def of(cls, psi: np.ndarray, bins: int) -> PsiHistogram:
@@ -294,14 +295,30 @@ class PsiHistogram:
         keep = count > 0
         return cls(count[keep], total[keep], squares[keep])
 
+    @classmethod
+    def with_edges(cls, psi: np.ndarray, edges: np.ndarray) -> PsiHistogram:
+        """Every bin of fixed `edges` kept, so histograms of data partitions line up and merge."""
+        width = len(edges) + 1
+        codes = np.searchsorted(edges, psi, side="right")
+        return cls(
+            np.bincount(codes, minlength=width).astype(float),
+            np.bincount(codes, weights=psi, minlength=width),
+            np.bincount(codes, weights=psi * psi, minlength=width),
+        )
+
     def merge(self, other: PsiHistogram) -> PsiHistogram:
-        """Histograms of disjoint row sets with the same bin edges add up (for partitions)."""
+        """Histograms of disjoint row sets with the same edges (`with_edges`) add up."""
+        if len(self.count) != len(other.count):
+            raise ValueError(
+                "only histograms with the same edges merge: build both with PsiHistogram.with_edges"
+            )
         return PsiHistogram(self.count + other.count, self.total + other.total, self.squares + other.squares)
 
     def resample_means(self, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
         """Means of psi over `n_resamples` Poisson-bootstrap resamples."""
-        mean = self.total / self.count
-        var = np.maximum(self.squares / self.count - mean * mean, 0.0)
+        filled = np.maximum(self.count, 1.0)  # empty bins draw nothing; keep their moments finite
+        mean = self.total / filled
+        var = np.maximum(self.squares / filled - mean * mean, 0.0)
         draws = rng.poisson(self.count, size=(n_resamples, len(self.count))).astype(float)
         rows = np.maximum(draws.sum(axis=1), 1.0)
         sums = draws @ mean

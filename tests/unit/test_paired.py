@@ -152,13 +152,20 @@ def test_bootstrap_is_seeded_and_reproducible(pair) -> None:
     assert np.array_equal(a.resamples, b.resamples)
 
 
-def test_histograms_of_partitions_merge_to_the_whole() -> None:
-    values = np.array([-1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    whole = PsiHistogram.of(values, bins=8)
-    merged = PsiHistogram.of(values[:3], bins=8).merge(PsiHistogram.of(np.array([-1.0, 0.0, 0.0]), bins=8))
-    assert whole.count.tolist() == [1, 2, 3]
-    assert whole.total.tolist() == [-1.0, 0.0, 3.0]
-    assert merged.count.tolist() == [2, 4]  # same edges (values -1 and 0) in both parts
+def test_histograms_of_partitions_merge_to_the_whole_and_resample_alike() -> None:
+    rng = np.random.default_rng(3)
+    psi = rng.standard_t(4, 20_000)
+    edges = np.quantile(psi, np.linspace(0, 1, 65)[1:-1])
+    whole = PsiHistogram.with_edges(psi, edges)
+    merged = PsiHistogram.with_edges(psi[:7_000], edges).merge(PsiHistogram.with_edges(psi[7_000:], edges))
+    np.testing.assert_allclose(merged.count, whole.count)
+    np.testing.assert_allclose(merged.total, whole.total)
+    np.testing.assert_allclose(merged.squares, whole.squares)
+    means = merged.resample_means(4000, np.random.default_rng(0))
+    assert means.mean() == pytest.approx(psi.mean(), abs=0.005)
+    assert means.std() == pytest.approx(psi.std() / np.sqrt(len(psi)), rel=0.1)
+    with pytest.raises(ValueError, match="same edges"):
+        merged.merge(PsiHistogram.of(psi, bins=8))
 
 
 @pytest.fixture(scope="module")
