@@ -5,6 +5,7 @@ great_expectations is imported lazily: it costs seconds and the pure core must s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -88,12 +89,29 @@ def build_suite(spec: dict[str, Any], source: str):
     return suite
 
 
+@functools.lru_cache(maxsize=32)
+def _checked_spec(path: str, mtime_ns: int) -> dict[str, Any]:
+    """Read and check a suite once per file version: the per-entry probe costs a GX build per entry,
+    and the same suite runs on several tables and key segments in one gate run."""
+    spec = read_suite_file(Path(path))
+    build_suite(spec, path)
+    return spec
+
+
+def _suite(suite_path: Path):
+    import great_expectations as gx
+
+    if not suite_path.exists():
+        read_suite_file(suite_path)  # raises, naming the suites that do exist
+    spec = _checked_spec(str(suite_path), suite_path.stat().st_mtime_ns)
+    return gx.ExpectationSuite(name=spec.get("name", suite_path.stem), expectations=spec["expectations"])
+
+
 def run_suite(frame: pd.DataFrame, suite_path: Path, table: str) -> list[Check]:
     """Validate `frame` against the suite; one Check per expectation (failed ones block)."""
     import great_expectations as gx
 
-    spec = read_suite_file(suite_path)
-    suite_obj = build_suite(spec, str(suite_path))
+    suite_obj = _suite(Path(suite_path))
     _quiet_gx()
     context = gx.get_context(mode="ephemeral")
     try:

@@ -173,3 +173,16 @@ def test_suite_runs_on_key_segments_too(tmp_path: Path) -> None:
     _assert_blocked_without_promotion(result, config)
     per_segment = [r for r in result["reasons"] if r["check"] == "validation.expectation"]
     assert [(r["segment"], r["column"]) for r in per_segment] == [("browser=chrome-beta", "country")]
+
+
+def test_a_suite_edited_between_runs_is_read_again(tmp_path: Path) -> None:
+    path = _suite(tmp_path, "s", [{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}])
+    frame = pd.DataFrame({"a": [1.0, None]})
+    assert [c.status for c in run_suite(frame, path, "train")] == ["pass"]
+    assert [c.status for c in run_suite(frame, path, "train")] == ["pass"]  # the cached check, a fresh suite
+    import os
+    import time
+
+    _suite(tmp_path, "s", [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}])
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert [c.status for c in run_suite(frame, path, "train")] == ["fail"]
