@@ -14,7 +14,14 @@ from gatekeeper.serialize import jsonable
 from tasks.data import load_tables, measure_drift, quarantine_batch, validate_tables
 from tasks.evaluation import score_models
 from tasks.publish import publish_for_review
-from tasks.registry import apply_decision, load_champion, record_decision, register_candidate, start_gate_run
+from tasks.registry import (
+    apply_decision,
+    load_champion,
+    read_champion_version,
+    record_decision,
+    register_candidate,
+    start_gate_run,
+)
 from tasks.training import train_candidate
 from tasks.triage import triage_retraining
 
@@ -46,6 +53,7 @@ def retraining_gate(config: GateConfig) -> dict[str, Any]:
         found, triage = triage_retraining(config, tables, champion)
         checks = [*checks, *found]
     trail = {
+        "champion_version": champion.version if champion else read_champion_version(config),
         "validation": checks,
         "drift": drift,
         "triage": triage,

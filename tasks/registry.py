@@ -68,3 +68,9 @@ def apply_decision(config: GateConfig, decision: Decision) -> None:
 def record_decision(config: GateConfig, decision: Decision) -> None:
     """decision.json, the segment CSV, the report and metrics into the MLflow run; close the run."""
     registry.record_decision(config, decision)
+
+
+@gate_task(**_remote)
+def read_champion_version(config: GateConfig) -> str | None:
+    """The version behind alias `champion` (no download), for runs that stop before loading it."""
+    return registry.current_champion_version(config)

@@ -65,7 +65,12 @@ def aliases(config: GateConfig) -> dict[str, str]:
     return {alias: str(version) for alias, version in model.aliases.items()}
 
 
-def read_artifacts(key: str) -> list[Any]:
+def read_artifacts(key: str, flow_run_id: str | None = None) -> list[Any]:
+    """Prefect artifacts under `key` (of one flow run if given), read back through the Prefect client."""
+    return [a for a in _read_artifacts(key) if flow_run_id is None or str(a.flow_run_id) == flow_run_id]
+
+
+def _read_artifacts(key: str) -> list[Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 

@@ -67,19 +67,11 @@ def test_improves_publishes_decision_in_mlflow_and_prefect(improves) -> None:
     assert json.loads(local.read_text())["decision"] == "promoted"
     artifacts = {a.path for a in client.list_artifacts(result["mlflow_run_id"])}
     assert {"decision.json", "segments.csv", "report.md", "gate.yaml", "model"} <= artifacts
-    markdown = [
-        a
-        for a in read_artifacts(artifact_key(config.model_name))
-        if str(a.flow_run_id) == result["prefect_flow_run_id"]
-    ]
+    markdown = read_artifacts(artifact_key(config.model_name), result["prefect_flow_run_id"])
     assert len(markdown) == 1
     assert "PROMOTED" in markdown[0].data
     assert "browser=chrome-beta" in markdown[0].data
-    table = [
-        a
-        for a in read_artifacts(artifact_key(config.model_name, "segments"))
-        if str(a.flow_run_id) == result["prefect_flow_run_id"]
-    ]
+    table = read_artifacts(artifact_key(config.model_name, "segments"), result["prefect_flow_run_id"])
     assert len(table) == 1
 
 
@@ -118,11 +110,7 @@ def test_hurts_key_segment_rejects_and_names_the_segment(hurts) -> None:
     tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
     assert tags["gate.decision"] == "rejected"
     assert "browser=chrome-beta" in tags["gate.reasons"]
-    markdown = [
-        a
-        for a in read_artifacts(artifact_key(config.model_name))
-        if str(a.flow_run_id) == result["prefect_flow_run_id"]
-    ]
+    markdown = read_artifacts(artifact_key(config.model_name), result["prefect_flow_run_id"])
     assert len(markdown) == 1
     assert "REJECTED" in markdown[0].data
     assert "| browser=chrome-beta | yes |" in markdown[0].data
@@ -132,6 +120,7 @@ def test_broken_feature_blocks_names_feature_and_quarantines(broken) -> None:
     _, result, config = broken
     assert result["decision"] == "blocked"
     assert result["candidate_version"] is None
+    assert result["champion_version"] == "1", "the report says which champion stays"
     columns = {r.get("column") for r in result["reasons"]}
     assert "cookie_age_days" in columns
     diagnosed = {(d["kind"], d["feature"], d["segment"]) for d in result["diagnosis"]}

@@ -19,6 +19,7 @@ def test_no_retrain_needed_skips_training_and_says_what_was_saved(workdir: Path)
     _, result, config = bootstrap_and_run("no-retrain-needed", workdir)
     assert result["decision"] == "not_retrained"
     assert result["candidate_version"] is None
+    assert result["champion_version"] == "1"
     (diagnosis,) = result["diagnosis"]
     assert diagnosis["kind"] == "no_degradation"
     assert "30000 new rows" in diagnosis["advice"]
