@@ -114,21 +114,15 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
         console.print(table)
 
 
-def _write(result: dict[str, Any], output: Path) -> None:
-    import json
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from gatekeeper.config import load_config
+    from gatekeeper.report import write_decision
 
     overrides = {"workdir": args.workdir} if args.workdir else {}
     config = load_config(args.config, **overrides)
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
     result = run_gate(config, args.debug)
-    _write(result, output)
+    write_decision(result, output)
     _print_decision(result, output)
     return EXIT_OK
 
@@ -136,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gatekeeper import simulate
     from gatekeeper.demo import demo_config, write_config
+    from gatekeeper.report import write_decision
 
     workdir = Path(args.workdir or ".gatekeeper").resolve()
     scenario = args.scenario or "improves"
@@ -163,7 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if args.output and i == len(steps)
             else workdir / "decisions" / f"{model}-{name}.json"
         )
-        _write(result, output)
+        write_decision(result, output)
         _print_decision(result, output)
     return EXIT_OK
 

@@ -199,8 +199,10 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_decision(decision: Decision, path: str | Path) -> Path:
+def write_decision(decision: Decision | dict[str, Any], path: str | Path) -> Path:
+    """decision.json: a Decision, or the dict a flow returned."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(decision.to_dict()), indent=2) + "\n")
+    content = decision.to_dict() if isinstance(decision, Decision) else decision
+    path.write_text(json.dumps(jsonable(content), indent=2) + "\n")
     return path

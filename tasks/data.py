@@ -79,6 +79,15 @@ def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check
     found: list[Check] = []
     for key in config.key_segments:
         if not all(col in batch.columns for col in key.where):
+            found.append(
+                Check(
+                    "validation.key_segment_unchecked",
+                    "warn",
+                    f"key segment {key.name} was not validated in the new labels: they lack its columns",
+                    segment=key.name,
+                    table="new_labels",
+                )
+            )
             continue
         index = rows_where(batch, key.where)
         if len(index) < config.data_checks.min_rows:
