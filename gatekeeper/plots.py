@@ -1,0 +1,68 @@
+"""The segment forest plot: delta and interval per segment, key segments marked (PNG bytes)."""
+
+from __future__ import annotations
+
+import io
+
+from gatekeeper.policy import Decision
+from gatekeeper.report import segment_rows
+
+COLOURS = {
+    "improved": "#2e7d32",
+    "regressed": "#c62828",
+    "at_risk": "#ef6c00",
+    "inconclusive": "#757575",
+    "no_change": "#1565c0",
+}
+MAX_ROWS = 40
+
+
+def forest_plot(decision: Decision, higher_is_better: bool = True) -> bytes | None:
+    """Overall, key segments, then the segments with the largest |delta|; None without a comparison."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
+
+    rows = [r for r in segment_rows(decision) if r.get("delta") is not None]
+    if not rows:
+        return None
+    head = [r for r in rows if r["segment"] == "overall" or r["key"]]
+    judged = [r for r in rows if r not in head and r["status"] not in ("insufficient_data", "undefined")]
+    thin = [r for r in rows if r not in head and r not in judged]
+    # the largest changes of the judged segments, worst first; segments too small to judge last
+    largest = sorted(judged, key=lambda r: -abs(r["delta"]))[: max(0, MAX_ROWS - len(head))]
+    rest = sorted(largest, key=lambda r: r["delta"] if higher_is_better else -r["delta"])
+    shown = head + (rest + sorted(thin, key=lambda r: -r["n"]))[: max(0, MAX_ROWS - len(head))]
+    height = 1.2 + 0.32 * len(shown)
+    fig = Figure(figsize=(8.5, height), dpi=110)
+    ax = fig.add_subplot()
+    for y, r in enumerate(reversed(shown)):
+        colour = COLOURS.get(r["status"], "#9e9e9e")
+        lo = r["ci_low"] if r.get("ci_low") is not None else r["delta"]
+        hi = r["ci_high"] if r.get("ci_high") is not None else r["delta"]
+        ax.plot([lo, hi], [y, y], color=colour, linewidth=2)
+        ax.plot([r["delta"]], [y], marker="D" if r["key"] else "o", color=colour, markersize=6)
+    labels = [
+        f"{'★ ' if r['key'] else ''}{r['segment']} (n={r['n']}, {r['status']})" for r in reversed(shown)
+    ]
+    ax.set_yticks(range(len(shown)), labels, fontsize=8)
+    for tick, r in zip(ax.get_yticklabels(), reversed(shown), strict=True):
+        if r["key"] or r["segment"] == "overall":
+            tick.set_fontweight("bold")
+    ax.axvline(0, color="black", linewidth=0.8)
+    better = "right" if higher_is_better else "left"
+    ax.set_xlabel(
+        f"{decision.primary_metric}: candidate - champion ({better} is better), "
+        f"{decision.confidence_level:.0%} paired bootstrap interval",
+        fontsize=9,
+    )
+    hidden = len(rows) - len(shown)
+    ax.set_title(
+        f"{decision.model_name}: {decision.decision}  (★ key segment"
+        + (f"; {hidden} smaller changes not shown" if hidden else "")
+        + ")",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
