@@ -140,6 +140,25 @@ class Triage(_Strict):
     min_skill_auc: float = Field(default=0.65, ge=0.5, le=1)
 
 
+class Review(_Strict):
+    """How a `needs_review` decision is settled when the gate runs from a deployment."""
+
+    # auto: pause for an answer in the Prefect UI when the run comes from a deployment
+    # (a person can reach it there); never: leave it to `gatekeeper approve` / `reject`.
+    wait_in_ui: Literal["auto", "always", "never"] = "auto"
+    timeout_minutes: float = Field(default=24 * 60, gt=0)
+    # what an unanswered review becomes: rejected (the champion stays), or left pending
+    # for `gatekeeper approve` / `reject` from the command line
+    on_timeout: Literal["reject", "leave_pending"] = "reject"
+
+
+class Lock(_Strict):
+    """One gate run per model at a time (a Prefect global concurrency limit keyed by model)."""
+
+    enabled: bool = True
+    wait_minutes: float = Field(default=6 * 60, gt=0)
+
+
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
@@ -212,6 +231,8 @@ class GateConfig(PolicyConfig):
     random_state: int = 0
     workdir: str = ".gatekeeper"
     quarantine_dir: str | None = None
+    review: Review = Field(default_factory=Review)
+    lock: Lock = Field(default_factory=Lock)
 
     @property
     def resolved_tracking_uri(self) -> str:

@@ -47,6 +47,19 @@ def _format_of(path: str) -> str:
     )
 
 
+def is_transient_read(error: BaseException) -> bool:
+    """A remote read that may work when tried again (network, timeout, 5xx), not a bad file."""
+    if not isinstance(error, DataLoadError):
+        return False
+    cause = error.__cause__
+    if cause is None or isinstance(cause, FileNotFoundError | PermissionError | IsADirectoryError):
+        return False
+    text = f"{type(cause).__name__} {cause}"
+    return isinstance(cause, ConnectionError | TimeoutError) or any(
+        s in text for s in ("ClientError", "Timeout", "Connection", " 500", " 502", " 503", " 504")
+    )
+
+
 def read_table(path: str) -> pd.DataFrame:
     """Read a CSV (separator from its header: , ; or tab) or Parquet file, path or fsspec URL."""
     fmt = _format_of(path)

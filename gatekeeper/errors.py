@@ -26,6 +26,10 @@ class RegistryError(GatekeeperError, RuntimeError):
     """The MLflow tracking server or model registry failed or is unreachable."""
 
 
+class GateBusyError(GatekeeperError, TimeoutError):
+    """Another gate run of the same model held the model's lock for too long."""
+
+
 class ExpectationSuiteError(GatekeeperError, ValueError):
     """A Great Expectations suite file is missing or does not load completely."""
 

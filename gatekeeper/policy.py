@@ -120,6 +120,7 @@ class Decision:
     mlflow_run_id: str | None = None
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
+    review: dict[str, Any] | None = None
 
     @property
     def promotes(self) -> bool:

@@ -280,20 +280,56 @@ def apply_decision(config: GateConfig, decision: Decision) -> str:
     return registry_call(uri, "apply the decision", apply)
 
 
-def record_decision(config: GateConfig, decision: Decision) -> None:
-    """decision.json, segments.csv, report.md and metrics into the run; close the run."""
+FOREST_PLOT = "segment_forest.png"
+
+
+def web_links(uri: str, experiment_id: str | None, run_id: str | None, model: str, version: str | None):
+    """Browser links into the MLflow UI (only when MLflow is a server; a sqlite file has no pages)."""
+    if not uri.startswith(("http://", "https://")):
+        return {}
+    base = uri.rstrip("/")
+    links = {}
+    if run_id and experiment_id:
+        links["MLflow run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+        links["segment forest plot"] = f"{base}/get-artifact?path={FOREST_PLOT}&run_uuid={run_id}"
+    if version:
+        links["MLflow model version"] = f"{base}/#/models/{model}/versions/{version}"
+    return links
+
+
+def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
+    """decision.json, segments.csv, report.md, the forest plot and metrics into the run; close it.
+
+    Returns where a person finds them: MLflow UI links on a server, artifact paths otherwise.
+    """
     from mlflow.entities import Metric, RunTag
 
-    if decision.mlflow_run_id is None:
-        return
+    from gatekeeper.plots import forest_plot
+    from gatekeeper.stats import HIGHER_IS_BETTER
+
     uri = config.resolved_tracking_uri
+    if decision.mlflow_run_id is None:
+        return {}
     client = client_for(uri)
     run_id = decision.mlflow_run_id
 
-    def record() -> None:
+    def record() -> dict[str, str]:
+        run = client.get_run(run_id)
+        links = web_links(
+            uri, run.info.experiment_id, run_id, config.model_name, decision.candidate_version
+        ) or {"MLflow run": run_id, "MLflow artifacts": run.info.artifact_uri}
         client.log_text(run_id, json.dumps(jsonable(decision.to_dict()), indent=2), "decision.json")
         client.log_text(run_id, segments_csv(decision), "segments.csv")
         client.log_text(run_id, render_markdown(decision), "report.md")
+        picture = forest_plot(decision, HIGHER_IS_BETTER[decision.primary_metric])
+        if picture is None:
+            links.pop("segment forest plot", None)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / FOREST_PLOT
+                path.write_bytes(picture)
+                client.log_artifact(run_id, str(path))
+            links.setdefault("segment forest plot", f"{run.info.artifact_uri}/{FOREST_PLOT}")
         now = int(time.time() * 1000)
         overall = decision.overall or {}
         metrics = [
@@ -310,18 +346,22 @@ def record_decision(config: GateConfig, decision: Decision) -> None:
             ],
         )
         client.set_terminated(run_id, "FINISHED")
+        return links
 
-    registry_call(uri, "record the decision", record)
+    return registry_call(uri, "record the decision", record)
 
 
 def settle_review(
     uri: str, model_name: str, version: str, *, approve: bool, comment: str = "", reviewer: str | None = None
-) -> str:
-    """A person's answer to a `needs_review` decision, recorded on the version (and its run)."""
+) -> tuple[str, dict[str, str]]:
+    """A person's answer to a `needs_review` decision, recorded on the version (and its run).
+
+    Returns what was done, in words, and the review record (outcome, reviewer, comment, at).
+    """
     client = client_for(uri)
     reviewer = reviewer or os.environ.get("GATEKEEPER_REVIEWER") or getpass.getuser()
 
-    def settle() -> str:
+    def settle() -> tuple[str, dict[str, str]]:
         from mlflow.exceptions import MlflowException
 
         try:
@@ -358,7 +398,7 @@ def settle_review(
         if run_id:
             client.log_text(run_id, json.dumps(review, indent=2), "review.json")
             client.set_tag(run_id, "gate.review", review["outcome"])
-        return said
+        return said, review
 
     return registry_call(uri, "record the review", settle)
 

@@ -78,10 +78,45 @@ def segments_csv(decision: Decision) -> str:
     return buf.getvalue()
 
 
-def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> str:
+def review_prompt(decision: Decision) -> str:
+    """What the approval form in the Prefect UI says above its fields (markdown)."""
+    d = decision
+    lines = [
+        f"**{d.model_name}: candidate version {d.candidate_version} needs review** "
+        f"(champion: version {d.champion_version or 'none'}).",
+        "",
+        *[
+            f"- `{r['check']}`{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
+            for r in d.reasons
+        ],
+        "",
+        "The evidence is in this run's artifacts. Approve to make the candidate `champion`; "
+        "reject to keep the champion. Both are recorded on the MLflow model version.",
+    ]
+    return "\n".join(lines)
+
+
+def _review_lines(d: Decision) -> list[str]:
+    if d.review and d.review.get("outcome") in ("approved", "rejected"):
+        r = d.review
+        said = f"**Reviewed: {r['outcome']}** by {r.get('reviewer')} at {r.get('at')}"
+        return [said + (f": {r['comment']}" if r.get("comment") else "."), ""]
+    if d.decision == "needs_review":
+        pending = f" ({d.review['comment']})" if d.review else ""
+        return [
+            f"**Waiting for a reviewer{pending}.** Resume the paused flow run in the Prefect UI to "
+            f"approve or reject, or run `gatekeeper approve|reject --model {d.model_name} "
+            f"--version {d.candidate_version} --comment '...'`.",
+            "",
+        ]
+    return []
+
+
+def render_markdown(decision: Decision, links: dict[str, str] | None = None, image: str | None = None) -> str:
     """Decision and reasons first, then the evidence table, then where to look."""
     d = decision
     lines = [f"# {d.model_name}: {d.decision.upper()}", "", f"**{_HEADLINE[d.decision]}.**", ""]
+    lines += _review_lines(d)
     versions = []
     if d.candidate_version:
         versions.append(f"candidate version **{d.candidate_version}**")
@@ -121,6 +156,8 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None) -> 
                 f"{_num(r['candidate'])} | {_num(r['delta'], signed=True)} | {_interval(r)} | "
                 f"{r['status']} | {r.get('rows_needed') or ''} |"
             )
+        if image:
+            lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
     if d.discovered_regressions:
         lines += [
             "",

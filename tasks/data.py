@@ -7,13 +7,15 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger
 
 from gatekeeper import data as gate_data
-from gatekeeper.config import GateConfig
+from gatekeeper.config import GateConfig, load_config
 from gatekeeper.data import GateTables, feature_columns
 from gatekeeper.data_checks import broken_feature_checks, drift_report, label_checks_against_reference
+from gatekeeper.errors import ConfigError
 from gatekeeper.expectations import run_suite
 from gatekeeper.policy import Check
 from gatekeeper.serialize import jsonable
@@ -22,7 +24,35 @@ from gatekeeper.validation import structural_checks
 from tasks import gate_task
 
 
+def retry_when_transient_read(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a remote batch that could not be fetched; never a file that is missing or malformed."""
+    try:
+        state.result()
+    except Exception as exc:
+        return gate_data.is_transient_read(exc)
+    return False
+
+
 @gate_task
+def read_gate_config(
+    config: GateConfig | str, new_labels: str | None = None, model_name: str | None = None
+) -> GateConfig:
+    """The config (a GateConfig, or a YAML path as deployments pass it), with the arrived batch."""
+    if isinstance(config, str):
+        config = load_config(config)
+    if model_name and model_name != config.model_name:
+        raise ConfigError(
+            f"the run was asked to gate model {model_name!r}, but its config names model_name "
+            f"{config.model_name!r}: point the deployment at that model's config"
+        )
+    if new_labels:
+        batch = new_labels if "://" in new_labels else str(Path(new_labels).resolve())
+        config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": batch})})
+        get_run_logger().info("new labels for %s: %s", config.model_name, batch)
+    return config
+
+
+@gate_task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_when_transient_read)
 def load_tables(config: GateConfig) -> GateTables:
     """Read train, new labels and evaluation data; check the config names real columns."""
     logger = get_run_logger()

@@ -12,15 +12,18 @@ from tasks import gate_task
 
 
 @gate_task
-def publish_for_review(config: GateConfig, decision: Decision) -> None:
+def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, str]) -> None:
     """A markdown report and a segment table, under keys stable across runs of this model."""
     logger = get_run_logger()
-    links = {"MLflow tracking URI": config.resolved_tracking_uri}
+    links = {"MLflow tracking URI": config.resolved_tracking_uri, **links}
     if decision.candidate_version:
-        links["model version"] = f"models:/{config.model_name}/{decision.candidate_version}"
+        links.setdefault("model version", f"models:/{config.model_name}/{decision.candidate_version}")
+    picture = links.get("segment forest plot", "")
     create_markdown_artifact(
         key=artifact_key(config.model_name),
-        markdown=render_markdown(decision, links),
+        markdown=render_markdown(
+            decision, links, image=picture if picture.startswith(("http://", "https://")) else None
+        ),
         description=decision.summary(),
     )
     rows = segment_rows(decision)

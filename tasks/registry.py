@@ -65,9 +65,9 @@ def apply_decision(config: GateConfig, decision: Decision) -> None:
 
 
 @gate_task(**_remote)
-def record_decision(config: GateConfig, decision: Decision) -> None:
-    """decision.json, the segment CSV, the report and metrics into the MLflow run; close the run."""
-    registry.record_decision(config, decision)
+def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
+    """decision.json, segments, report, forest plot and metrics into the MLflow run; return links."""
+    return registry.record_decision(config, decision)
 
 
 @gate_task(**_remote)

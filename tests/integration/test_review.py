@@ -9,7 +9,7 @@ import pytest
 from gatekeeper import simulate
 from gatekeeper.cli import main
 from gatekeeper.demo import demo_config
-from tests.integration.conftest import aliases, mlflow_client, run_gate
+from tests.integration.conftest import aliases, mlflow_client, read_artifacts, run_gate
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,47 @@ def test_unknown_version_is_a_clear_error(waiting, capsys) -> None:
     assert main(["approve", "--model", "review-reject", "--version", "99", "--workdir", str(workdir)]) == 1
     assert "has no version '99'" in capsys.readouterr().err
     assert Path(workdir / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("on_timeout", "decision", "alias_of_2", "review_tag"),
+    [("reject", "rejected", "challenger", "rejected"), ("leave_pending", "needs_review", "challenger", None)],
+    ids=["timeout-rejects", "timeout-leaves-pending"],
+)
+def test_unanswered_review_in_the_ui_times_out(
+    tmp_path: Path, on_timeout: str, decision: str, alias_of_2: str, review_tag: str | None
+) -> None:
+    """`wait_in_ui: always` pauses the run for a form; nobody answers within the timeout."""
+    model = f"review-timeout-{on_timeout.replace('_', '-')}"
+    assert run_gate(demo_config(model, simulate.write_bootstrap(tmp_path / "boot"), tmp_path))["decision"]
+    config = demo_config(model, simulate.write_scenario("improves", tmp_path / "run"), tmp_path)
+    config = config.model_copy(
+        update={
+            "require_approval": True,
+            "review": config.review.model_copy(
+                update={"wait_in_ui": "always", "timeout_minutes": 0.05, "on_timeout": on_timeout}
+            ),
+        }
+    )
+    result = run_gate(config)
+    assert result["decision"] == decision
+    assert aliases(config) == {"champion": "1", alias_of_2: "2"}
+    tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
+    assert tags.get("gate.review") == review_tag
+    if review_tag:
+        assert tags["gate.reviewer"] == "gatekeeper (timeout)"
+        assert result["reasons"][0]["check"] == "review"
+        assert "no answer within 3 s" in result["reasons"][0]["message"]
+        artifact = read_artifacts(f"gate-{model}", result["prefect_flow_run_id"])
+        assert any("Reviewed: rejected" in a.data for a in artifact)
+    else:
+        assert result["review"]["outcome"] == "pending"
+
+
+def test_the_model_lock_is_created_and_released(waiting) -> None:
+    """A gate run holds `gatekeeper-model-<name>` (one slot) and gives it back when done."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("gatekeeper-model-review-approve")
+    assert (limit.limit, limit.active_slots, limit.active) == (1, 0, True)

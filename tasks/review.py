@@ -1,0 +1,124 @@
+"""A person's answer to a `needs_review` decision: a form in the Prefect UI, recorded in MLflow."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import deployment, flow_run
+from prefect.states import Running
+from pydantic import Field
+
+from gatekeeper import registry
+from gatekeeper.config import GateConfig
+from gatekeeper.policy import Decision
+from gatekeeper.report import review_prompt
+from tasks import gate_task
+from tasks.registry import retry_when_transient
+
+REVIEW_PAUSE_KEY = "gatekeeper-review"
+
+
+class ReviewAnswer(RunInput):
+    """The reviewer's form: approve or reject the candidate, and why."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: the candidate becomes champion; reject: the champion stays"
+    )
+    comment: str = Field(default="", description="why (recorded on the MLflow model version)")
+    reviewer: str = Field(default="", description="your name (recorded with the answer)")
+
+
+def waits_for_review(config: GateConfig, decision: Decision) -> bool:
+    """Pause for a person only when one can answer: in a deployment's run, or when told to."""
+    if decision.decision != "needs_review" or decision.candidate_version is None:
+        return False
+    if config.review.wait_in_ui == "auto":
+        return deployment.id is not None
+    return config.review.wait_in_ui == "always"
+
+
+def ask_reviewer(config: GateConfig, decision: Decision) -> dict[str, Any]:
+    """Pause the flow run with an approve / reject form; an unanswered form times out."""
+    logger = get_run_logger()
+    timeout = max(1, round(config.review.timeout_minutes * 60))
+    logger.info(
+        "waiting up to %s for a reviewer: open this flow run in the Prefect UI and press Resume "
+        "(or run `gatekeeper approve|reject --model %s --version %s` after the timeout)",
+        _duration(timeout),
+        config.model_name,
+        decision.candidate_version,
+    )
+    form = ReviewAnswer.with_initial_data(description=review_prompt(decision))
+    try:
+        answer = pause_flow_run(
+            wait_for_input=form,
+            timeout=timeout,
+            poll_interval=min(10, max(1, timeout // 10)),
+            key=REVIEW_PAUSE_KEY,
+        )
+    except FlowPauseTimeout:
+        # the run is still Paused on the server: move it back to Running so it can finish
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(
+                flow_run.id, Running(message="review timed out: resumed by the gate"), force=True
+            )
+        logger.warning("no answer within %s: %s", _duration(timeout), config.review.on_timeout)
+        return {"outcome": "timeout", "after_seconds": timeout}
+    return {
+        "outcome": "approved" if answer.decision == "approve" else "rejected",
+        "comment": answer.comment,
+        "reviewer": answer.reviewer.strip() or "prefect-ui",
+    }
+
+
+def _duration(seconds: int) -> str:
+    return (
+        f"{seconds / 3600:g} h"
+        if seconds >= 3600
+        else f"{seconds / 60:g} min"
+        if seconds >= 60
+        else f"{seconds} s"
+    )
+
+
+@gate_task(retries=2, retry_delay_seconds=3, retry_condition_fn=retry_when_transient)
+def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]) -> Decision:
+    """Record the answer on the model version (promoting on approval) and in the decision."""
+    logger = get_run_logger()
+    outcome = answer["outcome"]
+    if outcome == "timeout" and config.review.on_timeout == "leave_pending":
+        review = {"outcome": "pending", "comment": f"no answer within {_duration(answer['after_seconds'])}"}
+        logger.info("the candidate stays `needs_review`: settle it with `gatekeeper approve|reject`")
+        return replace(decision, review=review)
+    approve = outcome == "approved"
+    comment = answer.get("comment", "")
+    reviewer = answer.get("reviewer")
+    if outcome == "timeout":
+        reviewer = "gatekeeper (timeout)"
+        comment = f"no answer within {_duration(answer['after_seconds'])}: rejected (review.on_timeout)"
+    said, review = registry.settle_review(
+        config.resolved_tracking_uri,
+        config.model_name,
+        str(decision.candidate_version),
+        approve=approve,
+        comment=comment,
+        reviewer=reviewer,
+    )
+    logger.info("%s: %s", config.model_name, said)
+    reason = {
+        "check": "review",
+        "segment": None,
+        "message": f"{review['outcome']} by {review['reviewer']}" + (f": {comment}" if comment else ""),
+    }
+    return replace(
+        decision,
+        decision="promoted" if approve else "rejected",
+        reasons=[reason, *decision.reasons],
+        review=review,
+    )
