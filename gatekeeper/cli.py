@@ -344,7 +344,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from gatekeeper.registry import settle_review
 
     uri = _registry_uri(args)
-    said = settle_review(
+    said, _ = settle_review(
         uri,
         args.model,
         str(args.version),
@@ -353,6 +353,36 @@ def cmd_review(args: argparse.Namespace) -> int:
         reviewer=args.by,
     )
     _console().print(f"{args.model}: {said} (recorded on the model version in {uri})")
+    return EXIT_OK
+
+
+def cmd_labels_arrived(args: argparse.Namespace) -> int:
+    """Record a batch of labels and emit the event that triggers the model's gate deployment."""
+    _quiet_environment()
+    import re
+
+    from gatekeeper.errors import ConfigError
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", args.model):
+        raise ConfigError(
+            f"--model must be a registered model name (letters, digits, . _ -); got {args.model!r}"
+        )
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    if not api:
+        raise ConfigError(
+            "labels-arrived emits an event for a Prefect server's deployments, but PREFECT_API_URL is "
+            "not set (got none): start `prefect server start` and set PREFECT_API_URL, e.g. "
+            "http://127.0.0.1:4200/api"
+        )
+    from flows.label_arrival import LABELS_ARRIVED, label_arrival
+
+    record = label_arrival(args.model, args.batch)
+    _console().print(
+        f"{args.model}: {record['rows']} labelled rows in {record['batch']} recorded; "
+        f"emitted {LABELS_ARRIVED} (event {record['event_id']}) to {api}"
+    )
     return EXIT_OK
 
 
@@ -432,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
         review.add_argument("--workdir", help="working folder (default ./.gatekeeper)")
         review.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         review.set_defaults(func=cmd_review)
+
+    arrived = sub.add_parser(
+        "labels-arrived", help="record a batch of new labels and trigger the model's gate deployment"
+    )
+    arrived.add_argument("--model", required=True, help="registered model name (the event's resource)")
+    arrived.add_argument("--batch", required=True, help="the labelled batch: a path or fsspec URL")
+    arrived.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    arrived.set_defaults(func=cmd_labels_arrived)
 
     back = sub.add_parser("rollback", help="move champion back to previous-champion, recording who and why")
     back.add_argument("--model", required=True)
