@@ -1,0 +1,157 @@
+"""Real `prefect server start`, `mlflow server` and a process worker on loopback, for the deployment tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, OSError) as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(every)
+    raise TimeoutError(f"{what}: not within {timeout:.0f} s (last seen: {last!r})")
+
+
+@dataclass
+class Servers:
+    """The processes of one test module and how to reach them."""
+
+    root: Path
+    prefect_port: int = field(default_factory=free_port)
+    mlflow_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+        env.update(
+            PREFECT_HOME=str(self.root / "prefect-home"),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.root / 'prefect.db'}",
+            PREFECT_WORKER_QUERY_SECONDS="2",
+            PREFECT_WORKER_PREFETCH_SECONDS="5",
+            PREFECT_LOGGING_LEVEL="INFO",
+            MLFLOW_TRACKING_URI=self.mlflow_url,
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.root / f"{name}.log", "w")
+        proc = subprocess.Popen(
+            list(args), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        path = self.root / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """A command line with the servers' environment; fails with its output."""
+        done = subprocess.run(
+            list(args), cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def wait_healthy(self, name: str, url: str, timeout: float = 180) -> None:
+        proc = self.processes[name]
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited {proc.returncode}:\n{self.log(name)[-3000:]}")
+            return httpx.get(url, timeout=5).status_code == 200
+
+        wait_until(f"{name} healthy at {url}", healthy, timeout)
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.processes.values())):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    # ------------------------------------------------------------------ the Prefect REST API
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+def start_servers(root: Path) -> Servers:
+    """Prefect server, MLflow server, a process work pool and its worker, all on loopback."""
+    servers = Servers(root)
+    try:
+        servers.start(
+            "prefect-server", str(BIN / "prefect"), "server", "start",
+            "--host", "127.0.0.1", "--port", str(servers.prefect_port),
+        )  # fmt: skip
+        servers.start(
+            "mlflow-server", str(BIN / "mlflow"), "server",
+            "--host", "127.0.0.1", "--port", str(servers.mlflow_port),
+            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination", str(root / "mlflow-artifacts"),
+            "--workers", "1",
+        )  # fmt: skip
+        servers.wait_healthy("prefect-server", f"{servers.api_url}/health")
+        servers.wait_healthy("mlflow-server", f"{servers.mlflow_url}/health")
+        servers.run(str(BIN / "prefect"), "work-pool", "create", "gatekeeper", "--type", "process")
+        servers.start("worker", str(BIN / "prefect"), "worker", "start", "--pool", "gatekeeper")
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,0 +1,298 @@
+"""The gate as teams run it: real `prefect server` + `mlflow server`, deployments, a worker, events.
+
+Marked `servers`; `.ci/run` runs it with the rest. Deselect locally with `pytest -m "not servers"`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gatekeeper import simulate
+from gatekeeper.demo import demo_config, write_config
+from tests.integration.browser import Browser
+from tests.integration.servers import BIN, REPO, Servers, chromium, start_servers, wait_until
+
+pytestmark = pytest.mark.servers
+
+OUTPUT = Path(os.environ.get("GATEKEEPER_TEST_OUTPUT", REPO / "test-output"))
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("servers")
+    running = start_servers(root)
+    yield running
+    running.stop()
+    for name in running.processes:  # kept next to the screenshots for a failed CI run
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        (OUTPUT / f"{name}.log").write_text(running.log(name))
+
+
+def model_config(servers: Servers, model: str, scenario: str, **update: Any) -> Path:
+    """A demo model's config (train, batch, evaluation) on the MLflow server; returns its YAML path."""
+    folder = servers.root / model
+    config = demo_config(model, simulate.write_scenario(scenario, folder / scenario), folder)
+    config = config.model_copy(update={"tracking_uri": servers.mlflow_url, **update})
+    return write_config(config, folder / scenario / "gate.yaml")
+
+
+def bootstrap(servers: Servers, model: str) -> None:
+    """The first champion, from the command line against the same servers."""
+    folder = servers.root / model
+    boot = demo_config(model, simulate.write_bootstrap(folder / "bootstrap"), folder)
+    path = write_config(boot.model_copy(update={"tracking_uri": servers.mlflow_url}), folder / "boot.yaml")
+    done = servers.run(str(BIN / "gatekeeper"), "run", "--config", str(path))
+    assert "BOOTSTRAP" in done.stdout, done.stdout
+
+
+def deployments_for(model: str, config: Path) -> list[dict[str, Any]]:
+    """The repository's prefect.yaml with its example model swapped for `model` (same shape)."""
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    text = yaml.safe_dump(spec["deployments"]).replace("bank-term-deposit", model)
+    deployments = yaml.safe_load(text)
+    for deployment in deployments:
+        deployment["parameters"]["config"] = str(config)
+    return deployments
+
+
+@pytest.fixture(scope="module")
+def deployed(servers: Servers) -> dict[str, Path]:
+    """`prefect deploy --all` of the repository's file (as the README says), then of the test models."""
+    servers.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
+    configs = {
+        "server-gate": model_config(servers, "server-gate", "improves"),
+        "server-review": model_config(servers, "server-review", "improves", require_approval=True),
+    }
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    spec["deployments"] = [d for m, c in configs.items() for d in deployments_for(m, c)]
+    path = servers.root / "prefect.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    servers.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", str(path))
+    return configs
+
+
+def deployment_id(servers: Servers, name: str) -> str:
+    return servers.api("GET", f"/deployments/name/retraining-gate/{name}")["id"]
+
+
+def runs_of(servers: Servers, deployment: str) -> list[dict[str, Any]]:
+    return servers.api(
+        "POST",
+        "/flow_runs/filter",
+        json={"flow_runs": {"deployment_id": {"any_": [deployment]}}, "sort": "START_TIME_ASC"},
+    )
+
+
+def labels_arrived(servers: Servers, model: str, batch: Path) -> None:
+    done = servers.run(str(BIN / "gatekeeper"), "labels-arrived", "--model", model, "--batch", str(batch))
+    assert "emitted gatekeeper.labels.arrived" in done.stdout, done.stdout
+
+
+def artifacts_of(servers: Servers, flow_run: str, key: str) -> list[dict[str, Any]]:
+    return servers.api(
+        "POST",
+        "/artifacts/filter",
+        json={
+            "artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [flow_run]}},
+            "sort": "CREATED_DESC",
+        },
+    )
+
+
+def logs_of(servers: Servers, flow_run: str) -> list[dict[str, Any]]:
+    return servers.api(
+        "POST",
+        "/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [flow_run]}}, "sort": "TIMESTAMP_ASC", "limit": 200},
+    )
+
+
+def log_time(servers: Servers, flow_run: str, text: str) -> datetime:
+    for log in logs_of(servers, flow_run):
+        if text in log["message"]:
+            return datetime.fromisoformat(log["timestamp"])
+    raise AssertionError(f"flow run {flow_run} never logged {text!r}")
+
+
+def aliases(servers: Servers, model: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=servers.mlflow_url, registry_uri=servers.mlflow_url)
+    return {a: str(v) for a, v in client.get_registered_model(model).aliases.items()}
+
+
+def version_tags(servers: Servers, model: str, version: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=servers.mlflow_url, registry_uri=servers.mlflow_url)
+    return client.get_model_version(model, version).tags
+
+
+# ----------------------------------------------------------------------------- deployments
+
+
+def test_the_repository_prefect_yaml_deploys_a_schedule_and_a_labels_trigger(servers, deployed) -> None:
+    scheduled = servers.api("GET", "/deployments/name/retraining-gate/bank-term-deposit-scheduled")
+    assert scheduled["parameters"] == {"config": "examples/bank_marketing/gate.yaml"}
+    assert [s["schedule"]["cron"] for s in scheduled["schedules"]] == ["0 6 * * 1"]
+    schema = scheduled["parameter_openapi_schema"]["properties"]
+    assert set(schema) == {"config", "new_labels", "model_name"}
+    on_labels = deployment_id(servers, "bank-term-deposit-on-labels")
+    automations = servers.api("POST", "/automations/filter", json={})
+    triggers = [
+        a["trigger"]
+        for a in automations
+        if any(action.get("deployment_id") == on_labels for action in a["actions"])
+    ]
+    assert len(triggers) == 1
+    assert triggers[0]["match"] == {"prefect.resource.id": "gatekeeper.model.bank-term-deposit"}
+    assert triggers[0]["expect"] == ["gatekeeper.labels.arrived"]
+
+
+@pytest.fixture(scope="module")
+def two_arrivals(servers: Servers, deployed: dict[str, Path]) -> list[dict[str, Any]]:
+    """Bootstrap `server-gate`, then say twice, close together, that the same batch arrived."""
+    bootstrap(servers, "server-gate")
+    batch = deployed["server-gate"].parent / "new_labels.parquet"
+    assert batch.exists(), sorted(p.name for p in batch.parent.iterdir())
+    labels_arrived(servers, "server-gate", batch)
+    labels_arrived(servers, "server-gate", batch)
+    deployment = deployment_id(servers, "server-gate-on-labels")
+
+    def finished() -> list[dict[str, Any]] | None:
+        runs = runs_of(servers, deployment)
+        done = len(runs) == 2 and all(r["state_type"] in TERMINAL for r in runs)
+        return runs if done else None
+
+    return wait_until("two triggered gate runs finished", finished, timeout=600, every=2)
+
+
+def test_labels_arrived_triggers_the_gate_with_the_batch_from_the_event(servers, deployed, two_arrivals):
+    batch = str(deployed["server-gate"].parent / "new_labels.parquet")
+    for run in two_arrivals:
+        assert run["state_type"] == "COMPLETED", run["state"]
+        assert run["parameters"]["new_labels"] == batch
+        assert run["parameters"]["model_name"] == "server-gate"
+        assert run["name"].startswith("gate-server-gate-20")
+    first = two_arrivals[0]
+    report = artifacts_of(servers, first["id"], "gate-server-gate")[0]
+    assert report["description"] == "server-gate: promoted (candidate v2 vs champion v1)"
+    assert "# server-gate: PROMOTED" in report["data"]
+    assert "get-artifact?path=segment_forest.png" in report["data"]  # the forest plot, from MLflow
+    assert aliases(servers, "server-gate") == {"champion": "2", "previous-champion": "1"}
+    assert version_tags(servers, "server-gate", "2")["gate.flow_run_id"] == first["id"]
+
+
+def test_one_gate_run_per_model_at_a_time(servers, two_arrivals) -> None:
+    """The second arrival waited for the first gate to finish and judged against its champion."""
+    first, second = two_arrivals
+    first_done = log_time(servers, first["id"], "[7/7] publishing")
+    second_started = log_time(servers, second["id"], "[1/7] loading data")
+    assert second_started > first_done
+    assert log_time(servers, second["id"], "acquiring gatekeeper-model-server-gate")
+    report = artifacts_of(servers, second["id"], "gate-server-gate")[0]
+    assert "champion version **2**" in report["data"], report["data"][:800]
+    assert "PROMOTED" not in report["data"]
+
+
+# ----------------------------------------------------------------------------- review in the UI
+
+
+@pytest.fixture(scope="module")
+def browser(servers: Servers):
+    executable = chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    page = Browser(executable, servers.root / "chromium-profile")
+    yield page
+    page.close()
+
+
+def show_report(browser: Browser, servers: Servers, run: dict[str, Any], model: str) -> str:
+    """Open the flow run's page, its Artifacts tab, then the decision report; return the page text."""
+    browser.goto(f"{servers.ui_url}/runs/flow-run/{run['id']}")
+    browser.wait_for_text(run["name"])
+    browser.click("Artifacts")
+    browser.wait_for_text(f"gate-{model}-segments")
+    browser.click(f"gate-{model}")
+    return browser.wait_for_text("Why")
+
+
+def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, browser) -> None:
+    first = two_arrivals[0]
+    browser.goto(f"{servers.ui_url}/runs/flow-run/{first['id']}")
+    browser.wait_for_text(first["name"])
+    browser.click("Artifacts")
+    page = browser.wait_for_text("server-gate: promoted (candidate v2 vs champion v1)")
+    assert "gate-server-gate-segments" in page
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(OUTPUT / "flow-run-artifacts.png")
+    text = show_report(browser, servers, first, "server-gate")
+    assert "server-gate: PROMOTED" in text
+    assert "Promoted: the candidate is the new champion" in text
+    browser.screenshot(OUTPUT / "decision-report.png")
+    # the forest plot is served by the MLflow server and shown inside the report
+    widths = wait_until("the forest plot loaded", lambda: browser.loaded_images("segment_forest"), 30)
+    assert widths[0] > 400
+    browser.scroll_to_image("segment_forest")
+    browser.screenshot(OUTPUT / "decision-report-forest-plot.png")
+
+
+def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, deployed, browser) -> None:
+    bootstrap(servers, "server-review")
+    labels_arrived(servers, "server-review", deployed["server-review"].parent / "new_labels.parquet")
+    deployment = deployment_id(servers, "server-review-on-labels")
+    paused = wait_until(
+        "the review run paused",
+        lambda: [r for r in runs_of(servers, deployment) if r["state_type"] == "PAUSED"],
+        timeout=600,
+        every=2,
+    )[0]
+    keyset = paused["state"]["state_details"]["run_input_keyset"]
+    schema = servers.api("GET", f"/flow_runs/{paused['id']}/input/{keyset['schema']}")
+    assert '"approve", "reject"' in str(schema).replace("'", '"')
+    assert aliases(servers, "server-review") == {"champion": "1", "challenger": "2"}
+
+    text = show_report(browser, servers, paused, "server-review")
+    assert "server-review: NEEDS_REVIEW" in text
+    assert "Waiting for a reviewer" in text
+    browser.screenshot(OUTPUT / "needs-review-report.png")
+    browser.goto(f"{servers.ui_url}/runs/flow-run/{paused['id']}")
+    browser.wait_for_text("Resume")
+    browser.click("Resume")
+    form = browser.wait_for_text("Reviewer")
+    assert "candidate version 2 needs review" in form
+    assert "approve: the candidate becomes champion" in form
+    browser.screenshot(OUTPUT / "review-form.png")
+
+    servers.api(
+        "POST",
+        f"/flow_runs/{paused['id']}/resume",
+        json={"run_input": {"decision": "approve", "comment": "checked the segments", "reviewer": "ci"}},
+    )
+    done = wait_until(
+        "the resumed run finished",
+        lambda: (r := servers.api("GET", f"/flow_runs/{paused['id']}"))["state_type"] in TERMINAL and r,
+        timeout=300,
+        every=2,
+    )
+    assert done["state_type"] == "COMPLETED", done["state"]
+    assert aliases(servers, "server-review") == {"champion": "2", "previous-champion": "1"}
+    tags = version_tags(servers, "server-review", "2")
+    assert (tags["gate.decision"], tags["gate.review"], tags["gate.reviewer"]) == (
+        "promoted",
+        "approved",
+        "ci",
+    )
+    assert tags["gate.review_comment"] == "checked the segments"
+    report = artifacts_of(servers, paused["id"], "gate-server-review")[0]
+    assert "**Reviewed: approved** by ci" in report["data"]
