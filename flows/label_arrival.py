@@ -80,7 +80,12 @@ def announce_labels(record: dict[str, Any]) -> str | None:
     return str(event.id)
 
 
-@flow(name="label-arrival", flow_run_name="labels-{model_name}")
+def _run_name() -> str:
+    model = (flow_run.parameters or {}).get("model_name", "model")
+    return f"labels-{model}-{flow_run.scheduled_start_time:%Y-%m-%d-%H%M%S}"
+
+
+@flow(name="label-arrival", flow_run_name=_run_name)
 def label_arrival(model_name: str, batch: str) -> dict[str, Any]:
     """Record a batch of new labels for a model and emit `gatekeeper.labels.arrived`."""
     record = record_batch(model_name, batch)

@@ -67,3 +67,16 @@ def test_run_with_unreachable_tracking_server_fails_in_one_paragraph(tmp_path: P
     assert result.returncode == 1
     assert "gatekeeper run: error: MLflow at http://127.0.0.1:9 failed to open a run" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_labels_arrived_without_a_prefect_server_refuses(tmp_path: Path) -> None:
+    """No PREFECT_API_URL: an event would reach no deployment, so nothing is emitted."""
+    batch = REPO / "examples/bank_marketing/data/new_labels.csv.gz"
+    result = _gatekeeper(
+        "labels-arrived", "--model", "bank-term-deposit", "--batch", str(batch), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "PREFECT_API_URL is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad = _gatekeeper("labels-arrived", "--model", "bank term", "--batch", str(batch), cwd=tmp_path)
+    assert "--model must be a registered model name" in bad.stderr

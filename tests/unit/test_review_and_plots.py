@@ -24,13 +24,20 @@ def test_needs_review_report_says_how_to_answer(config) -> None:
     assert "**Waiting for a reviewer.**" in md
     assert f"--model fraud-detector --version {decision.candidate_version}" in md
     prompt = review_prompt(decision)
-    assert prompt.startswith(f"**fraud-detector: candidate version {decision.candidate_version} needs review**")
+    assert prompt.startswith(
+        f"**fraud-detector: candidate version {decision.candidate_version} needs review**"
+    )
     assert "`approval_required`" in prompt
 
 
 def test_a_settled_review_leads_the_report(config) -> None:
     decision = decide(evidence(), config.model_copy(update={"require_approval": True}))
-    review = {"outcome": "approved", "reviewer": "ana", "comment": "beta is fine", "at": "2026-11-23T10:00:00"}
+    review = {
+        "outcome": "approved",
+        "reviewer": "ana",
+        "comment": "beta is fine",
+        "at": "2026-11-23T10:00:00",
+    }
     md = render_markdown(replace(decision, decision="promoted", review=review))
     assert md.splitlines()[4] == "**Reviewed: approved** by ana at 2026-11-23T10:00:00: beta is fine"
     assert "Waiting for a reviewer" not in md
@@ -97,7 +104,7 @@ def test_only_transient_reads_are_retried(cause: BaseException, transient: bool)
 def test_review_and_lock_settings_are_checked(config) -> None:
     raw = config.model_dump(mode="json")
     assert parse_config({**raw, "review": {"timeout_minutes": 5}}).review.on_timeout == "reject"
-    with pytest.raises(ConfigError, match="review.on_timeout"):
+    with pytest.raises(ConfigError, match=r"review\.on_timeout"):
         parse_config({**raw, "review": {"on_timeout": "approve"}})
-    with pytest.raises(ConfigError, match="lock.wait_minutes"):
+    with pytest.raises(ConfigError, match=r"lock\.wait_minutes"):
         parse_config({**raw, "lock": {"wait_minutes": 0}})
