@@ -1,0 +1,75 @@
+"""A batch read over HTTP: a server hiccup is retried, a missing file is not."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+
+from gatekeeper import simulate
+from gatekeeper.demo import demo_config
+from gatekeeper.errors import DataLoadError
+from tests.integration.conftest import run_gate
+
+
+class Flaky(SimpleHTTPRequestHandler):
+    """Serves a folder; answers 503 to the first `failures` GETs of each path."""
+
+    failures = 0
+    seen: ClassVar[Counter] = Counter()
+
+    def do_GET(self) -> None:
+        self.seen[self.path] += 1
+        if self.seen[self.path] <= self.failures:
+            self.send_error(503, "Service Unavailable")
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def batch_server(tmp_path: Path) -> Iterator[tuple[str, type[Flaky]]]:
+    handler = type("Handler", (Flaky,), {"failures": 1, "seen": Counter()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(tmp_path / "served")))
+    (tmp_path / "served").mkdir()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+
+
+def test_a_transient_503_is_retried_and_the_gate_completes(tmp_path: Path, batch_server) -> None:
+    url, handler = batch_server
+    files = simulate.write_bootstrap(tmp_path / "boot")
+    pd.read_parquet(files.new_labels).to_csv(tmp_path / "served" / "batch.csv", index=False)
+    config = demo_config("remote-batch", files, tmp_path)
+    config = config.model_copy(
+        update={"data": config.data.model_copy(update={"new_labels": f"{url}/batch.csv"})}
+    )
+    from flows.retraining_gate import retraining_gate
+
+    result = retraining_gate(config)
+    assert result["decision"] == "bootstrap"
+    # without the task's retry the first answer, a 503, would have failed the run
+    assert handler.seen["/batch.csv"] >= 2
+
+
+def test_a_missing_remote_batch_is_not_retried(tmp_path: Path, batch_server) -> None:
+    url, handler = batch_server
+    handler.failures = 0
+    config = demo_config("remote-missing", simulate.write_bootstrap(tmp_path / "boot"), tmp_path)
+    config = config.model_copy(
+        update={"data": config.data.model_copy(update={"new_labels": f"{url}/missing.csv"})}
+    )
+    with pytest.raises(DataLoadError, match=r"missing\.csv"):
+        run_gate(config)
+    assert handler.seen["/missing.csv"] == 1
