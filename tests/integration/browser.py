@@ -67,6 +67,10 @@ class Browser:
     def goto(self, url: str) -> None:
         self.send("Page.navigate", url=url)
 
+    def blank(self) -> None:
+        """Leave the current page (its scripts stop using the CPU)."""
+        self.goto("about:blank")
+
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
@@ -94,6 +98,38 @@ class Browser:
         )
         if not clicked:
             raise AssertionError(f"nothing labelled {label!r} to click on {self.evaluate('location.href')}")
+
+    def choose(self, value: str) -> None:
+        """Pick `value` in the select that offers it, as a person would (change + input events)."""
+        done = self.evaluate(
+            f"""(() => {{
+              const select = [...document.querySelectorAll('select')]
+                .find(s => [...s.options].some(o => o.value === {json.dumps(value)}));
+              if (!select) return false;
+              select.value = {json.dumps(value)};
+              select.dispatchEvent(new Event('input', {{bubbles: true}}));
+              select.dispatchEvent(new Event('change', {{bubbles: true}}));
+              return true;
+            }})()"""
+        )
+        if not done:
+            raise AssertionError(f"no select offers {value!r}")
+
+    def type_into(self, index: int, text: str) -> None:
+        """Focus the index-th text field (input or textarea) of the page and type `text` into it."""
+        focused = self.evaluate(
+            f"""(() => {{
+              const fields = [...document.querySelectorAll('textarea, input[type=text], input:not([type])')]
+                .filter(e => e.offsetParent);
+              const field = fields[{index}];
+              if (!field) return false;
+              field.focus();
+              return true;
+            }})()"""
+        )
+        if not focused:
+            raise AssertionError(f"no text field number {index} on the page")
+        self.send("Input.insertText", text=text)
 
     def loaded_images(self, fragment: str) -> list[int]:
         """Natural widths of the page's images whose address holds `fragment` (0: not loaded)."""

@@ -69,6 +69,7 @@ def deployed(servers: Servers) -> dict[str, Path]:
     configs = {
         "server-gate": model_config(servers, "server-gate", "improves"),
         "server-review": model_config(servers, "server-review", "improves", require_approval=True),
+        "server-ui": model_config(servers, "server-ui", "improves", require_approval=True),
     }
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     spec["deployments"] = [d for m, c in configs.items() for d in deployments_for(m, c)]
@@ -217,6 +218,32 @@ def browser(servers: Servers):
     page.close()
 
 
+@pytest.fixture
+def page(browser: Browser):
+    """The browser, left on a blank page after each test: the Prefect UI's live run graph is
+    drawn in software here and would take the CPU the gate runs of the next test need."""
+    yield browser
+    browser.blank()
+
+
+def wait_for_pause(servers: Servers, deployment: str) -> dict[str, Any]:
+    return wait_until(
+        "the review run paused",
+        lambda: [r for r in runs_of(servers, deployment) if r["state_type"] == "PAUSED"],
+        timeout=600,
+        every=2,
+    )[0]
+
+
+def wait_for_end(servers: Servers, flow_run: str) -> dict[str, Any]:
+    return wait_until(
+        "the resumed run finished",
+        lambda: (r := servers.api("GET", f"/flow_runs/{flow_run}"))["state_type"] in TERMINAL and r,
+        timeout=300,
+        every=2,
+    )
+
+
 def show_report(browser: Browser, servers: Servers, run: dict[str, Any], model: str) -> str:
     """Open the flow run's page, its Artifacts tab, then the decision report; return the page text."""
     browser.goto(f"{servers.ui_url}/runs/flow-run/{run['id']}")
@@ -227,64 +254,55 @@ def show_report(browser: Browser, servers: Servers, run: dict[str, Any], model: 
     return browser.wait_for_text("Why")
 
 
-def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, browser) -> None:
+def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, page) -> None:
     first = two_arrivals[0]
-    browser.goto(f"{servers.ui_url}/runs/flow-run/{first['id']}")
-    browser.wait_for_text(first["name"])
-    browser.click("Artifacts")
-    page = browser.wait_for_text("server-gate: promoted (candidate v2 vs champion v1)")
-    assert "gate-server-gate-segments" in page
+    page.goto(f"{servers.ui_url}/runs/flow-run/{first['id']}")
+    page.wait_for_text(first["name"])
+    page.click("Artifacts")
+    listing = page.wait_for_text("server-gate: promoted (candidate v2 vs champion v1)")
+    assert "gate-server-gate-segments" in listing
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    browser.screenshot(OUTPUT / "flow-run-artifacts.png")
-    text = show_report(browser, servers, first, "server-gate")
+    page.screenshot(OUTPUT / "flow-run-artifacts.png")
+    text = show_report(page, servers, first, "server-gate")
     assert "server-gate: PROMOTED" in text
     assert "Promoted: the candidate is the new champion" in text
-    browser.screenshot(OUTPUT / "decision-report.png")
+    page.screenshot(OUTPUT / "decision-report.png")
     # the forest plot is served by the MLflow server and shown inside the report
-    widths = wait_until("the forest plot loaded", lambda: browser.loaded_images("segment_forest"), 30)
+    widths = wait_until("the forest plot loaded", lambda: page.loaded_images("segment_forest"), 30)
     assert widths[0] > 400
-    browser.scroll_to_image("segment_forest")
-    browser.screenshot(OUTPUT / "decision-report-forest-plot.png")
+    page.scroll_to_image("segment_forest")
+    page.screenshot(OUTPUT / "decision-report-forest-plot.png")
 
 
-def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, deployed, browser) -> None:
+def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, deployed, page) -> None:
     bootstrap(servers, "server-review")
     labels_arrived(servers, "server-review", deployed["server-review"].parent / "new_labels.parquet")
     deployment = deployment_id(servers, "server-review-on-labels")
-    paused = wait_until(
-        "the review run paused",
-        lambda: [r for r in runs_of(servers, deployment) if r["state_type"] == "PAUSED"],
-        timeout=600,
-        every=2,
-    )[0]
+    paused = wait_for_pause(servers, deployment)
     keyset = paused["state"]["state_details"]["run_input_keyset"]
     schema = servers.api("GET", f"/flow_runs/{paused['id']}/input/{keyset['schema']}")
     assert '"approve", "reject"' in str(schema).replace("'", '"')
     assert aliases(servers, "server-review") == {"champion": "1", "challenger": "2"}
 
-    text = show_report(browser, servers, paused, "server-review")
+    text = show_report(page, servers, paused, "server-review")
     assert "server-review: NEEDS_REVIEW" in text
     assert "Waiting for a reviewer" in text
-    browser.screenshot(OUTPUT / "needs-review-report.png")
-    browser.goto(f"{servers.ui_url}/runs/flow-run/{paused['id']}")
-    browser.wait_for_text("Resume")
-    browser.click("Resume")
-    form = browser.wait_for_text("Reviewer")
+    page.screenshot(OUTPUT / "needs-review-report.png")
+    page.goto(f"{servers.ui_url}/runs/flow-run/{paused['id']}")
+    page.wait_for_text("Resume")
+    page.click("Resume")
+    form = page.wait_for_text("Reviewer")
     assert "candidate version 2 needs review" in form
     assert "approve: the candidate becomes champion" in form
-    browser.screenshot(OUTPUT / "review-form.png")
+    page.screenshot(OUTPUT / "review-form.png")
+    page.blank()
 
     servers.api(
         "POST",
         f"/flow_runs/{paused['id']}/resume",
         json={"run_input": {"decision": "approve", "comment": "checked the segments", "reviewer": "ci"}},
     )
-    done = wait_until(
-        "the resumed run finished",
-        lambda: (r := servers.api("GET", f"/flow_runs/{paused['id']}"))["state_type"] in TERMINAL and r,
-        timeout=300,
-        every=2,
-    )
+    done = wait_for_end(servers, paused["id"])
     assert done["state_type"] == "COMPLETED", done["state"]
     assert aliases(servers, "server-review") == {"champion": "2", "previous-champion": "1"}
     tags = version_tags(servers, "server-review", "2")
@@ -296,3 +314,29 @@ def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, dep
     assert tags["gate.review_comment"] == "checked the segments"
     report = artifacts_of(servers, paused["id"], "gate-server-review")[0]
     assert "**Reviewed: approved** by ci" in report["data"]
+
+
+def test_a_reviewer_rejects_in_the_ui_form(servers, deployed, page) -> None:
+    """The form a person fills in the Prefect UI: reject, with a comment and a name."""
+    bootstrap(servers, "server-ui")
+    labels_arrived(servers, "server-ui", deployed["server-ui"].parent / "new_labels.parquet")
+    paused = wait_for_pause(servers, deployment_id(servers, "server-ui-on-labels"))
+    page.goto(f"{servers.ui_url}/runs/flow-run/{paused['id']}")
+    page.wait_for_text("Resume")
+    page.click("Resume")
+    page.wait_for_text("Reviewer")
+    page.choose("reject")
+    page.type_into(0, "the beta segment needs more rows first")
+    page.type_into(1, "ui-reviewer")
+    page.screenshot(OUTPUT / "review-form-filled.png")
+    page.click("Submit")
+    page.blank()
+    done = wait_for_end(servers, paused["id"])
+    assert done["state_type"] == "COMPLETED", done["state"]
+    assert aliases(servers, "server-ui") == {"champion": "1", "challenger": "2"}
+    tags = version_tags(servers, "server-ui", "2")
+    assert (tags["gate.decision"], tags["gate.review"]) == ("rejected", "rejected")
+    assert tags["gate.reviewer"] == "ui-reviewer"
+    assert tags["gate.review_comment"] == "the beta segment needs more rows first"
+    report = artifacts_of(servers, paused["id"], "gate-server-ui")[0]
+    assert "**Reviewed: rejected** by ui-reviewer" in report["data"]
