@@ -403,6 +403,24 @@ def settle_review(
     return registry_call(uri, "record the review", settle)
 
 
+def review_of(uri: str, model_name: str, version: str) -> dict[str, str] | None:
+    """The review already recorded on a version (say, from the command line), or None."""
+    client = client_for(uri)
+
+    def read() -> dict[str, str] | None:
+        tags = client.get_model_version(model_name, version).tags
+        if not tags.get("gate.review"):
+            return None
+        return {
+            "outcome": tags["gate.review"],
+            "reviewer": tags.get("gate.reviewer", ""),
+            "comment": tags.get("gate.review_comment", ""),
+            "at": tags.get("gate.reviewed_at", ""),
+        }
+
+    return registry_call(uri, "read the version's review", read)
+
+
 def rollback(uri: str, model_name: str, *, reason: str, who: str | None = None) -> dict[str, Any]:
     """Move `champion` back to `previous-champion`; the demoted version keeps alias `rolled-back`."""
     client = client_for(uri)

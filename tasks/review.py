@@ -91,6 +91,17 @@ def _duration(seconds: int) -> str:
 def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]) -> Decision:
     """Record the answer on the model version (promoting on approval) and in the decision."""
     logger = get_run_logger()
+    uri, version = config.resolved_tracking_uri, str(decision.candidate_version)
+    earlier = registry.review_of(uri, config.model_name, version)
+    if earlier is not None:  # settled from the command line while this run waited
+        logger.warning(
+            "version %s was already %s by %s; this run's answer (%s) is not applied",
+            version,
+            earlier["outcome"],
+            earlier["reviewer"],
+            answer["outcome"],
+        )
+        return _reviewed(decision, earlier)
     outcome = answer["outcome"]
     if outcome == "timeout" and config.review.on_timeout == "leave_pending":
         review = {"outcome": "pending", "comment": f"no answer within {_duration(answer['after_seconds'])}"}
@@ -103,14 +114,15 @@ def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]
         reviewer = "gatekeeper (timeout)"
         comment = f"no answer within {_duration(answer['after_seconds'])}: rejected (review.on_timeout)"
     said, review = registry.settle_review(
-        config.resolved_tracking_uri,
-        config.model_name,
-        str(decision.candidate_version),
-        approve=approve,
-        comment=comment,
-        reviewer=reviewer,
+        uri, config.model_name, version, approve=approve, comment=comment, reviewer=reviewer
     )
     logger.info("%s: %s", config.model_name, said)
+    return _reviewed(decision, review)
+
+
+def _reviewed(decision: Decision, review: dict[str, Any]) -> Decision:
+    """The decision after a person's answer: promoted or rejected, the answer as its first reason."""
+    comment = review.get("comment")
     reason = {
         "check": "review",
         "segment": None,
@@ -118,7 +130,7 @@ def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]
     }
     return replace(
         decision,
-        decision="promoted" if approve else "rejected",
+        decision="promoted" if review["outcome"] == "approved" else "rejected",
         reasons=[reason, *decision.reasons],
         review=review,
     )

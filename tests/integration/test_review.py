@@ -139,3 +139,36 @@ def test_the_model_lock_is_created_and_released(waiting) -> None:
     with get_client(sync_client=True) as client:
         limit = client.read_global_concurrency_limit_by_name("gatekeeper-model-review-approve")
     assert (limit.limit, limit.active_slots, limit.active) == (1, 0, True)
+
+
+def test_an_answer_from_the_command_line_while_the_run_waits_is_kept(tmp_path: Path) -> None:
+    """`gatekeeper approve` settles the version while the flow is paused; the flow then reports it."""
+    import threading
+    import time
+
+    model = "review-cli-while-paused"
+    assert run_gate(demo_config(model, simulate.write_bootstrap(tmp_path / "boot"), tmp_path))["decision"]
+    config = demo_config(model, simulate.write_scenario("improves", tmp_path / "run"), tmp_path)
+    config = config.model_copy(
+        update={
+            "require_approval": True,
+            "review": config.review.model_copy(update={"wait_in_ui": "always", "timeout_minutes": 0.15}),
+        }
+    )
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(run_gate(config)))
+    runner.start()
+    client = mlflow_client(config)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        versions = client.search_model_versions(f"name='{model}'")
+        if any(v.tags.get("gate.decision") == "needs_review" for v in versions):
+            break
+        time.sleep(0.3)
+    argv = ["approve", "--model", model, "--version", "2", "--by", "cli-person", "--workdir", str(tmp_path)]
+    assert main([*argv, "--comment", "approved at the terminal"]) == 0
+    runner.join(timeout=300)
+    assert result["decision"] == "promoted"
+    assert result["review"]["reviewer"] == "cli-person"
+    assert result["reasons"][0]["message"] == "approved by cli-person: approved at the terminal"
+    assert aliases(config) == {"champion": "2", "previous-champion": "1"}
