@@ -11,6 +11,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.settings import get_current_settings
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import GateBusyError
@@ -36,10 +37,16 @@ def ensure_lock(name: str) -> None:
 @contextmanager
 def model_lock(config: GateConfig, what: str) -> Iterator[None]:
     """Hold the model's slot while `what` runs; wait (up to lock.wait_minutes) if another run holds it."""
+    logger = get_run_logger()
     if not config.lock.enabled:
         yield
         return
-    logger = get_run_logger()
+    if not get_current_settings().api.url:
+        # the ephemeral API lives and dies with this process: a slot it held when killed would stay
+        # taken, so no lock here; the registry still refuses to promote on stale evidence
+        logger.info("no Prefect server (ephemeral API): %s runs without the model lock", what)
+        yield
+        return
     name = lock_name(config.model_name)
     ensure_lock(name)
     logger.info("acquiring %s for %s (one gate run per model at a time)", name, what)
