@@ -48,8 +48,8 @@ def ask_reviewer(config: GateConfig, decision: Decision) -> dict[str, Any]:
     logger = get_run_logger()
     timeout = max(1, round(config.review.timeout_minutes * 60))
     logger.info(
-        "waiting up to %s for a reviewer: open this flow run in the Prefect UI and press Resume "
-        "(or run `gatekeeper approve|reject --model %s --version %s` after the timeout)",
+        "waiting up to %s for a reviewer: open this flow run in the Prefect UI and press Resume, "
+        "or answer with `gatekeeper approve|reject --model %s --version %s`",
         _duration(timeout),
         config.model_name,
         decision.candidate_version,
