@@ -203,6 +203,23 @@ def test_one_gate_run_per_model_at_a_time(servers, two_arrivals) -> None:
     assert "PROMOTED" not in report["data"]
 
 
+def test_the_scheduled_deployment_gates_the_batch_its_config_names(servers, deployed, two_arrivals) -> None:
+    """What the cron schedule starts, started now: only `config` is passed; the lock is free again."""
+    servers.run(str(BIN / "prefect"), "deployment", "run", "retraining-gate/server-gate-scheduled")
+    deployment = deployment_id(servers, "server-gate-scheduled")
+    run = wait_until(
+        "the scheduled deployment's run finished",
+        lambda: [r for r in runs_of(servers, deployment) if r["state_type"] in TERMINAL],
+        timeout=600,
+        every=2,
+    )[0]
+    assert run["state_type"] == "COMPLETED", run["state"]
+    assert run["parameters"] == {"config": str(deployed["server-gate"])}
+    report = artifacts_of(servers, run["id"], "gate-server-gate")[0]
+    assert "champion version **2**" in report["data"]  # judged against what the arrivals left
+    assert str(deployed["server-gate"].parent / "new_labels.parquet") in str(logs_of(servers, run["id"]))
+
+
 # ----------------------------------------------------------------------------- review in the UI
 
 
