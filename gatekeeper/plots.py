@@ -32,7 +32,7 @@ def forest_plot(decision: Decision, higher_is_better: bool = True) -> bytes | No
     rest = sorted(largest, key=lambda r: r["delta"] if higher_is_better else -r["delta"])
     shown = head + (rest + sorted(thin, key=lambda r: -r["n"]))[: max(0, MAX_ROWS - len(head))]
     height = 1.2 + 0.32 * len(shown)
-    fig = Figure(figsize=(8.5, height), dpi=110)
+    fig = Figure(figsize=(7.2, height), dpi=110)  # ~790 px: fits the Prefect UI's column
     ax = fig.add_subplot()
     for y, r in enumerate(reversed(shown)):
         colour = COLOURS.get(r["status"], "#9e9e9e")
@@ -50,8 +50,8 @@ def forest_plot(decision: Decision, higher_is_better: bool = True) -> bytes | No
     ax.axvline(0, color="black", linewidth=0.8)
     better = "right" if higher_is_better else "left"
     ax.set_xlabel(
-        f"{decision.primary_metric}: candidate - champion ({better} is better), "
-        f"{decision.confidence_level:.0%} paired bootstrap interval",
+        f"{decision.primary_metric}: candidate - champion, {decision.confidence_level:.0%} "
+        f"interval ({better} is better)",
         fontsize=9,
     )
     hidden = len(rows) - len(shown)

@@ -58,7 +58,7 @@ def test_forest_plot_is_a_png_with_one_row_per_judged_segment(config) -> None:
     assert picture is not None
     assert picture.startswith(b"\x89PNG")
     height, width, _ = imread(io.BytesIO(picture)).shape
-    assert width > 800
+    assert width > 700
     assert height > 150
 
 
