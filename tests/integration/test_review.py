@@ -172,3 +172,22 @@ def test_an_answer_from_the_command_line_while_the_run_waits_is_kept(tmp_path: P
     assert result["review"]["reviewer"] == "cli-person"
     assert result["reasons"][0]["message"] == "approved by cli-person: approved at the terminal"
     assert aliases(config) == {"champion": "2", "previous-champion": "1"}
+
+
+def test_a_gate_that_cannot_get_the_model_lock_fails_and_changes_nothing(tmp_path: Path) -> None:
+    """Another run holds the model's slot longer than lock.wait_minutes: a clear error, no trace in MLflow."""
+    from prefect.concurrency.sync import concurrency
+
+    from gatekeeper.errors import GateBusyError
+    from tasks.lock import ensure_lock, lock_name
+
+    model = "lock-busy"
+    config = demo_config(model, simulate.write_bootstrap(tmp_path / "boot"), tmp_path)
+    config = config.model_copy(update={"lock": config.lock.model_copy(update={"wait_minutes": 0.05})})
+    ensure_lock(lock_name(model))
+    with concurrency(lock_name(model), occupy=1, strict=True):
+        with pytest.raises(
+            GateBusyError, match=r"held gatekeeper-model-lock-busy for more than 0\.05 minutes"
+        ):
+            run_gate(config)
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was loaded, trained or registered
