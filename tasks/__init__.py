@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -12,3 +15,16 @@ def gate_task(fn=None, **kwargs):
     if fn is None:
         return lambda f: task(f, **kwargs)
     return task(fn, **kwargs)
+
+
+def retry_if(is_transient: Callable[[BaseException], bool]) -> Callable[[Any, Any, Any], bool]:
+    """A `retry_condition_fn` that retries only when the task's exception passes `is_transient`."""
+
+    def condition(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except Exception as exc:
+            return is_transient(exc)
+        return False
+
+    return condition

@@ -7,7 +7,6 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from prefect import get_run_logger
 
@@ -21,16 +20,10 @@ from gatekeeper.policy import Check
 from gatekeeper.serialize import jsonable
 from gatekeeper.stats import rows_where
 from gatekeeper.validation import structural_checks
-from tasks import gate_task
+from tasks import gate_task, retry_if
 
-
-def retry_when_transient_read(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a remote batch that could not be fetched; never a file that is missing or malformed."""
-    try:
-        state.result()
-    except Exception as exc:
-        return gate_data.is_transient_read(exc)
-    return False
+# a remote batch that could not be fetched is retried, never a file that is missing or malformed
+retry_when_transient_read = retry_if(gate_data.is_transient_read)
 
 
 @gate_task

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger
 
 from gatekeeper import registry
@@ -11,22 +9,15 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables
 from gatekeeper.models import TrainedModel
 from gatekeeper.policy import Decision
-from tasks import gate_task
+from tasks import gate_task, retry_if
+
+# connection trouble with a remote MLflow is retried, never a logic failure
+retry_when_transient = retry_if(registry.is_transient)
+
+REMOTE_RETRIES = {"retries": 2, "retry_delay_seconds": 3, "retry_condition_fn": retry_when_transient}
 
 
-def retry_when_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only connection trouble with a remote MLflow, never a logic failure."""
-    try:
-        state.result()
-    except Exception as exc:
-        return registry.is_transient(exc)
-    return False
-
-
-_remote = {"retries": 2, "retry_delay_seconds": 3, "retry_condition_fn": retry_when_transient}
-
-
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | None) -> str:
     """Open the MLflow run that holds this gate run's params, data hashes and decision."""
     rows = {n: len(tables.table(n)) for n in tables.hashes}
@@ -35,7 +26,7 @@ def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | No
     return run_id
 
 
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def register_candidate(config: GateConfig, run_id: str, candidate: TrainedModel) -> TrainedModel:
     """Log the fitted candidate in the run and register it as a new version, alias `challenger`."""
     candidate.version = registry.register_model(config, run_id, candidate)
@@ -45,7 +36,7 @@ def register_candidate(config: GateConfig, run_id: str, candidate: TrainedModel)
     return candidate
 
 
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def load_champion(config: GateConfig) -> TrainedModel | None:
     """The model version behind alias `champion`, or None (bootstrap)."""
     champion = registry.load_champion(config)
@@ -58,19 +49,19 @@ def load_champion(config: GateConfig) -> TrainedModel | None:
     return champion
 
 
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def apply_decision(config: GateConfig, decision: Decision) -> None:
     """Promote (move `champion`, keep `previous-champion`) or leave the champion; tag the candidate."""
     get_run_logger().info(registry.apply_decision(config, decision))
 
 
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
     """decision.json, segments, report, forest plot and metrics into the MLflow run; return links."""
     return registry.record_decision(config, decision)
 
 
-@gate_task(**_remote)
+@gate_task(**REMOTE_RETRIES)
 def read_champion_version(config: GateConfig) -> str | None:
     """The version behind alias `champion` (no download), for runs that stop before loading it."""
     return registry.current_champion_version(config)

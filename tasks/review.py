@@ -19,7 +19,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.policy import Decision
 from gatekeeper.report import review_prompt
 from tasks import gate_task
-from tasks.registry import retry_when_transient
+from tasks.registry import REMOTE_RETRIES
 
 REVIEW_PAUSE_KEY = "gatekeeper-review"
 
@@ -87,7 +87,7 @@ def _duration(seconds: int) -> str:
     )
 
 
-@gate_task(retries=2, retry_delay_seconds=3, retry_condition_fn=retry_when_transient)
+@gate_task(**REMOTE_RETRIES)
 def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]) -> Decision:
     """Record the answer on the model version (promoting on approval) and in the decision."""
     logger = get_run_logger()
