@@ -59,6 +59,8 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from gatekeeper.report import reason_text
+
     console = _console()
     colour = {
         "promoted": "green",
@@ -81,10 +83,7 @@ def _print_decision(result: dict[str, Any], output: Path) -> None:
             f" -> candidate {overall['candidate']:.4f} on {overall['n']} rows"
         )
     lines.append("")
-    lines += [
-        escape(f"- {r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}")
-        for r in result.get("reasons", [])
-    ]
+    lines += [escape(f"- {reason_text(r)}") for r in result.get("reasons", [])]
     if result.get("quarantine"):
         lines.append(escape(f"\nquarantined batch: {result['quarantine']}"))
     if result.get("mlflow_run_id"):

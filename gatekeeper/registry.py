@@ -22,7 +22,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.errors import RegistryError
 from gatekeeper.models import TrainedModel
 from gatekeeper.policy import Decision
-from gatekeeper.report import render_markdown, segments_csv
+from gatekeeper.report import reason_text, render_markdown, segments_csv
 from gatekeeper.serialize import jsonable
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -248,10 +248,7 @@ def _promote(client: Any, name: str, version: str, expected_champion: str | None
 
 
 def version_tags(decision: Decision) -> dict[str, str]:
-    reasons = "; ".join(
-        f"{r['check']}{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
-        for r in decision.reasons
-    )
+    reasons = "; ".join(reason_text(r) for r in decision.reasons)
     return {
         "gate.decision": decision.decision,
         "gate.reasons": reasons[:4900],

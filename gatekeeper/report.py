@@ -78,6 +78,13 @@ def segments_csv(decision: Decision) -> str:
     return buf.getvalue()
 
 
+def reason_text(reason: dict[str, Any], code: bool = False) -> str:
+    """`check [segment]: message`, the check in backticks for markdown when `code`."""
+    check = f"`{reason['check']}`" if code else reason["check"]
+    where = f" [{reason['segment']}]" if reason.get("segment") else ""
+    return f"{check}{where}: {reason['message']}"
+
+
 def review_prompt(decision: Decision) -> str:
     """What the approval form in the Prefect UI says above its fields (markdown)."""
     d = decision
@@ -85,10 +92,7 @@ def review_prompt(decision: Decision) -> str:
         f"**{d.model_name}: candidate version {d.candidate_version} needs review** "
         f"(champion: version {d.champion_version or 'none'}).",
         "",
-        *[
-            f"- `{r['check']}`{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
-            for r in d.reasons
-        ],
+        *[f"- {reason_text(r, code=True)}" for r in d.reasons],
         "",
         "The evidence is in this run's artifacts. Approve to make the candidate `champion`; "
         "reject to keep the champion. Both are recorded on the MLflow model version.",
@@ -125,10 +129,7 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
     )
     lines += ["; ".join(versions) + f"; primary metric `{d.primary_metric}`.", ""]
     lines += ["## Why", ""]
-    lines += [
-        f"- `{r['check']}`{' [' + r['segment'] + ']' if r.get('segment') else ''}: {r['message']}"
-        for r in d.reasons
-    ] or ["- (no reasons recorded)"]
+    lines += [f"- {reason_text(r, code=True)}" for r in d.reasons] or ["- (no reasons recorded)"]
     if d.warnings:
         lines += ["", "## Warnings", ""]
         lines += [f"- `{w['check']}`: {w['message']}" for w in d.warnings]
