@@ -8,8 +8,19 @@ import pytest
 
 from gatekeeper import simulate
 from gatekeeper.cli import main
+from gatekeeper.config import GateConfig
 from gatekeeper.demo import demo_config
 from tests.integration.conftest import aliases, mlflow_client, read_artifacts, run_gate
+
+
+def needing_approval(workdir: Path, model: str, **review) -> GateConfig:
+    """Bootstrap `model`, then the `improves` config with `require_approval` (and review settings)."""
+    boot = demo_config(model, simulate.write_bootstrap(workdir / model / "boot"), workdir)
+    assert run_gate(boot)["decision"] == "bootstrap"
+    config = demo_config(model, simulate.write_scenario("improves", workdir / model / "run"), workdir)
+    return config.model_copy(
+        update={"require_approval": True, "review": config.review.model_copy(update=review)}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +29,7 @@ def waiting(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("review")
     configs = {}
     for model in ("review-approve", "review-reject"):
-        boot = demo_config(model, simulate.write_bootstrap(workdir / model / "boot"), workdir)
-        assert run_gate(boot)["decision"] == "bootstrap"
-        config = demo_config(model, simulate.write_scenario("improves", workdir / model / "run"), workdir)
-        config = config.model_copy(update={"require_approval": True})
+        config = needing_approval(workdir, model)
         result = run_gate(config)
         assert result["decision"] == "needs_review"
         configs[model] = config
@@ -107,15 +115,8 @@ def test_unanswered_review_in_the_ui_times_out(
 ) -> None:
     """`wait_in_ui: always` pauses the run for a form; nobody answers within the timeout."""
     model = f"review-timeout-{on_timeout.replace('_', '-')}"
-    assert run_gate(demo_config(model, simulate.write_bootstrap(tmp_path / "boot"), tmp_path))["decision"]
-    config = demo_config(model, simulate.write_scenario("improves", tmp_path / "run"), tmp_path)
-    config = config.model_copy(
-        update={
-            "require_approval": True,
-            "review": config.review.model_copy(
-                update={"wait_in_ui": "always", "timeout_minutes": 0.05, "on_timeout": on_timeout}
-            ),
-        }
+    config = needing_approval(
+        tmp_path, model, wait_in_ui="always", timeout_minutes=0.05, on_timeout=on_timeout
     )
     result = run_gate(config)
     assert result["decision"] == decision
@@ -146,25 +147,27 @@ def test_an_answer_from_the_command_line_while_the_run_waits_is_kept(tmp_path: P
     import threading
     import time
 
-    model = "review-cli-while-paused"
-    assert run_gate(demo_config(model, simulate.write_bootstrap(tmp_path / "boot"), tmp_path))["decision"]
-    config = demo_config(model, simulate.write_scenario("improves", tmp_path / "run"), tmp_path)
-    config = config.model_copy(
-        update={
-            "require_approval": True,
-            "review": config.review.model_copy(update={"wait_in_ui": "always", "timeout_minutes": 0.15}),
-        }
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
     )
+
+    model = "review-cli-while-paused"
+    config = needing_approval(tmp_path, model, wait_in_ui="always", timeout_minutes=0.3)
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(run_gate(config)))
     runner.start()
-    client = mlflow_client(config)
+    paused = FlowRunFilter(
+        name=FlowRunFilterName(like_=f"gate-{model}-"),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["PAUSED"])),
+    )
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        versions = client.search_model_versions(f"name='{model}'")
-        if any(v.tags.get("gate.decision") == "needs_review" for v in versions):
-            break
-        time.sleep(0.3)
+    with get_client(sync_client=True) as prefect:  # answer only once the run waits (no concurrent writes)
+        while not prefect.read_flow_runs(flow_run_filter=paused) and time.monotonic() < deadline:
+            time.sleep(0.3)
     argv = ["approve", "--model", model, "--version", "2", "--by", "cli-person", "--workdir", str(tmp_path)]
     assert main([*argv, "--comment", "approved at the terminal"]) == 0
     runner.join(timeout=300)
