@@ -131,6 +131,13 @@ class Browser:
             raise AssertionError(f"no text field number {index} on the page")
         self.send("Input.insertText", text=text)
 
+    def field_values(self) -> list[str]:
+        """What the visible form fields (selects, text inputs, text areas) hold, in page order."""
+        return self.evaluate(
+            """[...document.querySelectorAll('select, textarea, input[type=text], input:not([type])')]
+              .filter(e => e.offsetParent).map(e => e.value)"""
+        )
+
     def loaded_images(self, fragment: str) -> list[int]:
         """Natural widths of the page's images whose address holds `fragment` (0: not loaded)."""
         found = f"[...document.images].filter(i => i.src.includes({json.dumps(fragment)}))"

@@ -189,6 +189,8 @@ def test_labels_arrived_triggers_the_gate_with_the_batch_from_the_event(servers,
     assert "get-artifact?path=segment_forest.png" in report["data"]  # the forest plot, from MLflow
     assert aliases(servers, "server-gate") == {"champion": "2", "previous-champion": "1"}
     assert version_tags(servers, "server-gate", "2")["gate.flow_run_id"] == first["id"]
+    # the worker's flow run trained with sleeping OpenMP threads (see gatekeeper/__init__.py)
+    assert log_time(servers, first["id"], "OpenMP wait policy PASSIVE (gatekeeper's default")
 
 
 def test_one_gate_run_per_model_at_a_time(servers, two_arrivals) -> None:
@@ -259,6 +261,20 @@ def wait_for_end(servers: Servers, flow_run: str) -> dict[str, Any]:
         timeout=300,
         every=2,
     )
+
+
+def left_pause(servers: Servers, browser: Browser, flow_run: str) -> None:
+    """Wait, with the page still open, until the UI's Submit has resumed the run: the form checks
+    the answer with the server before it posts it, and leaving the page earlier cancels that
+    (the cause of a CI failure: the test went to about:blank right after the click)."""
+    state = lambda: servers.api("GET", f"/flow_runs/{flow_run}")["state_type"] != "PAUSED"  # noqa: E731
+    try:
+        wait_until("the run resumed by the UI's Submit", state, 90, every=1)
+    except TimeoutError:
+        browser.screenshot(OUTPUT / "review-form-not-submitted.png")
+        raise AssertionError(
+            f"the run is still paused after Submit; the page shows:\n{browser.text()[:2000]}"
+        ) from None
 
 
 def show_report(browser: Browser, servers: Servers, run: dict[str, Any], model: str) -> str:
@@ -342,11 +358,14 @@ def test_a_reviewer_rejects_in_the_ui_form(servers, deployed, page) -> None:
     page.wait_for_text("Resume")
     page.click("Resume")
     page.wait_for_text("Reviewer")
-    page.choose("reject")
-    page.type_into(0, "the beta segment needs more rows first")
-    page.type_into(1, "ui-reviewer")
+    answer = ["reject", "the beta segment needs more rows first", "ui-reviewer"]
+    page.choose(answer[0])
+    page.type_into(0, answer[1])
+    page.type_into(1, answer[2])
+    wait_until("the form holds the answer", lambda: set(answer) <= set(page.field_values()), 20)
     page.screenshot(OUTPUT / "review-form-filled.png")
     page.click("Submit")
+    left_pause(servers, page, paused["id"])
     page.blank()
     done = wait_for_end(servers, paused["id"])
     assert done["state_type"] == "COMPLETED", done["state"]
