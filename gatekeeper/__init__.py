@@ -1,3 +1,30 @@
 """Retraining gatekeeper: decide whether a retrained model may replace the champion."""
 
+import os
+import sys
+
 __version__ = "0.1.0"
+
+# scikit-learn's gradient boosting runs on OpenMP (its bundled libgomp). By default libgomp's
+# idle threads spin on a CPU between parallel regions; when the machine is shared (two gate runs
+# on one worker, a busy server), spinning threads wait for each other's time slices and a 1 s fit
+# was measured at 40-150 s on a 2-core worker (benchmarks/openmp_contention.py). PASSIVE makes
+# them sleep instead. libgomp reads the variable once, when scikit-learn is first imported, so
+# this only applies if gatekeeper is imported first (the gate's flows and CLI do). A value the
+# user set is kept.
+OPENMP_POLICY_PRESET = "OMP_WAIT_POLICY" in os.environ
+OPENMP_POLICY_TOO_LATE = not OPENMP_POLICY_PRESET and "sklearn" in sys.modules
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def openmp_policy() -> str:
+    """How OpenMP threads wait in this process, for the training log."""
+    policy = os.environ["OMP_WAIT_POLICY"]
+    if OPENMP_POLICY_PRESET:
+        return f"OpenMP wait policy {policy} (OMP_WAIT_POLICY set by you)"
+    if OPENMP_POLICY_TOO_LATE:
+        return (
+            "OpenMP wait policy left at libgomp's default: scikit-learn was imported before gatekeeper; "
+            "set OMP_WAIT_POLICY=PASSIVE in the environment for a shared machine"
+        )
+    return f"OpenMP wait policy {policy} (gatekeeper's default; set OMP_WAIT_POLICY to change)"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from prefect import get_run_logger
 
+from gatekeeper import openmp_policy
 from gatekeeper.config import GateConfig
 from gatekeeper.data import GateTables, feature_columns
 from gatekeeper.models import TrainedModel
@@ -23,10 +24,11 @@ def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
     frame = pd.concat(parts, ignore_index=True)
     features = feature_columns(config, tables.train)
     logger.info(
-        "training candidate on %d rows, %d features (%s)",
+        "training candidate on %d rows, %d features (%s); %s",
         len(frame),
         len(features),
         config.trainer or "default pipeline",
+        openmp_policy(),
     )
     started = time.perf_counter()
     weights = sample_weights(config, frame)

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+import gatekeeper
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -65,6 +67,8 @@ class Servers:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+        if not gatekeeper.OPENMP_POLICY_PRESET:  # as a new user's shell: not what importing gatekeeper set
+            env.pop("OMP_WAIT_POLICY", None)
         env.update(
             PREFECT_HOME=str(self.root / "prefect-home"),
             PREFECT_API_URL=self.api_url,
