@@ -7,9 +7,10 @@ __version__ = "0.1.0"
 
 # scikit-learn's gradient boosting runs on OpenMP (its bundled libgomp). By default libgomp's
 # idle threads spin on a CPU between parallel regions; when the machine is shared (two gate runs
-# on one worker, a busy server), spinning threads wait for each other's time slices and a 1 s fit
-# was measured at 40-150 s on a 2-core worker (benchmarks/openmp_contention.py). PASSIVE makes
-# them sleep instead. libgomp reads the variable once, when scikit-learn is first imported, so
+# on one worker, a busy server), spinning threads wait for each other's time slices: a 1 s fit
+# took 40-150 s in a Prefect worker's gate run on 2 cores with one core busy, and 1 s with
+# PASSIVE, which makes them sleep instead (benchmarks/openmp_contention.py compares both).
+# libgomp reads the variable once, when scikit-learn is first imported, so
 # this only applies if gatekeeper is imported first (the gate's flows and CLI do). A value the
 # user set is kept.
 OPENMP_POLICY_PRESET = "OMP_WAIT_POLICY" in os.environ
