@@ -33,7 +33,7 @@ import sys, time
 import sklearn.ensemble  # before gatekeeper: the policy is whatever the environment says
 import numpy as np, pandas as pd
 from types import SimpleNamespace
-from gatekeeper.training import build_default_pipeline
+from gatekeeper.train.pipeline import build_default_pipeline
 
 rows = int(sys.argv[1])
 rng = np.random.default_rng(0)

@@ -45,9 +45,9 @@ def make_scores(rows: int, segments: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run_ours(frame: pd.DataFrame, resamples: int) -> dict[str, float]:
-    from gatekeeper.comparison import gather_evidence
+    from gatekeeper.compare.rows import PairedRows
+    from gatekeeper.compare.segments import compare_models
     from gatekeeper.config import PolicyConfig
-    from gatekeeper.paired import PairedRows
 
     config = PolicyConfig.model_validate(
         {
@@ -65,7 +65,7 @@ def run_ours(frame: pd.DataFrame, resamples: int) -> dict[str, float]:
     rows = PairedRows.from_labels(
         frame["y"].to_numpy(), np.column_stack([1 - cand, cand]), np.column_stack([1 - champ, champ]), [0, 1]
     )
-    evidence = gather_evidence(frame, rows, config, model_name="bench")
+    evidence = compare_models(frame, rows, config)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -11,8 +11,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from gatekeeper.data import file_sha256, read_table
-from gatekeeper.report import artifact_key
+from gatekeeper.data.tables import file_sha256, read_table
+from gatekeeper.report.markdown import artifact_key
 from tasks import gate_task
 from tasks.data import retry_when_transient_read
 

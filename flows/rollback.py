@@ -7,15 +7,15 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from gatekeeper import registry
-from gatekeeper.report import artifact_key
+from gatekeeper.registry import review as registry_review
+from gatekeeper.report.markdown import artifact_key
 from tasks import gate_task
 
 
 @gate_task
 def move_champion_back(uri: str, model_name: str, reason: str, who: str | None) -> dict[str, Any]:
     """Move `champion` to `previous-champion` and record who and why on both versions."""
-    return registry.rollback(uri, model_name, reason=reason, who=who)
+    return registry_review.rollback(uri, model_name, reason=reason, who=who)
 
 
 @gate_task

@@ -23,7 +23,27 @@ class DataValidationError(GatekeeperError, ValueError):
 
 
 class RegistryError(GatekeeperError, RuntimeError):
-    """The MLflow tracking server or model registry failed or is unreachable."""
+    """The MLflow tracking server or model registry failed (`gatekeeper.registry` maps MLflow's errors)."""
+
+
+class RegistryUnavailable(RegistryError, ConnectionError):
+    """MLflow could not be reached, timed out or answered 429/502/503/504: worth trying again."""
+
+
+class RegistryNotFound(RegistryError, LookupError):
+    """The registered model, version, run or artifact does not exist."""
+
+
+class RegistryPermissionError(RegistryError, PermissionError):
+    """MLflow refused the credentials (401) or the action (403)."""
+
+
+class RegistryConflict(RegistryError):
+    """The registry's state conflicts with the request (409, already exists, not in the expected state)."""
+
+
+class AliasMoved(RegistryConflict):
+    """An alias moved since the evidence was gathered: promoting now would act on stale evidence."""
 
 
 class GateBusyError(GatekeeperError, TimeoutError):
@@ -38,3 +58,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class DecisionFormatError(GatekeeperError, ValueError):
+    """A decision.json cannot be read (malformed, or written by a newer schema version)."""

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import get_run_logger
 
-from gatekeeper import data as gate_data
 from gatekeeper.config import GateConfig, load_config
-from gatekeeper.data import GateTables, feature_columns
-from gatekeeper.data_checks import broken_feature_checks, drift_report, label_checks_against_reference
+from gatekeeper.data import tables as gate_data
+from gatekeeper.data.checks import broken_feature_checks, label_checks_against_reference
+from gatekeeper.data.drift import drift_report
+from gatekeeper.data.segments import rows_where
+from gatekeeper.data.structure import structural_checks
+from gatekeeper.data.suites import run_suite
+from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.errors import ConfigError
-from gatekeeper.expectations import run_suite
-from gatekeeper.policy import Check
+from gatekeeper.findings import DriftResult
 from gatekeeper.serialize import jsonable
-from gatekeeper.stats import rows_where
-from gatekeeper.validation import structural_checks
+from gatekeeper.vocabulary import TABLES, Check
 from tasks import gate_task, retry_if
 
 # a remote batch that could not be fetched is retried, never a file that is missing or malformed
@@ -51,7 +53,7 @@ def load_tables(config: GateConfig) -> GateTables:
     logger = get_run_logger()
     tables = gate_data.load_tables(config)
     gate_data.check_config_against(config, tables)
-    for name in gate_data.TABLES:
+    for name in TABLES:
         frame = tables.table(name)
         logger.info(
             "loaded %s: %d rows x %d columns from %s", name, len(frame), frame.shape[1], tables.paths[name]
@@ -65,18 +67,18 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     logger = get_run_logger()
     features = feature_columns(config, tables.train)
     checks: list[Check] = []
-    for name in gate_data.TABLES:
+    for name in TABLES:
         checks += structural_checks(tables.table(name), name, config, tables.train, features)
     broken = broken_feature_checks(tables.train, tables.new_labels, features, config)
     if broken:
         logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))
     checks += broken
     checks += label_checks_against_reference(tables.train, tables.new_labels, config)
-    for name in gate_data.TABLES:
+    for name in TABLES:
         suite = getattr(config.expectations, name)
         if suite and len(tables.table(name)):
             results = run_suite(tables.table(name), config.suite_path(suite), name)
-            failed = [c for c in results if c.status == "fail"]
+            failed = [c for c in results if not c.holds]
             logger.info(
                 "suite %s on %s: %d of %d expectations passed",
                 suite,
@@ -87,7 +89,7 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
             checks += results
     checks += _suite_per_key_segment(config, tables)
     for check in checks:
-        if check.failed_blocking:
+        if check.stops:
             logger.warning("validation failed: %s", check.message)
     return checks
 
@@ -119,13 +121,13 @@ def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check
         found += [
             replace(c, segment=key.name, message=f"[{key.name}] {c.message}")
             for c in results
-            if c.status == "fail" and c.column is not None
+            if not c.holds and c.column is not None
         ]
     return found
 
 
 @gate_task
-def measure_drift(config: GateConfig, tables: GateTables) -> list[dict]:
+def measure_drift(config: GateConfig, tables: GateTables) -> list[DriftResult]:
     """PSI and a two-sample test per feature, overall and per segment: new labels against train."""
     features = feature_columns(config, tables.train)
     drift = drift_report(tables.train, tables.new_labels, features, config)
@@ -136,7 +138,7 @@ def measure_drift(config: GateConfig, tables: GateTables) -> list[dict]:
         len(drift),
         config.data_checks.psi_threshold,
     )
-    return [d.as_dict() for d in drift]
+    return drift
 
 
 @gate_task
@@ -146,7 +148,7 @@ def quarantine_batch(config: GateConfig, tables: GateTables, checks: list[Check]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = config.resolved_quarantine_dir / config.model_name / f"{stamp}-{run_label}"
     folder.mkdir(parents=True, exist_ok=True)
-    failed = [c for c in checks if c.failed_blocking]
+    failed = [c for c in checks if c.stops]
     bad_tables = sorted({c.table for c in failed if c.table}) or ["new_labels"]
     for name in bad_tables:
         source = tables.paths[name]
@@ -162,7 +164,7 @@ def quarantine_batch(config: GateConfig, tables: GateTables, checks: list[Check]
         "model_name": config.model_name,
         "quarantined_at": stamp,
         "tables": {n: {"source": tables.paths[n], "sha256": tables.hashes[n]} for n in bad_tables},
-        "failed_checks": [jsonable(c.__dict__) for c in failed],
+        "failed_checks": [jsonable(asdict(c)) for c in failed],
     }
     (folder / "report.json").write_text(json.dumps(report, indent=2))
     logger.warning("quarantined %s in %s", ", ".join(bad_tables), folder)

@@ -6,21 +6,20 @@ import time
 
 from prefect import get_run_logger
 
-from gatekeeper.comparison import gather_evidence
+from gatekeeper.compare.rows import PairedRows
+from gatekeeper.compare.segments import Comparison, compare_models
 from gatekeeper.config import GateConfig
-from gatekeeper.data import GateTables
-from gatekeeper.models import TrainedModel
-from gatekeeper.paired import PairedRows
-from gatekeeper.policy import Evidence, loss_since_gated
-from gatekeeper.training import model_outputs
-from gatekeeper.triage import relation_changes
+from gatekeeper.data.tables import GateTables
+from gatekeeper.findings import RelationChange
+from gatekeeper.train.models import TrainedModel, model_outputs
+from gatekeeper.triage.recovery import loss_since_gated, relation_changes
 from tasks import gate_task
 
 
 @gate_task
 def score_models(
     config: GateConfig, tables: GateTables, candidate: TrainedModel, champion: TrainedModel | None
-) -> Evidence:
+) -> Comparison:
     """Paired bootstrap comparisons overall, per segment and per key segment, and regression discovery."""
     logger = get_run_logger()
     frame = tables.evaluation
@@ -38,32 +37,19 @@ def score_models(
     else:
         rows = PairedRows.from_labels(y, cand, champ, classes, config.positive_label)
     started = time.perf_counter()
-    evidence = gather_evidence(
-        frame,
-        rows,
-        config,
-        model_name=config.model_name,
-        champion_version=champion.version if champion else None,
-        candidate_version=candidate.version,
-        features=[f for f in candidate.features if f in frame.columns],
+    comparison = compare_models(
+        frame, rows, config, features=[f for f in candidate.features if f in frame.columns]
     )
-    if champion is not None and champion.reference:
-        evidence.reference = champion.reference
-        lost = loss_since_gated(evidence)
-        if lost is not None and lost > config.triage.max_degradation:
-            evidence.relation_changes = relation_changes(
-                champion.model, candidate.model, frame, config, champion.features, candidate.features
-            )
-    p = evidence.overall.primary if evidence.overall else None
     logger.info(
         "compared %d segments (%d paired resamples each) in %.1f s; %d discovered subgroups (%d confirmed)",
-        len(evidence.segments) + len(evidence.key_segments),
+        len(comparison.segments) + len(comparison.key_segments),
         config.statistics.n_resamples,
         time.perf_counter() - started,
-        len(evidence.discovered),
-        sum(d["confirmed"] for d in evidence.discovered),
+        len(comparison.discovered),
+        sum(d.confirmed for d in comparison.discovered),
     )
-    if p is not None and p.delta is not None:
+    p = comparison.overall.primary
+    if p.delta is not None:
         lo, hi = p.interval(config.statistics.confidence_level)
         logger.info(
             "overall %s: champion %.4f, candidate %.4f, delta %+.4f [%+.4f, %+.4f]",
@@ -74,4 +60,23 @@ def score_models(
             lo,
             hi,
         )
-    return evidence
+    return comparison
+
+
+@gate_task
+def explain_relations(
+    config: GateConfig,
+    tables: GateTables,
+    candidate: TrainedModel,
+    champion: TrainedModel | None,
+    comparison: Comparison,
+) -> list[RelationChange]:
+    """When the champion lost ground since it was gated: which features' relation to the target changed."""
+    if champion is None:
+        return []
+    lost = loss_since_gated(champion.reference, comparison.overall.primary)
+    if lost is None or lost <= config.triage.max_degradation:
+        return []
+    return relation_changes(
+        champion.model, candidate.model, tables.evaluation, config, champion.features, candidate.features
+    )

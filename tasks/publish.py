@@ -6,8 +6,8 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from gatekeeper.config import GateConfig
-from gatekeeper.policy import Decision
-from gatekeeper.report import artifact_key, render_markdown, segment_rows
+from gatekeeper.decide.decision import Decision
+from gatekeeper.report.markdown import artifact_key, render_markdown, segment_rows
 from tasks import gate_task
 
 
@@ -35,4 +35,4 @@ def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, 
         )
     logger.info("decision: %s", decision.summary())
     for reason in decision.reasons:
-        logger.info("  %s: %s", reason["check"], reason["message"])
+        logger.info("  %s", reason.text())

@@ -14,10 +14,11 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Running
 from pydantic import Field
 
-from gatekeeper import registry
 from gatekeeper.config import GateConfig
-from gatekeeper.policy import Decision
-from gatekeeper.report import review_prompt
+from gatekeeper.decide.decision import Decision, Reason
+from gatekeeper.findings import Review
+from gatekeeper.registry import review as registry_review
+from gatekeeper.report.markdown import review_prompt
 from tasks import gate_task
 from tasks.registry import REMOTE_RETRIES
 
@@ -92,19 +93,19 @@ def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]
     """Record the answer on the model version (promoting on approval) and in the decision."""
     logger = get_run_logger()
     uri, version = config.resolved_tracking_uri, str(decision.candidate_version)
-    earlier = registry.review_of(uri, config.model_name, version)
+    earlier = registry_review.review_of(uri, config.model_name, version)
     if earlier is not None:  # settled from the command line while this run waited
         logger.warning(
             "version %s was already %s by %s; this run's answer (%s) is not applied",
             version,
-            earlier["outcome"],
-            earlier["reviewer"],
+            earlier.outcome,
+            earlier.reviewer,
             answer["outcome"],
         )
         return _reviewed(decision, earlier)
     outcome = answer["outcome"]
     if outcome == "timeout" and config.review.on_timeout == "leave_pending":
-        review = {"outcome": "pending", "comment": f"no answer within {_duration(answer['after_seconds'])}"}
+        review = Review("pending", comment=f"no answer within {_duration(answer['after_seconds'])}")
         logger.info("the candidate stays `needs_review`: settle it with `gatekeeper approve|reject`")
         return replace(decision, review=review)
     approve = outcome == "approved"
@@ -113,24 +114,22 @@ def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]
     if outcome == "timeout":
         reviewer = "gatekeeper (timeout)"
         comment = f"no answer within {_duration(answer['after_seconds'])}: rejected (review.on_timeout)"
-    said, review = registry.settle_review(
+    said, review = registry_review.settle_review(
         uri, config.model_name, version, approve=approve, comment=comment, reviewer=reviewer
     )
     logger.info("%s: %s", config.model_name, said)
     return _reviewed(decision, review)
 
 
-def _reviewed(decision: Decision, review: dict[str, Any]) -> Decision:
+def _reviewed(decision: Decision, review: Review) -> Decision:
     """The decision after a person's answer: promoted or rejected, the answer as its first reason."""
-    comment = review.get("comment")
-    reason = {
-        "check": "review",
-        "segment": None,
-        "message": f"{review['outcome']} by {review['reviewer']}" + (f": {comment}" if comment else ""),
-    }
+    comment = review.comment
+    reason = Reason(
+        "review", None, f"{review.outcome} by {review.reviewer}" + (f": {comment}" if comment else "")
+    )
     return replace(
         decision,
-        decision="promoted" if review["outcome"] == "approved" else "rejected",
+        decision="promoted" if review.outcome == "approved" else "rejected",
         reasons=[reason, *decision.reasons],
         review=review,
     )

@@ -10,9 +10,9 @@ from prefect import get_run_logger
 
 from gatekeeper import openmp_policy
 from gatekeeper.config import GateConfig
-from gatekeeper.data import GateTables, feature_columns
-from gatekeeper.models import TrainedModel
-from gatekeeper.training import fit_candidate, sample_weights
+from gatekeeper.data.tables import GateTables, feature_columns
+from gatekeeper.train.models import TrainedModel
+from gatekeeper.train.pipeline import fit_candidate, sample_weights
 from tasks import gate_task
 
 

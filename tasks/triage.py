@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import pandas as pd
 from prefect import get_run_logger
 
+from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
-from gatekeeper.data import GateTables
-from gatekeeper.models import TrainedModel
-from gatekeeper.paired import PairedRows
-from gatekeeper.policy import Check
-from gatekeeper.training import model_outputs
-from gatekeeper.triage import degradation_checks, label_checks
+from gatekeeper.data.tables import GateTables
+from gatekeeper.findings import TriageFindings
+from gatekeeper.train.models import TrainedModel, model_outputs
+from gatekeeper.triage.degradation import degradation_checks
+from gatekeeper.triage.labels import label_checks
+from gatekeeper.vocabulary import Check
 from tasks import gate_task
 
 
-def _rows(config: GateConfig, frame, champion: TrainedModel) -> PairedRows:
+def _rows(config: GateConfig, frame: pd.DataFrame, champion: TrainedModel) -> PairedRows:
     outputs = model_outputs(champion.model, frame.reindex(columns=champion.features), champion.classes)
     y = frame[config.target].to_numpy()
     if config.task == "regression":
@@ -27,26 +27,24 @@ def _rows(config: GateConfig, frame, champion: TrainedModel) -> PairedRows:
 @gate_task
 def triage_retraining(
     config: GateConfig, tables: GateTables, champion: TrainedModel | None
-) -> tuple[list[Check], dict[str, Any]]:
+) -> tuple[list[Check], TriageFindings]:
     """Score the champion on the new labels: degradation against its reference, and label quality."""
     logger = get_run_logger()
     if champion is None or not config.triage.enabled:
         logger.info("triage skipped: %s", "no champion yet" if champion is None else "disabled")
-        return [], {}
+        return [], TriageFindings()
     batch = _rows(config, tables.new_labels, champion)
     checks, degradation = degradation_checks(tables.new_labels, batch, champion.reference, config)
-    info: dict[str, Any] = {"degradation": degradation, "reference": champion.reference}
+    labels = []
     if config.task == "classification":
         trusted = _rows(config, tables.evaluation, champion)
-        label_findings, label_table = label_checks(
+        label_findings, labels = label_checks(
             tables.new_labels, batch, tables.evaluation, trusted, champion.features, config
         )
         checks += label_findings
-        info["labels"] = label_table
-    degraded = [d["segment"] for d in degradation if d["degraded"]]
     logger.info(
         "triage: champion degraded in %s; %d label finding(s)",
-        degraded or "no segment",
+        [d.segment for d in degradation if d.degraded] or "no segment",
         sum(c.check.startswith("labels.") for c in checks),
     )
-    return checks, info
+    return checks, TriageFindings(degradation, labels, champion.reference)

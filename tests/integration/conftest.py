@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gatekeeper import simulate
+from gatekeeper.demo import simulate
 from gatekeeper.config import GateConfig
-from gatekeeper.demo import demo_config
+from gatekeeper.demo.scenarios import demo_config
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,11 @@ def _no_ambient_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_gate(config: GateConfig) -> dict[str, Any]:
+    """The real flow; its Decision as decision.json holds it (the contract a user reads)."""
     from flows.retraining_gate import retraining_gate
+    from gatekeeper.decide.decision import decision_to_dict
 
-    return retraining_gate(config)
+    return decision_to_dict(retraining_gate(config))
 
 
 def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dict[str, Any], GateConfig]:

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper import simulate
+from gatekeeper.demo import simulate
 from gatekeeper.config import GateConfig
-from gatekeeper.demo import demo_config
+from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.errors import ConfigError, ExpectationSuiteError
-from gatekeeper.expectations import run_suite
-from gatekeeper.simulate import ScenarioFiles
+from gatekeeper.data.suites import run_suite
+from gatekeeper.demo.simulate import ScenarioFiles
 from tests.integration.conftest import mlflow_client, run_gate
 
 
@@ -156,10 +156,10 @@ def test_suite_reports_observed_values_on_failure(tmp_path: Path) -> None:
         ],
     )
     checks = run_suite(pd.DataFrame({"a": [1.0, None, 9.0, 2.0]}), path, "new_labels")
-    failed = {c.threshold.get("mostly", "between"): c for c in checks if c.status == "fail"}
+    failed = {c.threshold.get("mostly", "between"): c for c in checks if c.effect == "block"}
     assert "25.00% of 4 values unexpected" in failed[0.9].message
     assert "e.g. [9.0]" in failed["between"].message
-    assert all(c.blocking and c.column == "a" and c.table == "new_labels" for c in failed.values())
+    assert all(c.stops and c.column == "a" and c.table == "new_labels" for c in failed.values())
 
 
 def test_suite_runs_on_key_segments_too(tmp_path: Path) -> None:
@@ -178,11 +178,11 @@ def test_suite_runs_on_key_segments_too(tmp_path: Path) -> None:
 def test_a_suite_edited_between_runs_is_read_again(tmp_path: Path) -> None:
     path = _suite(tmp_path, "s", [{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}])
     frame = pd.DataFrame({"a": [1.0, None]})
-    assert [c.status for c in run_suite(frame, path, "train")] == ["pass"]
-    assert [c.status for c in run_suite(frame, path, "train")] == ["pass"]  # the cached check, a fresh suite
+    assert [c.effect for c in run_suite(frame, path, "train")] == ["none"]
+    assert [c.effect for c in run_suite(frame, path, "train")] == ["none"]  # the cached check, a fresh suite
     import os
     import time
 
     _suite(tmp_path, "s", [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}])
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
-    assert [c.status for c in run_suite(frame, path, "train")] == ["fail"]
+    assert [c.effect for c in run_suite(frame, path, "train")] == ["block"]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gatekeeper import simulate
-from gatekeeper.demo import demo_config, write_config
+from gatekeeper.demo import simulate
+from gatekeeper.demo.scenarios import demo_config, write_config
 from tests.integration.browser import Browser
 from tests.integration.servers import BIN, REPO, Servers, chromium, start_servers, wait_until
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gatekeeper.cli import main
-from gatekeeper.expectations import run_suite
+from cli import main
+from gatekeeper.data.suites import run_suite
 
 
 def _never_seen(n: int, seed: int) -> pd.DataFrame:
@@ -55,11 +55,11 @@ def test_learned_suite_passes_its_reference_and_catches_breakage(tmp_path: Path,
     assert ("expect_column_values_to_be_in_set", "channel") in kinds
 
     fresh = _never_seen(3_000, 2)
-    assert [c.message for c in run_suite(fresh, out, "new_labels") if c.status == "fail"] == []
+    assert [c.message for c in run_suite(fresh, out, "new_labels") if c.stops] == []
     broken = fresh.assign(
         basket_eur=fresh["basket_eur"] * 1000, channel=fresh["channel"].replace("app", "kiosk")
     )
-    failed = {c.column for c in run_suite(broken, out, "new_labels") if c.status == "fail"}
+    failed = {c.column for c in run_suite(broken, out, "new_labels") if c.stops}
     assert {"basket_eur", "channel"} <= failed
 
     # never overwrite silently

@@ -13,8 +13,8 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from gatekeeper import simulate
-from gatekeeper.demo import demo_config
+from gatekeeper.demo import simulate
+from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.errors import DataLoadError
 from tests.integration.conftest import run_gate
 
@@ -58,7 +58,7 @@ def test_a_transient_503_is_retried_and_the_gate_completes(tmp_path: Path, batch
     from flows.retraining_gate import retraining_gate
 
     result = retraining_gate(config)
-    assert result["decision"] == "bootstrap"
+    assert result.decision == "bootstrap"
     # without the task's retry the first answer, a 503, would have failed the run
     assert handler.seen["/batch.csv"] >= 2
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper import simulate
-from gatekeeper.cli import main
+from gatekeeper.demo import simulate
+from cli import main
 from gatekeeper.config import GateConfig
-from gatekeeper.demo import demo_config
+from gatekeeper.demo.scenarios import demo_config
 from tests.integration.conftest import aliases, mlflow_client, read_artifacts, run_gate
 
 

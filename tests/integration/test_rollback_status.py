@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gatekeeper.cli import main
-from gatekeeper.report import artifact_key
+from cli import main
+from gatekeeper.report.markdown import artifact_key
 from tests.integration.conftest import aliases, bootstrap_and_run, mlflow_client, read_artifacts
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.data_checks import broken_feature_checks, drift_report, psi
-from gatekeeper.policy import Evidence, decide
+from gatekeeper.data.checks import broken_feature_checks
+from gatekeeper.data.drift import drift_report, population_stability_index
+from gatekeeper.decide import Evidence, decide
 from tests.unit.conftest import make_config
 
 
@@ -46,10 +47,10 @@ def test_feature_broken_for_two_percent_is_named_with_its_segment(config) -> Non
     assert finding.diagnosis == "broken_feature"
     assert "null rate 0.0% -> 100.0%" in finding.message
     assert "retraining" in finding.advice
-    decision = decide(Evidence("m", "roc_auc", validation=findings), config)
+    decision = decide(Evidence("m", "roc_auc", checks=findings), config)
     assert decision.decision == "blocked"
-    assert decision.diagnosis[0]["kind"] == "broken_feature"
-    assert decision.diagnosis[0]["feature"] == "cookie_age"
+    assert decision.diagnosis[0].kind == "broken_feature"
+    assert decision.diagnosis[0].feature == "cookie_age"
 
 
 @pytest.mark.parametrize(
@@ -81,9 +82,9 @@ def test_tiny_segments_are_not_judged(config) -> None:
     assert broken_feature_checks(_frame(20_000, 1), batch, FEATURES, config) == []
 
 
-def test_psi_definition() -> None:
-    assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
-    assert psi(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(
+def test_population_stability_index_definition() -> None:
+    assert population_stability_index(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
+    assert population_stability_index(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(
         0.4 * np.log(1.8) - 0.4 * np.log(0.2)
     )
 
@@ -106,17 +107,17 @@ def test_small_segments_get_no_drift_verdict(config) -> None:
 
 
 def test_label_balance_shift_is_a_warning_judged_by_effect_size(config) -> None:
-    from gatekeeper.data_checks import label_checks_against_reference
+    from gatekeeper.data.checks import label_checks_against_reference
 
     reference, batch = _frame(20_000, 1), _frame(20_000, 2)
     assert label_checks_against_reference(reference, batch, config) == []  # same balance, many rows
     batch.loc[batch["browser"] == "safari", "is_fraud"] = 1
     found = label_checks_against_reference(reference, batch, config)
-    assert {(c.check, c.segment, c.status) for c in found} >= {("labels.balance", "browser=safari", "warn")}
+    assert {(c.check, c.segment, c.effect) for c in found} >= {("labels.balance", "browser=safari", "warn")}
 
 
 def test_labels_for_rows_never_scored_block(config) -> None:
-    from gatekeeper.data_checks import label_checks_against_reference
+    from gatekeeper.data.checks import label_checks_against_reference
 
     checked = make_config(data_checks={"scored_column": "was_scored"})
     batch = _frame(1000, 2).assign(was_scored=True)

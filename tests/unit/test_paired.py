@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from gatekeeper.paired import PairedRows, PsiHistogram, estimate, paired_delta
+from gatekeeper.compare.bootstrap import InfluenceHistogram, paired_delta
+from gatekeeper.compare.rows import PairedRows
+from gatekeeper.metrics import estimate
 
 
 def _scores(y: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -37,7 +39,7 @@ SKLEARN = {
 def test_point_estimates_equal_scikit_learn(pair, metric: str) -> None:
     y, cand, _ = pair
     rows = PairedRows.from_labels(y, cand, None, [0, 1])
-    assert estimate(metric, rows, cand).value == pytest.approx(SKLEARN[metric](y, cand), abs=1e-9)
+    assert estimate(metric, rows.targets, cand).value == pytest.approx(SKLEARN[metric](y, cand), abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -70,27 +72,27 @@ def test_multiclass_point_estimates_equal_scikit_learn(metric: str) -> None:
         "average_precision": skm.average_precision_score(np.eye(3)[y], proba, average="macro"),
     }[metric]
     rows = PairedRows.from_labels(y, proba, None, [0, 1, 2])
-    assert estimate(metric, rows, proba).value == pytest.approx(reference, abs=1e-9)
+    assert estimate(metric, rows.targets, proba).value == pytest.approx(reference, abs=1e-9)
 
 
 def test_string_labels_and_positive_label() -> None:
     y = np.array(["no", "yes", "yes", "no"], dtype=object)
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
     rows = PairedRows.from_labels(y, proba, None, ["no", "yes"])
-    assert estimate("roc_auc", rows, proba).value == 1.0
+    assert estimate("roc_auc", rows.targets, proba).value == 1.0
     flipped = PairedRows.from_labels(y, proba, None, ["no", "yes"], positive_label="no")
-    assert estimate("roc_auc", flipped, proba).value == 1.0
+    assert estimate("roc_auc", flipped.targets, proba).value == 1.0
     # row 3 is "yes" with p(no)=0.6: predicted "no", so precision for "no" is 2/3
-    assert estimate("precision", flipped, proba).value == pytest.approx(2 / 3)
+    assert estimate("precision", flipped.targets, proba).value == pytest.approx(2 / 3)
 
 
 def test_undefined_metrics_say_why_instead_of_zero() -> None:
     rows = PairedRows.from_labels(np.array([1, 1, 1]), np.full((3, 2), 0.5), None, [0, 1])
-    auc = estimate("roc_auc", rows, rows.candidate)
+    auc = estimate("roc_auc", rows.targets, rows.candidate)
     assert auc.value is None
     assert auc.undefined_reason == "only one class present (positive rows only)"
     empty = PairedRows.from_labels(np.array([], dtype=int), np.zeros((0, 2)), None, [0, 1])
-    assert estimate("accuracy", empty, empty.candidate).undefined_reason == "no rows"
+    assert estimate("accuracy", empty.targets, empty.candidate).undefined_reason == "no rows"
 
 
 def test_ece_is_weighted_calibration_gap() -> None:
@@ -99,7 +101,7 @@ def test_ece_is_weighted_calibration_gap() -> None:
     # bin 0.9: 3 rows, accuracy 2/3, confidence 0.9; bin 0.8: 1 row, correct, confidence 0.8
     expected = (3 * abs(2 / 3 - 0.9) + 1 * abs(1 - 0.8)) / 4
     rows = PairedRows.from_labels(y, proba, None, [0, 1])
-    assert estimate("ece", rows, proba).value == pytest.approx(expected)
+    assert estimate("ece", rows.targets, proba).value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "log_loss", "f1"])
@@ -152,20 +154,12 @@ def test_bootstrap_is_seeded_and_reproducible(pair) -> None:
     assert np.array_equal(a.resamples, b.resamples)
 
 
-def test_histograms_of_partitions_merge_to_the_whole_and_resample_alike() -> None:
+def test_influence_histogram_resamples_like_the_rows() -> None:
     rng = np.random.default_rng(3)
-    psi = rng.standard_t(4, 20_000)
-    edges = np.quantile(psi, np.linspace(0, 1, 65)[1:-1])
-    whole = PsiHistogram.with_edges(psi, edges)
-    merged = PsiHistogram.with_edges(psi[:7_000], edges).merge(PsiHistogram.with_edges(psi[7_000:], edges))
-    np.testing.assert_allclose(merged.count, whole.count)
-    np.testing.assert_allclose(merged.total, whole.total)
-    np.testing.assert_allclose(merged.squares, whole.squares)
-    means = merged.resample_means(4000, np.random.default_rng(0))
-    assert means.mean() == pytest.approx(psi.mean(), abs=0.005)
-    assert means.std() == pytest.approx(psi.std() / np.sqrt(len(psi)), rel=0.1)
-    with pytest.raises(ValueError, match="same edges"):
-        merged.merge(PsiHistogram.of(psi, bins=8))
+    influence = rng.standard_t(4, 20_000)
+    means = InfluenceHistogram.of(influence, bins=64).resample_means(4000, np.random.default_rng(0))
+    assert means.mean() == pytest.approx(influence.mean(), abs=0.005)
+    assert means.std() == pytest.approx(influence.std() / np.sqrt(len(influence)), rel=0.1)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from gatekeeper.paired import PairedDelta, SegmentComparison
-from gatekeeper.policy import Check, Evidence, adjust, decide, judge, rows_needed, tail_probability
+from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
+from gatekeeper.compare.inference import adjust, rows_needed, tail_probability
+from gatekeeper.decide import Evidence, decide
+from gatekeeper.decide.judge import judge
+from gatekeeper.decide.decision import Reason
+from gatekeeper.vocabulary import Check
 from tests.unit.conftest import make_config
 
 BETA = "browser=chrome-beta"
@@ -32,7 +37,7 @@ def seg(
 
 
 def evidence(
-    overall=(0.80, 0.82), beta=(0.80, 0.82, 500), champion_version="1", metric="roc_auc", validation=()
+    overall=(0.80, 0.82), beta=(0.80, 0.82, 500), champion_version="1", metric="roc_auc", checks=()
 ) -> Evidence:
     key = [] if beta is None else [seg(BETA, beta[0], beta[1], beta[2], metric)]
     return Evidence(
@@ -43,7 +48,7 @@ def evidence(
         overall=seg("overall", overall[0], overall[1], 20000, metric, sd=0.0005),
         segments=[seg("browser=chrome", 0.8, 0.83, 15000, metric), *key],
         key_segments=key,
-        validation=list(validation),
+        checks=list(checks),
     )
 
 
@@ -51,8 +56,8 @@ def test_promotes_when_overall_improves_and_key_segment_holds(config) -> None:
     decision = decide(evidence(), config)
     assert decision.decision == "promoted"
     assert decision.promotes
-    assert [r["check"] for r in decision.reasons] == ["overall_improvement", "key_segment_regression"]
-    assert {k: decision.overall[k] for k in ("champion", "candidate", "delta", "n", "status")} == {
+    assert [r.check for r in decision.reasons] == ["overall_improvement", "key_segment_regression"]
+    assert {k: getattr(decision.overall, k) for k in ("champion", "candidate", "delta", "n", "status")} == {
         "champion": 0.80,
         "candidate": 0.82,
         "delta": pytest.approx(0.02),
@@ -65,13 +70,13 @@ def test_rejects_when_key_segment_regresses_and_names_it(config) -> None:
     decision = decide(evidence(beta=(0.88, 0.81, 240)), config)
     assert decision.decision == "rejected"
     (reason,) = decision.reasons
-    assert reason["check"] == "key_segment_regression"
-    assert reason["segment"] == BETA
-    assert reason["message"].startswith("roc_auc fell 0.0700 (delta -0.0700, 95% CI [-0.07")
-    assert reason["message"].endswith("tolerance 0.0000): the whole interval is beyond the tolerance")
-    row = next(s for s in decision.segments if s["segment"] == BETA)
-    assert row["key"] is True
-    assert row["status"] == "regressed"
+    assert reason.check == "key_segment_regression"
+    assert reason.segment == BETA
+    assert reason.message.startswith("roc_auc fell 0.0700 (delta -0.0700, 95% CI [-0.07")
+    assert reason.message.endswith("tolerance 0.0000): the whole interval is beyond the tolerance")
+    row = next(s for s in decision.segments if s.segment == BETA)
+    assert row.key is True
+    assert row.status == "regressed"
 
 
 def test_key_segment_within_its_tolerance_passes() -> None:
@@ -93,7 +98,7 @@ def test_overall_needs_min_improvement(config, overall, expected) -> None:
     decision = decide(evidence(overall=overall), config)
     assert decision.decision == expected
     if expected == "rejected":
-        assert decision.reasons[0]["check"] == "overall_improvement"
+        assert decision.reasons[0].check == "overall_improvement"
 
 
 def test_lower_is_better_metric_promotes_on_a_fall() -> None:
@@ -112,14 +117,14 @@ def test_relative_improvement_threshold() -> None:
     config = make_config(min_relative_improvement=0.05)
     decision = decide(evidence(overall=(0.80, 0.83)), config)  # +3.75% relative
     assert decision.decision == "rejected"
-    assert decision.reasons[0]["check"] == "overall_relative_improvement"
+    assert decision.reasons[0].check == "overall_relative_improvement"
 
 
 def test_missing_key_segment_blocks_unless_config_allows(config) -> None:
     decision = decide(evidence(beta=None), config)
     assert decision.decision == "blocked"
-    assert decision.reasons[0]["check"] == "key_segment_missing"
-    assert decision.reasons[0]["segment"] == BETA
+    assert decision.reasons[0].check == "key_segment_missing"
+    assert decision.reasons[0].segment == BETA
     lenient = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "on_missing": "pass"}])
     assert decide(evidence(beta=None), lenient).decision == "promoted"
 
@@ -127,10 +132,10 @@ def test_missing_key_segment_blocks_unless_config_allows(config) -> None:
 def test_small_key_segment_is_insufficient_data_never_dropped(config) -> None:
     decision = decide(evidence(beta=(0.9, 0.5, 150)), config)
     assert decision.decision == "blocked"
-    assert decision.reasons[0]["check"] == "key_segment_insufficient_data"
-    assert "150 rows, fewer than min_segment_rows=200" in decision.reasons[0]["message"]
-    row = next(s for s in decision.segments if s["segment"] == BETA)
-    assert row["status"] == "insufficient_data"
+    assert decision.reasons[0].check == "key_segment_insufficient_data"
+    assert "150 rows, fewer than min_segment_rows=200" in decision.reasons[0].message
+    row = next(s for s in decision.segments if s.segment == BETA)
+    assert row.status == "insufficient_data"
     lenient = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "on_insufficient": "pass"}])
     assert decide(evidence(beta=(0.9, 0.5, 150)), lenient).decision == "promoted"
 
@@ -142,44 +147,35 @@ def test_bootstrap_promotes_without_champion_and_respects_floor() -> None:
     assert boot.promotes
     low = decide(evidence(overall=(None, 0.70), beta=(None, 0.8, 500), champion_version=None), config)
     assert low.decision == "rejected"
-    assert low.reasons[0]["check"] == "absolute_floor"
+    assert low.reasons[0].check == "absolute_floor"
 
 
 def test_failed_validation_blocks_before_anything_else(config) -> None:
     failed = Check(
         "validation.expectation",
-        "fail",
+        "block",
         "new_labels: cookie nulls",
         column="cookie",
         table="new_labels",
-        blocking=True,
-        outcome="block",
     )
-    decision = decide(Evidence("fraud-detector", "roc_auc", validation=[failed]), config)
+    decision = decide(Evidence("fraud-detector", "roc_auc", checks=[failed]), config)
     assert decision.decision == "blocked"
     assert decision.reasons == [
-        {
-            "check": "validation.expectation",
-            "segment": None,
-            "message": "new_labels: cookie nulls",
-            "column": "cookie",
-            "table": "new_labels",
-        }
+        Reason("validation.expectation", None, "new_labels: cookie nulls", "cookie", "new_labels")
     ]
     assert decision.overall is None
     assert not decision.promotes
 
 
 def test_undefined_overall_metric_blocks(config) -> None:
-    ev = evidence()
-    ev.overall = seg("overall", None, None, 500, reason="only one class present (0)")
+    ev = replace(evidence(), overall=seg("overall", None, None, 500, reason="only one class present (0)"))
     assert decide(ev, config).decision == "blocked"
 
 
 def test_rejection_outranks_missing_evidence(config) -> None:
     decision = decide(evidence(overall=(0.8, 0.7), beta=(0.9, 0.5, 150)), config)
     assert decision.decision == "rejected"
-    assert {r["check"] for r in decision.reasons} == {"overall_improvement", "key_segment_insufficient_data"}
+    assert {r.check for r in decision.reasons} == {"overall_improvement", "key_segment_insufficient_data"}
 
 
 @pytest.mark.parametrize(
@@ -213,11 +209,10 @@ def test_interval_rules(champion, candidate, n, sd, tolerance, expected) -> None
 
 def test_at_risk_key_segment_needs_review_by_default(config) -> None:
     tolerant = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02}])
-    ev = evidence(beta=(0.80, 0.77, 500))
-    ev.key_segments = [seg(BETA, 0.80, 0.77, 500, sd=0.01)]
+    ev = replace(evidence(beta=(0.80, 0.77, 500)), key_segments=[seg(BETA, 0.80, 0.77, 500, sd=0.01)])
     decision = decide(ev, tolerant)
     assert decision.decision == "needs_review"
-    assert decision.reasons[0]["check"] == "key_segment_at_risk"
+    assert decision.reasons[0].check == "key_segment_at_risk"
     blocking = make_config(
         key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02, "on_at_risk": "block"}]
     )
@@ -226,30 +221,28 @@ def test_at_risk_key_segment_needs_review_by_default(config) -> None:
 
 def test_inconclusive_key_segment_promotes_with_a_warning() -> None:
     config = make_config(key_segments=[{"where": {"browser": "chrome-beta"}, "max_regression": 0.02}])
-    ev = evidence()
-    ev.key_segments = [seg(BETA, 0.80, 0.79, 500, sd=0.01)]
+    ev = replace(evidence(), key_segments=[seg(BETA, 0.80, 0.79, 500, sd=0.01)])
     decision = decide(ev, config)
     assert decision.decision == "promoted"
-    assert [w["check"] for w in decision.warnings] == ["key_segment_inconclusive"]
-    row = next(s for s in decision.segments if s["segment"] == BETA)
-    assert row["status"] == "inconclusive"
-    assert row["rows_needed"] > 500
+    assert [w.check for w in decision.warnings] == ["key_segment_inconclusive"]
+    row = next(s for s in decision.segments if s.segment == BETA)
+    assert row.status == "inconclusive"
+    assert row.rows_needed > 500
 
 
 def test_noisy_overall_improvement_is_not_enough(config) -> None:
-    ev = evidence()
-    ev.overall = seg("overall", 0.80, 0.805, 20000, sd=0.01)
+    ev = replace(evidence(), overall=seg("overall", 0.80, 0.805, 20000, sd=0.01))
     decision = decide(ev, config)
     assert decision.decision == "rejected"
-    assert "the interval reaches 0" in decision.reasons[0]["message"]
+    assert "the interval reaches 0" in decision.reasons[0].message
 
 
 def test_decision_reports_intervals_and_correction(config) -> None:
     decision = decide(evidence(), config)
     assert decision.correction == "holm"
-    assert decision.overall["ci_low"] < decision.overall["delta"] < decision.overall["ci_high"]
-    assert decision.overall["status"] == "improved"
-    assert all({"ci_low", "ci_high", "status"} <= set(s) for s in decision.segments)
+    assert decision.overall.ci_low < decision.overall.delta < decision.overall.ci_high
+    assert decision.overall.status == "improved"
+    assert all(s.status and s.ci_low is not None for s in decision.segments)
 
 
 def test_holm_and_bh_adjustments() -> None:
@@ -261,9 +254,7 @@ def test_holm_and_bh_adjustments() -> None:
 
 def test_correction_turns_a_marginal_regression_into_at_risk() -> None:
     key = {"where": {"browser": "chrome-beta"}, "max_regression": 0.0}
-    ev = evidence()
-    ev.segments = [seg(f"browser=s{i}", 0.8, 0.8, 1000, sd=0.01) for i in range(30)]
-    ev.key_segments = [seg(BETA, 0.80, 0.778, 500, sd=0.01)]  # about 2.2 sd below 0
+    ev = replace(evidence(), segments=[seg(f"browser=s{i}", 0.8, 0.8, 1000, sd=0.01) for i in range(30)], key_segments=[seg(BETA, 0.80, 0.778, 500, sd=0.01)])  # about 2.2 sd below 0
     plain = decide(ev, make_config(key_segments=[key], statistics={"correction": "none"}))
     holm = decide(ev, make_config(key_segments=[key], statistics={"correction": "holm"}))
     assert plain.decision == "rejected"
@@ -286,9 +277,10 @@ def test_rows_needed_grows_with_noise_and_shrinks_with_effect() -> None:
 def test_decision_serialises_to_the_contract(config) -> None:
     import json
 
-    from gatekeeper.serialize import jsonable
+    from gatekeeper.decide.decision import SCHEMA_VERSION, decision_to_dict, read_decision
 
-    d = jsonable(decide(evidence(), config).to_dict())
+    decision = decide(evidence(), config)
+    d = decision_to_dict(decision)
     json.dumps(d, allow_nan=False)
     for key in (
         "model_name",
@@ -305,10 +297,12 @@ def test_decision_serialises_to_the_contract(config) -> None:
         assert key in d
     assert set(d["segments"][0]) >= {"segment", "n", "champion", "candidate", "delta", "key", "status"}
     assert np.isfinite(d["overall"]["delta"])
+    assert d["schema_version"] == SCHEMA_VERSION
+    assert read_decision(json.dumps(d)) == decision
 
 
 def test_require_approval_turns_a_promotion_into_review() -> None:
     decision = decide(evidence(), make_config(require_approval=True))
     assert decision.decision == "needs_review"
-    assert [r["check"] for r in decision.reasons] == ["approval_required"]
+    assert [r.check for r in decision.reasons] == ["approval_required"]
     assert decide(evidence(overall=(0.8, 0.7)), make_config(require_approval=True)).decision == "rejected"

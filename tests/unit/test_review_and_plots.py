@@ -8,12 +8,13 @@ from dataclasses import replace
 import pytest
 
 from gatekeeper.config import parse_config
-from gatekeeper.data import is_transient_read
+from gatekeeper.data.tables import is_transient_read
 from gatekeeper.errors import ConfigError, DataLoadError
-from gatekeeper.plots import forest_plot
-from gatekeeper.policy import Evidence, decide
-from gatekeeper.registry import web_links
-from gatekeeper.report import render_markdown, review_prompt
+from gatekeeper.findings import Review
+from gatekeeper.report.plots import forest_plot, plotted_segments
+from gatekeeper.decide import Evidence, decide
+from gatekeeper.registry.runs import web_links
+from gatekeeper.report.markdown import render_markdown, review_prompt
 from tests.unit.test_policy import evidence
 
 
@@ -32,12 +33,7 @@ def test_needs_review_report_says_how_to_answer(config) -> None:
 
 def test_a_settled_review_leads_the_report(config) -> None:
     decision = decide(evidence(), config.model_copy(update={"require_approval": True}))
-    review = {
-        "outcome": "approved",
-        "reviewer": "ana",
-        "comment": "beta is fine",
-        "at": "2026-11-23T10:00:00",
-    }
+    review = Review("approved", "ana", "beta is fine", "2026-11-23T10:00:00")
     md = render_markdown(replace(decision, decision="promoted", review=review))
     assert md.splitlines()[4] == "**Reviewed: approved** by ana at 2026-11-23T10:00:00: beta is fine"
     assert "Waiting for a reviewer" not in md

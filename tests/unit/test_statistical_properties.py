@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.discovery import discover_regressions
-from gatekeeper.paired import PairedRows, estimate, paired_delta
-from gatekeeper.policy import judge
+from gatekeeper.compare.discovery import discover_regressions
+from gatekeeper.compare.bootstrap import paired_delta
+from gatekeeper.compare.rows import PairedRows
+from gatekeeper.metrics import estimate
+from gatekeeper.decide.judge import judge
 from tests.unit.conftest import make_config
 
 TRIALS = 400
@@ -34,7 +36,7 @@ def population():
     y, cand, champ = _population(1_000_000, rng, candidate_noise=0.5, champion_noise=0.8)
     whole = PairedRows.from_labels(y, cand, champ, [0, 1])
     truth = {
-        m: estimate(m, whole, cand).value - estimate(m, whole, champ).value for m in ("accuracy", "roc_auc")
+        m: estimate(m, whole.targets, cand).value - estimate(m, whole.targets, champ).value for m in ("accuracy", "roc_auc")
     }
     return y, cand, champ, truth
 
@@ -90,12 +92,12 @@ def test_discovery_finds_a_planted_regression_on_two_percent_of_rows() -> None:
     )
     config = make_config(min_segment_rows=200)
     found = discover_regressions(frame, ["region", "plan", "tenure"], rows, "roc_auc", config)
-    confirmed = [f for f in found if f["confirmed"]]
-    summary = [(f["subgroup"], f["n"], f["confirmed"]) for f in found]
+    confirmed = [f for f in found if f.confirmed]
+    summary = [(f.subgroup, f.n, f.confirmed) for f in found]
     print(f"planted share {planted.mean():.3%}; found: {summary}")
     assert confirmed, found
-    assert set(confirmed[0]["conditions"]) == {"region=east", "plan=p3"}
-    assert confirmed[0]["share"] == pytest.approx(planted.mean(), abs=0.002)
+    assert set(confirmed[0].conditions) == {"region=east", "plan=p3"}
+    assert confirmed[0].share == pytest.approx(planted.mean(), abs=0.002)
 
 
 def test_discovery_reports_nothing_confirmed_when_models_are_equal() -> None:
@@ -108,4 +110,4 @@ def test_discovery_reports_nothing_confirmed_when_models_are_equal() -> None:
     found = discover_regressions(
         frame, ["region", "plan"], PairedRows(y, cand, champ, [0, 1], 1), "roc_auc", make_config()
     )
-    assert not [f for f in found if f["confirmed"]]
+    assert not [f for f in found if f.confirmed]

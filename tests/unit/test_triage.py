@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.paired import PairedDelta, PairedRows, SegmentComparison
-from gatekeeper.policy import Evidence, decide
-from gatekeeper.triage import class_thresholds, confident_mislabels, degradation_checks, label_checks
+from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
+from gatekeeper.compare.rows import PairedRows
+from gatekeeper.decide import Evidence, decide
+from gatekeeper.findings import ChampionReference, RelationChange
+from gatekeeper.triage.degradation import degradation_checks
+from gatekeeper.triage.labels import class_thresholds, confident_mislabels, label_checks
 from tests.unit.conftest import make_config
 
 
@@ -40,9 +45,9 @@ def test_flipped_labels_in_one_segment_block_as_label_quality(config) -> None:
     batch, batch_rows = _world(8000, 2, flip=0.4)
     checks, table = label_checks(batch, batch_rows, trusted, trusted_rows, ["region"], config)
     assert {(c.check, c.segment) for c in checks} >= {("labels.noise", "region=south")}
-    assert all(c.diagnosis == "label_quality" and c.blocking for c in checks)
-    south = next(r for r in table if r["segment"] == "region=south")
-    assert south["excess"] > 0.1
+    assert all(c.diagnosis == "label_quality" and c.effect == "block" for c in checks)
+    south = next(r for r in table if r.segment == "region=south")
+    assert south.excess > 0.1
 
 
 def test_clean_labels_pass(config) -> None:
@@ -62,16 +67,16 @@ def test_conflicting_duplicates_block(config) -> None:
 
 def test_no_degradation_skips_retraining_unless_forced(config) -> None:
     batch, rows = _world(6000, 4)
-    reference = {"metric": "roc_auc", "overall": 0.95, "segments": {}, "rows": {"overall": 6000}}
+    reference = ChampionReference("roc_auc", 0.95, rows={"overall": 6000})
     checks, table = degradation_checks(batch, rows, reference, config)
     assert [c.check for c in checks] == ["triage.no_degradation"]
-    assert decide(Evidence("m", "roc_auc", validation=checks), config).decision == "not_retrained"
+    assert decide(Evidence("m", "roc_auc", checks=checks), config).decision == "not_retrained"
     forced = make_config(target="label", segments=["region"], key_segments=[], triage={"force_retrain": True})
     assert degradation_checks(batch, rows, reference, forced)[0] == []
-    worse = {**reference, "overall": 0.99}
+    worse = replace(reference, overall=0.99)
     checks, table = degradation_checks(batch, rows, worse, config)
     assert checks == []
-    assert next(r for r in table if r["segment"] == "overall")["degraded"] is True
+    assert next(r for r in table if r.segment == "overall").degraded is True
 
 
 def _cmp(champion: float, candidate: float) -> SegmentComparison:
@@ -85,8 +90,8 @@ def _cmp(champion: float, candidate: float) -> SegmentComparison:
 
 def test_small_recovery_of_a_large_loss_is_concept_drift_beyond_retraining() -> None:
     config = make_config(key_segments=[])
-    reference = {"metric": "roc_auc", "overall": 0.80, "segments": {}}
-    changes = [{"feature": "cookie", "champion": 0.05, "candidate": -0.01, "change": -0.06}]
+    reference = ChampionReference("roc_auc", 0.80)
+    changes = [RelationChange("cookie", 0.05, -0.01)]
     ev = Evidence(
         "m",
         "roc_auc",
@@ -98,8 +103,8 @@ def test_small_recovery_of_a_large_loss_is_concept_drift_beyond_retraining() -> 
     )
     decision = decide(ev, config)  # recovered 15% of a 0.20 loss
     assert decision.decision == "rejected"
-    assert decision.diagnosis[0]["kind"] == "concept_drift_beyond_retraining"
-    assert "cookie (importance +0.050 -> -0.010)" in decision.diagnosis[0]["evidence"]
+    assert decision.diagnosis[0].kind == "concept_drift_beyond_retraining"
+    assert "cookie (importance +0.050 -> -0.010)" in decision.diagnosis[0].evidence
     recovered = Evidence(
         "m",
         "roc_auc",

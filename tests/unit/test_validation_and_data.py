@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.data import GateTables, check_config_against, feature_columns, read_table
+from gatekeeper.data.tables import GateTables, check_config_against, feature_columns, read_table
 from gatekeeper.errors import ConfigError, DataLoadError
-from gatekeeper.validation import structural_checks
+from gatekeeper.data.structure import structural_checks
 from tests.unit.conftest import make_config
 
 
@@ -27,7 +27,7 @@ def reference() -> pd.DataFrame:
 def _failed(frame, reference, table="new_labels"):
     config = make_config(id_columns=["id"])
     checks = structural_checks(frame, table, config, reference, feature_columns(config, reference))
-    return [c for c in checks if c.failed_blocking]
+    return [c for c in checks if c.stops]
 
 
 def test_clean_batch_passes(reference) -> None:

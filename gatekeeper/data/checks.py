@@ -12,21 +12,21 @@ alone: a million-row batch is not "always drifting" and a 30-row segment is not 
   larger of its width and its median's size, so a rate moving with the economy is drift, while a
   unit change or a sentinel like -999 is breakage) (`max_out_of_range_increase`), or unseen categories
   appear (`max_new_category_share`);
-- drift (reported): population stability index (PSI) with a two-sample test (KS for numbers,
-  chi-square for categories), flagged when PSI reaches `psi_threshold`.
+
+Drift (reported, not blocking) is measured in `gatekeeper.data.drift`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gatekeeper.config import DataChecks, GateConfig
-from gatekeeper.policy import Check
-from gatekeeper.stats import config_segments, drop_covered_intersections
+from gatekeeper.data.segments import config_segments, drop_covered_intersections
+from gatekeeper.vocabulary import Check
 
 MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
 ADVICE_BROKEN = (
@@ -35,7 +35,7 @@ ADVICE_BROKEN = (
 )
 
 
-def _is_numeric(series: pd.Series) -> bool:
+def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
@@ -59,7 +59,7 @@ def _reference(values: pd.Series, range_margin: float) -> _Reference:
     null_rate = 1 - len(present) / n if n else 0.0
     top_share = float(present.value_counts(normalize=True).iloc[0]) if len(present) else 1.0
     distinct = int(present.nunique())
-    if _is_numeric(values):
+    if is_numeric(values):
         if distinct < MIN_DISTINCT:  # a code or a monthly indicator: its range says little
             return _Reference(n, null_rate, top_share, distinct)
         numbers = present.to_numpy(dtype=float)
@@ -104,15 +104,13 @@ def _feature_findings(
     def finding(kind: str, message: str, observed: Any, threshold: Any) -> Check:
         return Check(
             f"data.{kind}",
-            "fail",
+            "block",
             f"{feature} in {segment}: {message}",
             segment=segment,
             column=feature,
             table="new_labels",
             observed=observed,
             threshold=threshold,
-            blocking=True,
-            outcome="block",
             diagnosis="broken_feature",
             advice=ADVICE_BROKEN,
         )
@@ -139,7 +137,7 @@ def _feature_findings(
                     rules.constant_share,
                 )
             )
-        if ref.low is not None and ref.high is not None and _is_numeric(present):
+        if ref.low is not None and ref.high is not None and is_numeric(present):
             numbers = present.to_numpy(dtype=float)
             outside = float(np.mean((numbers < ref.low) | (numbers > ref.high)))
             if outside - ref.out_of_range_rate >= rules.max_out_of_range_increase:
@@ -152,7 +150,7 @@ def _feature_findings(
                         rules.max_out_of_range_increase,
                     )
                 )
-        if ref.categories and not _is_numeric(present):
+        if ref.categories and not is_numeric(present):
             text = present.astype(str)
             new = ~text.isin(ref.categories)
             share = float(new.mean())
@@ -192,91 +190,6 @@ def _drop_implied(findings: list[Check]) -> list[Check]:
             ]
         kept += overall + drop_covered_intersections(segments)[:5]
     return kept
-
-
-# ---------------------------------------------------------------- drift
-
-
-@dataclass(frozen=True)
-class Drift:
-    feature: str
-    segment: str
-    psi: float
-    test: str
-    statistic: float
-    p_value: float
-    reference_rows: int
-    batch_rows: int
-    drifted: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def psi(reference_share: np.ndarray, batch_share: np.ndarray, floor: float = 1e-4) -> float:
-    """Population stability index: sum (b - r) ln(b / r), shares floored to stay finite."""
-    r = np.maximum(reference_share, floor)
-    b = np.maximum(batch_share, floor)
-    return float(np.sum((b - r) * np.log(b / r)))
-
-
-def _feature_drift(ref: pd.Series, new: pd.Series, bins: int) -> tuple[float, str, float, float]:
-    from scipy import stats as sst
-
-    ref_present, new_present = ref.dropna(), new.dropna()
-    if _is_numeric(ref) and _is_numeric(new):
-        r = ref_present.to_numpy(dtype=float)
-        b = new_present.to_numpy(dtype=float)
-        edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
-        r_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=len(edges) + 1) / len(r)
-        b_share = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
-        result = sst.ks_2samp(r, b)
-        return psi(r_share, b_share), "ks", float(result.statistic), float(result.pvalue)
-    r_counts = ref_present.astype(str).value_counts()
-    b_counts = new_present.astype(str).value_counts()
-    cats = sorted(set(r_counts.index) | set(b_counts.index))
-    r_vec = r_counts.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    b_vec = b_counts.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    table = np.vstack([r_vec, b_vec])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return 0.0, "chi2", 0.0, 1.0
-    chi2, p, _, _ = sst.chi2_contingency(table)
-    return psi(r_vec / r_vec.sum(), b_vec / b_vec.sum()), "chi2", float(chi2), float(p)
-
-
-def drift_report(
-    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], config: GateConfig
-) -> list[Drift]:
-    """PSI and a two-sample test per feature, overall and per segment, judged by PSI."""
-    rules = config.data_checks
-    ref_segments = dict(config_segments(reference, config))
-    out = []
-    for segment, index in config_segments(batch, config):
-        ref_index = ref_segments.get(segment)
-        if ref_index is None or len(index) < rules.drift_min_rows or len(ref_index) < rules.drift_min_rows:
-            continue
-        for feature in features:
-            if feature not in batch.columns or feature not in reference.columns:
-                continue
-            ref_values, new_values = reference[feature].iloc[ref_index], batch[feature].iloc[index]
-            if ref_values.dropna().empty or new_values.dropna().empty:
-                continue
-            value, test, statistic, p = _feature_drift(ref_values, new_values, rules.psi_bins)
-            out.append(
-                Drift(
-                    feature,
-                    segment,
-                    value,
-                    test,
-                    statistic,
-                    p,
-                    len(ref_index),
-                    len(index),
-                    value >= rules.psi_threshold,
-                )
-            )
-    return out
 
 
 # ---------------------------------------------------------------- labels against the reference
@@ -329,12 +242,10 @@ def label_checks_against_reference(
             out.append(
                 Check(
                     "labels.coverage",
-                    "fail",
+                    "block",
                     f"`data_checks.scored_column` {column!r} is not a column of the new labels",
                     column=column,
                     table="new_labels",
-                    blocking=True,
-                    outcome="block",
                 )
             )
         else:
@@ -344,7 +255,7 @@ def label_checks_against_reference(
                 out.append(
                     Check(
                         "labels.coverage",
-                        "fail",
+                        "block",
                         f"{share:.1%} of the new labels are for rows the batch "
                         f"says were never scored ({column} is false): a join or logging fault",
                         segment="overall",
@@ -352,8 +263,6 @@ def label_checks_against_reference(
                         table="new_labels",
                         observed=share,
                         threshold=rules.max_unscored_share,
-                        blocking=True,
-                        outcome="block",
                         diagnosis="label_quality",
                         advice="check how labels are joined to scored rows",
                     )

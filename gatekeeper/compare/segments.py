@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from gatekeeper.compare.bootstrap import SegmentComparison, compare_segment
+from gatekeeper.compare.discovery import discover_regressions
+from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import PolicyConfig
-from gatekeeper.discovery import discover_regressions
-from gatekeeper.paired import PairedRows, compare_segment
-from gatekeeper.policy import Evidence
-from gatekeeper.stats import rows_where, segments_from_columns
+from gatekeeper.data.segments import rows_where, segments_from_columns
+from gatekeeper.findings import DiscoveredRegression
+from gatekeeper.metrics import Array
 
 
-def gather_evidence(
-    frame: pd.DataFrame,
-    rows: PairedRows,
-    config: PolicyConfig,
-    *,
-    model_name: str,
-    champion_version: str | None = None,
-    candidate_version: str | None = None,
-    features: list[str] | None = None,
-) -> Evidence:
+@dataclass(frozen=True)
+class Comparison:
+    """Every paired comparison of one run, and the subgroups discovery found."""
+
+    overall: SegmentComparison
+    segments: list[SegmentComparison] = field(default_factory=list)
+    key_segments: list[SegmentComparison] = field(default_factory=list)
+    discovered: list[DiscoveredRegression] = field(default_factory=list)
+
+
+def compare_models(
+    frame: pd.DataFrame, rows: PairedRows, config: PolicyConfig, *, features: list[str] | None = None
+) -> Comparison:
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
     stats = config.statistics
     metrics = [config.primary_metric, *[m for m in config.secondary_metrics if m != config.primary_metric]]
     rng = np.random.default_rng(stats.seed)
 
-    def compare(name, where, index):
+    def compare(name: str, where: dict[str, Any], index: Array) -> SegmentComparison:
         return compare_segment(
             name, where, rows.take(index), metrics, n_resamples=stats.n_resamples, rng=rng, bins=stats.bins
         )
@@ -41,13 +49,4 @@ def gather_evidence(
     discovered = []
     if features and rows.champion is not None and config.discovery.enabled:
         discovered = discover_regressions(frame, features, rows, config.primary_metric, config)
-    return Evidence(
-        model_name=model_name,
-        primary_metric=config.primary_metric,
-        champion_version=champion_version,
-        candidate_version=candidate_version,
-        overall=overall,
-        segments=segments,
-        key_segments=keys,
-        discovered=discovered,
-    )
+    return Comparison(overall, segments, keys, discovered)

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gatekeeper.compare.bootstrap import paired_delta
+from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import PolicyConfig
-from gatekeeper.paired import PairedRows, paired_delta
-from gatekeeper.stats import HIGHER_IS_BETTER
+from gatekeeper.findings import DiscoveredRegression
+from gatekeeper.metrics import Array
+from gatekeeper.metrics import metric as metric_of
 
 MAX_SEARCH_ROWS = 500_000
 
@@ -36,11 +39,11 @@ class Condition:
 @dataclass
 class _Coded:
     feature: str
-    codes: np.ndarray  # per row, -1 where the feature is missing
+    codes: Array  # per row, -1 where the feature is missing
     labels: list[str]
 
 
-def _code_feature(frame: pd.DataFrame, feature: str, search: np.ndarray, bins: int) -> _Coded | None:
+def _code_feature(frame: pd.DataFrame, feature: str, search: Array, bins: int) -> _Coded | None:
     column = frame[feature]
     if (
         pd.api.types.is_numeric_dtype(column)
@@ -71,7 +74,7 @@ def _interval(feature: str, lo: float, hi: float) -> str:
     return f"{feature} in [{lo:.4g}, {hi:.4g})"
 
 
-def per_row_loss_difference(rows: PairedRows) -> np.ndarray:
+def per_row_loss_difference(rows: PairedRows) -> Array:
     """Candidate's minus champion's per-row loss (log loss; squared error for regression):
     positive where the candidate is worse."""
     assert rows.champion is not None
@@ -80,15 +83,15 @@ def per_row_loss_difference(rows: PairedRows) -> np.ndarray:
     idx = np.arange(rows.n)
     eps = np.finfo(float).eps
 
-    def loss(p: np.ndarray) -> np.ndarray:
+    def loss(p: Array) -> Array:
         return -np.log(np.clip(p[idx, rows.y], eps, 1.0))
 
     return loss(rows.candidate) - loss(rows.champion)
 
 
 def _group_stats(
-    codes: np.ndarray, values: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    codes: Array, values: Array, size: int
+) -> tuple[Array, Array, Array]:
     ok = codes >= 0
     count = np.bincount(codes[ok], minlength=size).astype(float)
     total = np.bincount(codes[ok], weights=values[ok], minlength=size)
@@ -97,13 +100,13 @@ def _group_stats(
 
 
 def _candidates(
-    coded: list[_Coded], search: np.ndarray, diff: np.ndarray, max_conditions: int, min_rows: int, keep: int
+    coded: list[_Coded], search: Array, diff: Array, max_conditions: int, min_rows: int, keep: int
 ) -> list[tuple[float, tuple[Condition, ...], int]]:
     """Subgroups ranked by the lower bound of their mean loss difference on the search rows."""
     values = diff[search]
     found: list[tuple[float, tuple[Condition, ...], int]] = []
 
-    def collect(codes: np.ndarray, size: int, decode) -> None:
+    def collect(codes: Array, size: int, decode) -> None:
         count, total, squares = _group_stats(codes, values, size)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
@@ -133,7 +136,7 @@ def _candidates(
 
 def discover_regressions(
     frame: pd.DataFrame, features: list[str], rows: PairedRows, metric: str, config: PolicyConfig
-) -> list[dict[str, Any]]:
+) -> list[DiscoveredRegression]:
     """The worst subgroups for the candidate, each measured on rows the search never saw."""
     if rows.champion is None:
         return []
@@ -155,7 +158,7 @@ def discover_regressions(
         return []
     level = 1 - (1 - stats.confidence_level) / len(picked)  # Bonferroni across the subgroups carried over
     by_feature = {c.feature: c for c in coded}
-    results = []
+    results: list[DiscoveredRegression] = []
     for _, conditions, n_search in picked:
         mask = np.ones(n, dtype=bool)
         for cond in conditions:
@@ -174,21 +177,21 @@ def discover_regressions(
         assert delta.gain is not None
         worst_gain = float(np.quantile(gains, 1 - (1 - level) / 2))
         results.append(
-            {
-                "subgroup": " & ".join(c.label for c in conditions),
-                "conditions": [c.label for c in conditions],
-                "n": len(held_out),
-                "n_search": n_search,
-                "share": float(mask.mean()),
-                "metric": metric,
-                "champion": delta.champion,
-                "candidate": delta.candidate,
-                "delta": delta.delta,
-                "ci_low": lo,
-                "ci_high": hi,
-                "ci_level": level,
-                "confirmed": worst_gain < 0,
-            }
+            DiscoveredRegression(
+                subgroup=" & ".join(c.label for c in conditions),
+                conditions=[c.label for c in conditions],
+                n=len(held_out),
+                n_search=n_search,
+                share=float(mask.mean()),
+                metric=metric,
+                champion=delta.champion,
+                candidate=delta.candidate,
+                delta=delta.delta,
+                ci_low=lo,
+                ci_high=hi,
+                ci_level=level,
+                confirmed=worst_gain < 0,
+            )
         )
-    results.sort(key=lambda r: (not r["confirmed"], r["delta"] if HIGHER_IS_BETTER[metric] else -r["delta"]))
+    results.sort(key=lambda r: (not r.confirmed, metric_of(metric).gain(r.delta)))  # worst first
     return results[: settings.top_k]

@@ -1,4 +1,4 @@
-"""Metric directions, relative change, label encoding and segments (pure)."""
+"""Segments: named row subsets of a table, by column values (pure pandas)."""
 
 from __future__ import annotations
 
@@ -9,70 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "roc_auc": True,
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "average_precision": True,
-    "log_loss": False,
-    "brier": False,
-    "ece": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
 MISSING_VALUE = "<missing>"
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """A metric on some rows, or the reason it is undefined there."""
-
-    value: float | None
-    undefined_reason: str | None = None
-
-    @property
-    def defined(self) -> bool:
-        return self.value is not None
-
-
-def gain(metric: str, delta: float) -> float:
-    """Delta oriented so that positive always means 'candidate is better'."""
-    return delta if HIGHER_IS_BETTER[metric] else -delta
-
-
-def relative_change(metric: str, champion: float, candidate: float) -> float:
-    """Our one definition of relative change: oriented gain divided by |champion|.
-
-    TFMA's docs and code disagree on 'relative'; this is the meaning used everywhere here.
-    A champion value of 0 gives +inf/-inf for any non-zero gain and 0.0 for none.
-    """
-    g = gain(metric, candidate - champion)
-    if champion == 0:
-        return 0.0 if g == 0 else float(np.sign(g) * np.inf)
-    return g / abs(champion)
-
-
-def encode_labels(y_true: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
-    """Labels as indices into `classes` (compared as text, so 1 and '1' agree)."""
-    names = [str(c) for c in classes]
-    y = np.asarray(y_true)
-    codes = None
-    if y.dtype.kind in "iub" and all(isinstance(c, int | np.integer) for c in classes):
-        order = np.argsort(np.asarray(classes))
-        sorted_classes = np.asarray(classes)[order]
-        pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
-        codes = np.where(sorted_classes[pos] == y, order[pos], -1)
-    if codes is None:
-        text = pd.Series(y, dtype=object).astype(str)
-        codes = pd.Index(names).get_indexer(text).astype(np.int64)
-    if (codes < 0).any():
-        unknown = sorted({str(v) for v in y[codes < 0]})[:5]
-        raise ValueError(f"labels {unknown} are not among the model's classes {list(classes)}")
-    return codes.astype(np.int64)
 
 
 # ---------------------------------------------------------------- segments

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from gatekeeper.config import GateConfig
-from gatekeeper.policy import Check
+from gatekeeper.vocabulary import Check, TableName
 
 
-def _fail(table: str, check: str, message: str, **kw) -> Check:
-    return Check(
-        f"validation.{check}",
-        "fail",
-        f"{table}: {message}",
-        table=table,
-        blocking=True,
-        outcome="block",
-        **kw,
-    )
+def _fail(table: TableName, check: str, message: str, **kw: Any) -> Check:
+    return Check(f"validation.{check}", "block", f"{table}: {message}", table=table, **kw)
 
 
 def _kind(series: pd.Series) -> str:
@@ -31,7 +25,7 @@ def _kind(series: pd.Series) -> str:
 
 
 def structural_checks(
-    frame: pd.DataFrame, table: str, config: GateConfig, reference: pd.DataFrame, features: list[str]
+    frame: pd.DataFrame, table: TableName, config: GateConfig, reference: pd.DataFrame, features: list[str]
 ) -> list[Check]:
     """Rows present, target present and usable, features present with the reference's types.
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from gatekeeper.errors import ExpectationSuiteError, did_you_mean
-from gatekeeper.policy import Check
+from gatekeeper.vocabulary import Check, TableName
 from gatekeeper.serialize import jsonable
 
 _RESULT_KEYS = (
@@ -107,7 +107,7 @@ def _suite(suite_path: Path):
     return gx.ExpectationSuite(name=spec.get("name", suite_path.stem), expectations=spec["expectations"])
 
 
-def run_suite(frame: pd.DataFrame, suite_path: Path, table: str) -> list[Check]:
+def run_suite(frame: pd.DataFrame, suite_path: Path, table: TableName) -> list[Check]:
     """Validate `frame` against the suite; one Check per expectation (failed ones block)."""
     import great_expectations as gx
 
@@ -128,7 +128,7 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, table: str) -> list[Check]:
     return [_to_check(r, table, suite.name) for r in result.results]
 
 
-def _to_check(result: Any, table: str, suite: str) -> Check:
+def _to_check(result: Any, table: TableName, suite: str) -> Check:
     cfg = result.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
     column = kwargs.get("column")
@@ -143,14 +143,12 @@ def _to_check(result: Any, table: str, suite: str) -> Check:
         message = f"{table} (suite {suite}): {what} failed: {_describe(details)}"
     return Check(
         "validation.expectation",
-        "fail" if failed else "pass",
+        "block" if failed else "none",
         message,
         column=column,
         table=table,
         observed=jsonable(details),
         threshold=jsonable(kwargs),
-        blocking=failed,
-        outcome="block" if failed else None,
     )
 
 

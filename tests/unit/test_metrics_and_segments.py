@@ -4,14 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.stats import (
-    HIGHER_IS_BETTER,
-    encode_labels,
-    gain,
-    relative_change,
-    rows_where,
-    segments_from_columns,
-)
+from gatekeeper.compare.rows import encode_labels
+from gatekeeper.data.segments import rows_where, segments_from_columns
+from gatekeeper.metrics import METRICS, metric, metrics_for
 
 
 def test_unknown_labels_are_named() -> None:
@@ -20,13 +15,21 @@ def test_unknown_labels_are_named() -> None:
 
 
 def test_gain_orients_lower_is_better_metrics() -> None:
-    assert not HIGHER_IS_BETTER["log_loss"]
-    assert gain("log_loss", -0.1) == 0.1
-    assert gain("roc_auc", -0.1) == -0.1
+    assert not metric("log_loss").higher_is_better
+    assert metric("log_loss").gain(-0.1) == 0.1
+    assert metric("roc_auc").gain(-0.1) == -0.1
+
+
+def test_every_metric_is_one_registry_entry_that_fits_a_task() -> None:
+    assert set(metrics_for("classification")) | set(metrics_for("regression")) == set(METRICS)
+    assert not set(metrics_for("classification")) & set(metrics_for("regression"))
+    assert {n for n, m in METRICS.items() if m.bootstrap == "row"} == {"average_precision"}
+    with pytest.raises(ValueError, match=r"unknown metric 'auc'.*did you mean"):
+        metric("auc")
 
 
 @pytest.mark.parametrize(
-    ("metric", "champion", "candidate", "expected"),
+    ("name", "champion", "candidate", "expected"),
     [
         ("roc_auc", 0.80, 0.84, 0.05),
         ("log_loss", 0.50, 0.40, 0.2),
@@ -35,8 +38,8 @@ def test_gain_orients_lower_is_better_metrics() -> None:
     ],
     ids=["auc-up", "logloss-down-is-gain", "auc-down", "zero-champion"],
 )
-def test_relative_change_is_oriented_gain_over_abs_champion(metric, champion, candidate, expected) -> None:
-    assert relative_change(metric, champion, candidate) == pytest.approx(expected)
+def test_relative_change_is_oriented_gain_over_abs_champion(name, champion, candidate, expected) -> None:
+    assert metric(name).relative_change(champion, candidate) == pytest.approx(expected)
 
 
 def test_segments_one_per_value_and_intersections_with_missing_values() -> None:

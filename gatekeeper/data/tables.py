@@ -9,8 +9,8 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import ConfigError, DataLoadError, did_you_mean
+from gatekeeper.vocabulary import TABLES, TableName
 
-TABLES = ("train", "new_labels", "evaluation")
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.policy import Decision
+from gatekeeper.decide.decision import Decision, Reason, SegmentResult, decision_to_json
 from gatekeeper.serialize import jsonable
+from gatekeeper.vocabulary import DecisionValue
 
-_HEADLINE = {
+_HEADLINE: dict[DecisionValue, str] = {
     "promoted": "Promoted: the candidate is the new champion",
     "bootstrap": "Bootstrap: the first champion was registered",
     "rejected": "Rejected: the champion stays",
@@ -53,21 +53,24 @@ def _num(x: Any, signed: bool = False) -> str:
     return f"{x:+.4f}" if signed else f"{x:.4f}"
 
 
-def _interval(row: dict[str, Any]) -> str:
-    if row.get("ci_low") is None or row.get("ci_high") is None:
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
         return ""
-    return f"[{_num(row['ci_low'], signed=True)}, {_num(row['ci_high'], signed=True)}]"
+    return f"[{_num(low, signed=True)}, {_num(high, signed=True)}]"
+
+
+def ordered_segments(decision: Decision) -> list[SegmentResult]:
+    """Overall first, then key segments, then the rest."""
+    rows = [decision.overall] if decision.overall else []
+    return rows + sorted(decision.segments, key=lambda s: (not s.key, s.segment))
 
 
 def segment_rows(decision: Decision) -> list[dict[str, Any]]:
-    """Overall first, then key segments, then the rest; values rounded for display."""
-    rows = []
-    if decision.overall:
-        o = decision.overall
-        rows.append({"segment": "overall", "key": False, **{c: o.get(c) for c in SEGMENT_COLUMNS[2:]}})
-    ordered = sorted(decision.segments, key=lambda s: (not s["key"], s["segment"]))
-    rows += [{c: s.get(c) for c in SEGMENT_COLUMNS} for s in ordered]
-    return jsonable(rows)
+    """The evidence table as plain rows (for a Prefect table artifact and CSV)."""
+    rows: list[dict[str, Any]] = jsonable(
+        [{c: getattr(s, c) for c in SEGMENT_COLUMNS} for s in ordered_segments(decision)]
+    )
+    return rows
 
 
 def segments_csv(decision: Decision) -> str:
@@ -78,13 +81,6 @@ def segments_csv(decision: Decision) -> str:
     return buf.getvalue()
 
 
-def reason_text(reason: dict[str, Any], code: bool = False) -> str:
-    """`check [segment]: message`, the check in backticks for markdown when `code`."""
-    check = f"`{reason['check']}`" if code else reason["check"]
-    where = f" [{reason['segment']}]" if reason.get("segment") else ""
-    return f"{check}{where}: {reason['message']}"
-
-
 def review_prompt(decision: Decision) -> str:
     """What the approval form in the Prefect UI says above its fields (markdown)."""
     d = decision
@@ -92,7 +88,7 @@ def review_prompt(decision: Decision) -> str:
         f"**{d.model_name}: candidate version {d.candidate_version} needs review** "
         f"(champion: version {d.champion_version or 'none'}).",
         "",
-        *[f"- {reason_text(r, code=True)}" for r in d.reasons],
+        *[f"- {r.text(code=True)}" for r in d.reasons],
         "",
         "The evidence is in this run's artifacts. Approve to make the candidate `champion`; "
         "reject to keep the champion. Both are recorded on the MLflow model version.",
@@ -101,12 +97,12 @@ def review_prompt(decision: Decision) -> str:
 
 
 def _review_lines(d: Decision) -> list[str]:
-    if d.review and d.review.get("outcome") in ("approved", "rejected"):
+    if d.review and d.review.outcome in ("approved", "rejected"):
         r = d.review
-        said = f"**Reviewed: {r['outcome']}** by {r.get('reviewer')} at {r.get('at')}"
-        return [said + (f": {r['comment']}" if r.get("comment") else "."), ""]
+        said = f"**Reviewed: {r.outcome}** by {r.reviewer} at {r.at}"
+        return [said + (f": {r.comment}" if r.comment else "."), ""]
     if d.decision == "needs_review":
-        pending = f" ({d.review['comment']})" if d.review else ""
+        pending = f" ({d.review.comment})" if d.review else ""
         return [
             f"**Waiting for a reviewer{pending}.** Resume the paused flow run in the Prefect UI to "
             f"approve or reject, or run `gatekeeper approve|reject --model {d.model_name} "
@@ -129,17 +125,17 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
     )
     lines += ["; ".join(versions) + f"; primary metric `{d.primary_metric}`.", ""]
     lines += ["## Why", ""]
-    lines += [f"- {reason_text(r, code=True)}" for r in d.reasons] or ["- (no reasons recorded)"]
+    lines += [f"- {r.text(code=True)}" for r in d.reasons] or ["- (no reasons recorded)"]
     if d.warnings:
         lines += ["", "## Warnings", ""]
-        lines += [f"- `{w['check']}`: {w['message']}" for w in d.warnings]
+        lines += [f"- `{w.check}`: {w.message}" for w in d.warnings]
     if d.diagnosis:
         lines += ["", "## Diagnosis", ""]
         for g in d.diagnosis:
-            lines.append(f"- **{g['kind']}**: {g['evidence']}. {g['advice'] or ''}".rstrip())
+            lines.append(f"- **{g.kind}**: {g.evidence}. {g.advice or ''}".rstrip())
     if d.quarantine:
         lines += ["", f"The failing data was copied to quarantine: `{d.quarantine}` (nothing was deleted)."]
-    rows = segment_rows(d)
+    rows = ordered_segments(d)
     if rows:
         lines += [
             "",
@@ -153,9 +149,9 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
         ]
         for r in rows:
             lines.append(
-                f"| {r['segment']} | {'yes' if r['key'] else ''} | {r['n']} | {_num(r['champion'])} | "
-                f"{_num(r['candidate'])} | {_num(r['delta'], signed=True)} | {_interval(r)} | "
-                f"{r['status']} | {r.get('rows_needed') or ''} |"
+                f"| {r.segment} | {'yes' if r.key else ''} | {r.n} | {_num(r.champion)} | "
+                f"{_num(r.candidate)} | {_num(r.delta, signed=True)} | {_interval(r.ci_low, r.ci_high)} | "
+                f"{r.status} | {r.rows_needed or ''} |"
             )
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
@@ -171,10 +167,10 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
         ]
         for f in d.discovered_regressions:
             lines.append(
-                f"| {f['subgroup']} | {f['n']} | {f['share']:.1%} | {_num(f['delta'], signed=True)} | "
-                f"{_interval(f)} | {'yes' if f['confirmed'] else 'no'} |"
+                f"| {f.subgroup} | {f.n} | {f.share:.1%} | {_num(f.delta, signed=True)} | "
+                f"{_interval(f.ci_low, f.ci_high)} | {'yes' if f.confirmed else 'no'} |"
             )
-    degradation = (d.triage or {}).get("degradation") or []
+    degradation = d.triage.degradation
     if degradation:
         lines += [
             "",
@@ -183,12 +179,12 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "| segment | n | reference | on new labels | interval | degraded |",
             "|---|---:|---:|---:|---|---|",
         ]
-        for r in degradation[:20]:
+        for g in degradation[:20]:
             lines.append(
-                f"| {r['segment']} | {r['n']} | {_num(r['reference'])} | {_num(r['batch'])} | {_interval(r)} "
-                f"| {'yes' if r['degraded'] else ''} |"
+                f"| {g.segment} | {g.n} | {_num(g.reference)} | {_num(g.batch)} | {_interval(g.ci_low, g.ci_high)} "
+                f"| {'yes' if g.degraded else ''} |"
             )
-    labels = (d.triage or {}).get("labels") or []
+    labels = d.triage.labels
     if labels:
         lines += [
             "",
@@ -197,10 +193,9 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "| segment | n | new labels | trusted rows | excess |",
             "|---|---:|---:|---:|---:|",
         ]
-        for r in sorted(labels, key=lambda r: -r["excess"])[:15]:
+        for n in sorted(labels, key=lambda r: -r.excess)[:15]:
             lines.append(
-                f"| {r['segment']} | {r['n']} | {r['suspect_rate']:.1%} | {r['baseline_rate']:.1%} | "
-                f"{r['excess']:+.1%} |"
+                f"| {n.segment} | {n.n} | {n.suspect_rate:.1%} | {n.baseline_rate:.1%} | {n.excess:+.1%} |"
             )
     if d.drift:
         lines += [
@@ -212,20 +207,20 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "| feature | segment | PSI | test | p-value | rows (ref / new) |",
             "|---|---|---:|---|---:|---|",
         ]
-        for f in d.drift[:15]:
+        for x in d.drift[:15]:
             lines.append(
-                f"| {f['feature']} | {f['segment']} | {f['psi']:.3f} | {f['test']} | {f['p_value']:.2g} | "
-                f"{f['reference_rows']} / {f['batch_rows']} |"
+                f"| {x.feature} | {x.segment} | {x.psi:.3f} | {x.test} | {x.p_value:.2g} | "
+                f"{x.reference_rows} / {x.batch_rows} |"
             )
     t = d.thresholds
     lines += [
         "",
         "## Thresholds",
         "",
-        f"min_improvement {t['min_improvement']}, min_relative_improvement "
-        f"{t['min_relative_improvement']}, absolute_floor {t['absolute_floor']}, "
-        f"min_segment_rows {t['min_segment_rows']}, "
-        f"{'higher' if t['higher_is_better'] else 'lower'} is better.",
+        f"min_improvement {t.min_improvement}, min_relative_improvement "
+        f"{t.min_relative_improvement}, absolute_floor {t.absolute_floor}, "
+        f"min_segment_rows {t.min_segment_rows}, "
+        f"{'higher' if t.higher_is_better else 'lower'} is better.",
     ]
     links = dict(links or {})
     if d.mlflow_run_id:
@@ -237,10 +232,14 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
     return "\n".join(lines) + "\n"
 
 
-def write_decision(decision: Decision | dict[str, Any], path: str | Path) -> Path:
-    """decision.json: a Decision, or the dict a flow returned."""
+def write_decision(decision: Decision, path: str | Path) -> Path:
+    """decision.json, through the one serialiser."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    content = decision.to_dict() if isinstance(decision, Decision) else decision
-    path.write_text(json.dumps(jsonable(content), indent=2) + "\n")
+    path.write_text(decision_to_json(decision))
     return path
+
+
+def reason_lines(reasons: list[Reason]) -> str:
+    """Reasons on one line each, for tags and logs."""
+    return "; ".join(r.text() for r in reasons)

@@ -74,7 +74,7 @@ def sample_weights(config: GateConfig, frame: pd.DataFrame) -> np.ndarray | None
     """Per-row weights from `upweight` (1 elsewhere; overlapping segments multiply), or None."""
     if not config.upweight:
         return None
-    from gatekeeper.stats import rows_where
+    from gatekeeper.data.segments import rows_where
 
     weights = np.ones(len(frame))
     for rule in config.upweight:
@@ -104,21 +104,3 @@ def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: np
             f"{type(estimator).__name__}.fit refused {key!r}: {exc}"
         ) from None
     return estimator
-
-
-def model_outputs(model: Any, X: pd.DataFrame, classes: list[Any]) -> np.ndarray:
-    """Class probabilities aligned to `classes`, or predictions when `classes` is empty (regression)."""
-    if not classes:
-        return np.asarray(model.predict(X), dtype=float)
-    return predict_proba_aligned(model, X, classes)
-
-
-def predict_proba_aligned(model: Any, X: pd.DataFrame, classes: list[Any]) -> np.ndarray:
-    """Class probabilities with columns in `classes` order (missing classes get 0)."""
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    model_classes = [str(c) for c in model.classes_]
-    out = np.zeros((len(X), len(classes)))
-    for j, c in enumerate(classes):
-        if str(c) in model_classes:
-            out[:, j] = proba[:, model_classes.index(str(c))]
-    return out

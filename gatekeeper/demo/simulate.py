@@ -41,7 +41,7 @@ SCENARIOS: dict[str, str] = {
     "small-segment-needs-data": "retraining is warranted, but the evaluation rows hold only 120 chrome-beta "
     "transactions: blocked with diagnosis small_segment_needs_data and the rows to collect",
 }
-SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.simulate:build_linear_model"}
+SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.demo.simulate:build_linear_model"}
 _WORLD = {"no-retrain-needed": "old", "label-noise": "old", "drift-beyond-retraining": "noise"}
 
 

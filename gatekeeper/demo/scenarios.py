@@ -8,7 +8,7 @@ import yaml
 
 from gatekeeper.config import GateConfig, parse_config
 from gatekeeper.errors import ConfigError
-from gatekeeper.simulate import SCENARIO_TRAINER, ScenarioFiles
+from gatekeeper.demo.simulate import SCENARIO_TRAINER, ScenarioFiles
 
 DEMO_SUITE = "demo_transactions"
 

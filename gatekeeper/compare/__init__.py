@@ -1,0 +1,1 @@
+"""Compare champion and candidate on the same rows: paired bootstrap, segments, discovery."""

@@ -1,0 +1,91 @@
+"""Targets and both models' outputs on the same evaluation rows (the unit every comparison takes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.metrics import Array, Targets
+
+
+def encode_labels(y_true: Array, classes: Sequence[Any]) -> Array:
+    """Labels as indices into `classes` (compared as text, so 1 and '1' agree)."""
+    names = [str(c) for c in classes]
+    y = np.asarray(y_true)
+    codes = None
+    if y.dtype.kind in "iub" and all(isinstance(c, int | np.integer) for c in classes):
+        order = np.argsort(np.asarray(classes))
+        sorted_classes = np.asarray(classes)[order]
+        pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
+        codes = np.where(sorted_classes[pos] == y, order[pos], -1)
+    if codes is None:
+        text = pd.Series(y, dtype=object).astype(str)
+        codes = pd.Index(names).get_indexer(text).astype(np.int64)
+    if (codes < 0).any():
+        unknown = sorted({str(v) for v in y[codes < 0]})[:5]
+        raise ValueError(f"labels {unknown} are not among the model's classes {list(classes)}")
+    return np.asarray(codes, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PairedRows:
+    """Targets and both models' outputs on the same evaluation rows.
+
+    Classification: `y` holds label codes 0..k-1 and the models' outputs are (n, k) class
+    probabilities. Regression (`classes == []`): `y` holds the targets, the outputs predictions.
+    """
+
+    y: Array
+    candidate: Array
+    champion: Array | None  # None: no champion yet
+    classes: list[Any]
+    positive: int | None = None  # column of the positive class (binary only)
+
+    @classmethod
+    def regression(cls, y: Array, candidate: Array, champion: Array | None) -> PairedRows:
+        champ = None if champion is None else np.asarray(champion, dtype=float).reshape(-1)
+        return cls(
+            np.asarray(y, dtype=float).reshape(-1), np.asarray(candidate, dtype=float).reshape(-1), champ, []
+        )
+
+    @classmethod
+    def from_labels(
+        cls,
+        y_true: Array,
+        candidate: Array,
+        champion: Array | None,
+        classes: Sequence[Any],
+        positive_label: Any | None = None,
+    ) -> PairedRows:
+        classes = list(classes)
+        positive = None
+        if len(classes) == 2:
+            positive = 1
+            if positive_label is not None:
+                matches = [i for i, c in enumerate(classes) if str(c) == str(positive_label)]
+                if not matches:
+                    raise ValueError(f"positive_label {positive_label!r} is not one of the classes {classes}")
+                positive = matches[0]
+        return cls(encode_labels(y_true, classes), candidate, champion, classes, positive)
+
+    def take(self, index: Array) -> PairedRows:
+        champ = None if self.champion is None else self.champion[index]
+        return PairedRows(self.y[index], self.candidate[index], champ, self.classes, self.positive)
+
+    @property
+    def targets(self) -> Targets:
+        return Targets(self.y, tuple(self.classes), self.positive)
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def minority(self) -> int | None:
+        """Rows of the rarest class (classification), which bounds what AUC can tell; None for regression."""
+        if not self.classes or not self.n:
+            return None
+        return int(np.bincount(self.y, minlength=len(self.classes)).min())

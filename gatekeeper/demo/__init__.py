@@ -1,0 +1,1 @@
+"""The demo: a seeded transaction simulator and its scenarios."""

@@ -1,0 +1,118 @@
+"""Typed records that the stages produce and `decision.json` carries (no logic here).
+
+data/ measures drift; compare/ discovers subgroups; triage/ measures degradation and label
+noise against the champion's reference; a reviewer answers. Each is one frozen record, so the
+decision is typed end to end and `gatekeeper.decide.decision` serialises all of it in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ReviewOutcome = Literal["approved", "rejected", "pending"]
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """Population stability index of one feature in one segment, new labels against the reference."""
+
+    feature: str
+    segment: str
+    psi: float  # population stability index
+    test: str  # "ks" (numbers) or "chi2" (categories)
+    statistic: float
+    p_value: float
+    reference_rows: int
+    batch_rows: int
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class DiscoveredRegression:
+    """A subgroup nobody configured where the candidate looks worse, measured on held-out rows."""
+
+    subgroup: str
+    conditions: list[str]
+    n: int
+    n_search: int
+    share: float
+    metric: str
+    champion: float | None
+    candidate: float | None
+    delta: float
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class ChampionReference:
+    """What the champion scored on its own evaluation rows when it was gated (from its decision)."""
+
+    metric: str
+    overall: float
+    segments: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DegradationRow:
+    """The champion on the new labels of one segment, against its reference there."""
+
+    segment: str
+    n: int
+    reference: float
+    reference_rows: int
+    batch: float
+    ci_low: float
+    ci_high: float
+    p_degraded: float
+    degraded: bool = False
+
+
+@dataclass(frozen=True)
+class LabelNoiseRow:
+    """Share of labels that disagree with a confident prediction, batch against trusted rows."""
+
+    segment: str
+    n: int
+    suspect_rate: float
+    baseline_rate: float
+    excess: float
+
+
+@dataclass(frozen=True)
+class TriageFindings:
+    """What triage measured before training (empty when it did not run)."""
+
+    degradation: list[DegradationRow] = field(default_factory=list)
+    labels: list[LabelNoiseRow] = field(default_factory=list)
+    reference: ChampionReference | None = None
+
+
+@dataclass(frozen=True)
+class RelationChange:
+    """A feature's permutation importance for champion and candidate on the same rows."""
+
+    feature: str
+    champion: float
+    candidate: float
+
+    @property
+    def change(self) -> float:
+        return self.candidate - self.champion
+
+
+@dataclass(frozen=True)
+class Review:
+    """A person's answer to a `needs_review` decision."""
+
+    outcome: ReviewOutcome
+    reviewer: str = ""
+    comment: str = ""
+    at: str = ""
+
+    def as_tags(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reviewer": self.reviewer, "comment": self.comment, "at": self.at}

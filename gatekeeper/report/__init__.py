@@ -1,0 +1,1 @@
+"""What a person reads: markdown, tables, CSV and the segment forest plot."""

@@ -1,0 +1,78 @@
+"""The segment forest plot: delta and interval per segment, key segments marked (PNG bytes)."""
+
+from __future__ import annotations
+
+import io
+
+from gatekeeper.vocabulary import NOT_JUDGED
+
+from gatekeeper.decide.decision import Decision, SegmentResult
+from gatekeeper.report.markdown import ordered_segments
+
+COLOURS = {
+    "improved": "#2e7d32",
+    "regressed": "#c62828",
+    "at_risk": "#ef6c00",
+    "inconclusive": "#757575",
+    "no_change": "#1565c0",
+}
+MAX_ROWS = 40
+
+
+def plotted_segments(decision: Decision) -> list[SegmentResult]:
+    """The rows the forest plot shows, top to bottom: overall and key segments, then the judged
+    segments with the largest |delta| (worst first), then segments too small to judge; at most
+    MAX_ROWS."""
+    higher_is_better = decision.thresholds.higher_is_better
+    rows = [r for r in ordered_segments(decision) if r.delta is not None]
+    head = [r for r in rows if r.segment == "overall" or r.key]
+    judged = [r for r in rows if r not in head and r.status not in NOT_JUDGED]
+    thin = [r for r in rows if r not in head and r not in judged]
+    room = max(0, MAX_ROWS - len(head))
+    largest = sorted(judged, key=lambda r: -abs(r.delta or 0.0))[:room]
+    rest = sorted(largest, key=lambda r: (r.delta or 0.0) if higher_is_better else -(r.delta or 0.0))
+    return head + (rest + sorted(thin, key=lambda r: -r.n))[:room]
+
+
+def forest_plot(decision: Decision) -> bytes | None:
+    """Delta and interval of each plotted segment as a PNG; None without a comparison."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
+
+    shown = plotted_segments(decision)
+    if not shown:
+        return None
+    rows = [r for r in ordered_segments(decision) if r.delta is not None]
+    higher_is_better = decision.thresholds.higher_is_better
+    height = 1.2 + 0.32 * len(shown)
+    fig = Figure(figsize=(7.2, height), dpi=110)  # ~790 px: fits the Prefect UI's column
+    ax = fig.add_subplot()
+    for y, r in enumerate(reversed(shown)):
+        colour = COLOURS.get(r.status, "#9e9e9e")
+        lo = r.ci_low if r.ci_low is not None else r.delta
+        hi = r.ci_high if r.ci_high is not None else r.delta
+        ax.plot([lo, hi], [y, y], color=colour, linewidth=2)
+        ax.plot([r.delta], [y], marker="D" if r.key else "o", color=colour, markersize=6)
+    labels = [f"{'★ ' if r.key else ''}{r.segment} (n={r.n}, {r.status})" for r in reversed(shown)]
+    ax.set_yticks(range(len(shown)), labels, fontsize=8)
+    for tick, r in zip(ax.get_yticklabels(), reversed(shown), strict=True):
+        if r.key or r.segment == "overall":
+            tick.set_fontweight("bold")
+    ax.axvline(0, color="black", linewidth=0.8)
+    better = "right" if higher_is_better else "left"
+    ax.set_xlabel(
+        f"{decision.primary_metric}: candidate - champion, {decision.confidence_level:.0%} "
+        f"interval ({better} is better)",
+        fontsize=9,
+    )
+    hidden = len(rows) - len(shown)
+    ax.set_title(
+        f"{decision.model_name}: {decision.decision}  (★ key segment"
+        + (f"; {hidden} smaller changes not shown" if hidden else "")
+        + ")",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

@@ -1,0 +1,96 @@
+"""After retraining: if the champion lost ground since it was gated, did the candidate win it back?
+
+When it did not, the world moved further than retraining on more of the same data can follow
+(diagnosis `concept_drift_beyond_retraining`); the permutation importances of champion and
+candidate show which features' relation to the target changed most.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from gatekeeper.compare.bootstrap import PairedDelta
+from gatekeeper.config import GateConfig, PolicyConfig
+from gatekeeper.findings import ChampionReference, RelationChange
+from gatekeeper.metrics import metric
+from gatekeeper.vocabulary import Check
+
+
+def loss_since_gated(reference: ChampionReference | None, overall: PairedDelta | None) -> float | None:
+    """How much the champion lost on the evaluation rows since it was gated (positive = worse), or None."""
+    if reference is None or overall is None or reference.metric != overall.metric:
+        return None
+    if overall.champion is None:
+        return None
+    return metric(overall.metric).gain(reference.overall - overall.champion)
+
+
+def recovery_checks(
+    overall: PairedDelta,
+    reference: ChampionReference | None,
+    changes: list[RelationChange],
+    config: PolicyConfig,
+) -> list[Check]:
+    """A reject when the candidate recovers less than `triage.min_recovery` of what the champion lost."""
+    lost = loss_since_gated(reference, overall)
+    if reference is None or lost is None or lost <= config.triage.max_degradation:
+        return []
+    if overall.candidate is None or overall.champion is None:
+        return []
+    recovered = metric(overall.metric).gain(overall.candidate - overall.champion) / lost
+    if recovered >= config.triage.min_recovery:
+        return []
+    changed = (
+        ", ".join(f"{r.feature} (importance {r.champion:+.3f} -> {r.candidate:+.3f})" for r in changes[:5])
+        or "not measured"
+    )
+    return [
+        Check(
+            "concept_drift_beyond_retraining",
+            "reject",
+            f"{overall.metric} was {reference.overall:.4f} when the champion was gated and is "
+            f"{overall.champion:.4f} now; the candidate reaches {overall.candidate:.4f}, recovering "
+            f"{recovered:.0%} of the loss (needs {config.triage.min_recovery:.0%}). Features whose relation "
+            f"to the target changed most: {changed}",
+            segment="overall",
+            observed=recovered,
+            threshold=config.triage.min_recovery,
+            diagnosis="concept_drift_beyond_retraining",
+            advice="retraining on more of the same data will not close this gap: revisit the features (what "
+            "now drives the target?) or the learning algorithm",
+        )
+    ]
+
+
+def relation_changes(
+    champion: Any,
+    candidate: Any,
+    frame: pd.DataFrame,
+    config: GateConfig,
+    champion_features: list[str],
+    candidate_features: list[str],
+    max_rows: int = 5000,
+) -> list[RelationChange]:
+    """Per-feature permutation importance of champion and candidate on the same rows, largest change first."""
+    from sklearn.inspection import permutation_importance
+
+    sample = frame.sample(min(len(frame), max_rows), random_state=config.statistics.seed)
+    y = sample[config.target]
+    scoring = "neg_root_mean_squared_error" if config.task == "regression" else "neg_log_loss"
+    importances: dict[str, dict[str, float]] = {}
+    for name, model, feats in (
+        ("champion", champion, champion_features),
+        ("candidate", candidate, candidate_features),
+    ):
+        result = permutation_importance(
+            model, sample[feats], y, scoring=scoring, n_repeats=3, random_state=config.statistics.seed
+        )
+        importances[name] = {f: float(v) for f, v in zip(feats, result.importances_mean, strict=True)}
+    features = sorted(set(importances["champion"]) | set(importances["candidate"]))
+    rows = [
+        RelationChange(f, importances["champion"].get(f, 0.0), importances["candidate"].get(f, 0.0))
+        for f in features
+    ]
+    return sorted(rows, key=lambda r: -abs(r.change))
