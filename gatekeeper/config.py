@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gatekeeper.errors import ConfigError, did_you_mean
+from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
+from gatekeeper.vocabulary import Action, Task
 
-MetricName = Literal[
-    "roc_auc",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "average_precision",
-    "log_loss",
-    "brier",
-    "ece",
-    "rmse",
-    "mae",
-    "r2",
-]
-REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
-Action = Literal["block", "review", "pass"]
 
+def _known_metric(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(f"unknown metric{did_you_mean(name, METRICS)}; expected one of {sorted(METRICS)}")
+    return name
+
+
+
+MetricName = Annotated[str, AfterValidator(_known_metric)]
 Scalar = str | int | float | bool
 
 
@@ -162,7 +155,7 @@ class Lock(_Strict):
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
-    task: Literal["classification", "regression"] = "classification"
+    task: Task = "classification"
     primary_metric: MetricName = "roc_auc"
     secondary_metrics: list[MetricName] = Field(default_factory=list)
     min_improvement: float = Field(default=0.0, ge=0.0)
@@ -181,8 +174,8 @@ class PolicyConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _regression_default_metric(cls, raw: Any) -> Any:
-        if isinstance(raw, dict) and raw.get("task") == "regression" and "primary_metric" not in raw:
-            return {**raw, "primary_metric": "rmse"}
+        if isinstance(raw, dict) and raw.get("task") in DEFAULT_METRIC and "primary_metric" not in raw:
+            return {**raw, "primary_metric": DEFAULT_METRIC[raw["task"]]}
         return raw
 
     @model_validator(mode="after")
@@ -191,12 +184,11 @@ class PolicyConfig(_Strict):
             ("primary_metric", self.primary_metric),
             *[(f"secondary_metrics[{i}]", m) for i, m in enumerate(self.secondary_metrics)],
         ]:
-            regression = metric in REGRESSION_METRICS
-            if regression != (self.task == "regression"):
-                expected = (
-                    sorted(REGRESSION_METRICS) if self.task == "regression" else "a classification metric"
+            if self.task not in METRICS[metric].tasks:
+                raise ValueError(
+                    f"`{where}` {metric!r} does not fit task {self.task!r}; expected one of "
+                    f"{metrics_for(self.task)}"
                 )
-                raise ValueError(f"`{where}` {metric!r} does not fit task {self.task!r}; expected {expected}")
         return self
 
     @field_validator("segments")
@@ -309,7 +301,7 @@ def config_error_from(exc: ValidationError, source: str) -> ConfigError:
         else:
             seen = err.get("input")
             seen_txt = f"; got {seen!r}" if not isinstance(seen, dict) else ""
-            lines.append(f"`{where}`: {err['msg']}{seen_txt}")
+            lines.append(f"`{where}`: {err['msg'].removeprefix('Value error, ')}{seen_txt}")
     return ConfigError(f"invalid gate configuration in {source}: " + "; ".join(lines))
 
 
@@ -332,7 +324,14 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> GateConfig:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
-    raw = dict(raw or {})
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {str(path)!r} must hold a mapping of keys (model_name: ..., data: ...) at its top "
+            f"level; got a YAML {type(raw).__name__}"
+        )
+    raw = dict(raw)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     config = parse_config(raw, source=str(path))
     return resolve_paths(config, path.resolve().parent)

@@ -140,8 +140,9 @@ def _average(parts: list[Estimate]) -> Estimate:
     defined = [p for p in parts if p.value is not None and p.influence is not None]
     if not defined:
         return Estimate(None, undefined_reason="no class has rows")
-    value = float(np.mean([p.value for p in defined]))
-    return Estimate(value, np.mean([p.influence for p in defined], axis=0))
+    value = float(np.mean([p.value for p in defined if p.value is not None]))
+    influence = np.mean([p.influence for p in defined if p.influence is not None], axis=0)
+    return Estimate(value, np.asarray(influence))
 
 
 def _mean_loss(loss: Array) -> Estimate:
@@ -154,7 +155,7 @@ def _empty(t: Targets) -> Estimate | None:
 
 
 def _predicted(proba: Array) -> Array:
-    return np.argmax(proba, axis=1)
+    return np.asarray(np.argmax(proba, axis=1))
 
 
 def roc_auc(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:

@@ -13,6 +13,7 @@ side of 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
@@ -79,12 +80,12 @@ def per_row_loss_difference(rows: PairedRows) -> Array:
     positive where the candidate is worse."""
     assert rows.champion is not None
     if not rows.classes:
-        return (rows.candidate - rows.y) ** 2 - (rows.champion - rows.y) ** 2
+        return np.asarray((rows.candidate - rows.y) ** 2 - (rows.champion - rows.y) ** 2)
     idx = np.arange(rows.n)
     eps = np.finfo(float).eps
 
     def loss(p: Array) -> Array:
-        return -np.log(np.clip(p[idx, rows.y], eps, 1.0))
+        return np.asarray(-np.log(np.clip(p[idx, rows.y], eps, 1.0)))
 
     return loss(rows.candidate) - loss(rows.champion)
 
@@ -106,7 +107,7 @@ def _candidates(
     values = diff[search]
     found: list[tuple[float, tuple[Condition, ...], int]] = []
 
-    def collect(codes: Array, size: int, decode) -> None:
+    def collect(codes: Array, size: int, decode: Callable[[int], tuple[Condition, ...]]) -> None:
         count, total, squares = _group_stats(codes, values, size)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
@@ -115,21 +116,24 @@ def _candidates(
         for g in np.flatnonzero((count >= min_rows) & (bound > 0)):
             found.append((float(bound[g]), decode(int(g)), int(count[g])))
 
+    def single(c: _Coded) -> Callable[[int], tuple[Condition, ...]]:
+        return lambda g: (Condition(c.feature, g, c.labels[g]),)
+
+    def pair(a: _Coded, b: _Coded) -> Callable[[int], tuple[Condition, ...]]:
+        w = len(b.labels)
+        return lambda g: (
+            Condition(a.feature, g // w, a.labels[g // w]),
+            Condition(b.feature, g % w, b.labels[g % w]),
+        )
+
     for c in coded:
-        collect(c.codes[search], len(c.labels), lambda g, c=c: (Condition(c.feature, g, c.labels[g]),))
+        collect(c.codes[search], len(c.labels), single(c))
     if max_conditions >= 2:
         for a, b in combinations(coded, 2):
             width = len(b.labels)
             ca, cb = a.codes[search], b.codes[search]
             joint = np.where((ca >= 0) & (cb >= 0), ca * width + cb, -1)
-            collect(
-                joint,
-                len(a.labels) * width,
-                lambda g, a=a, b=b, w=width: (
-                    Condition(a.feature, g // w, a.labels[g // w]),
-                    Condition(b.feature, g % w, b.labels[g % w]),
-                ),
-            )
+            collect(joint, len(a.labels) * width, pair(a, b))
     found.sort(key=lambda t: -t[0])
     return found[:keep]
 

@@ -58,7 +58,7 @@ def _quiet_gx() -> None:
     logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
 
 
-def build_suite(spec: dict[str, Any], source: str):
+def build_suite(spec: dict[str, Any], source: str) -> Any:
     """Build a GX ExpectationSuite, failing closed if GX drops any entry.
 
     GX 1.x logs and skips an entry it cannot build, so each entry is probed on its own first
@@ -98,7 +98,7 @@ def _checked_spec(path: str, mtime_ns: int) -> dict[str, Any]:
     return spec
 
 
-def _suite(suite_path: Path):
+def _suite(suite_path: Path) -> Any:
     import great_expectations as gx
 
     if not suite_path.exists():
@@ -115,7 +115,7 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, table: TableName) -> list[C
     _quiet_gx()
     context = gx.get_context(mode="ephemeral")
     try:
-        context.variables.progress_bars = {"globally": False}
+        context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     except Exception:  # older configs: progress bars are cosmetic
         pass
     source = context.data_sources.add_pandas(f"gate-{table}")

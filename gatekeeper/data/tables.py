@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -24,10 +25,11 @@ class GateTables:
     paths: dict[str, str]
 
     def table(self, name: str) -> pd.DataFrame:
-        return getattr(self, name)
+        frame: pd.DataFrame = getattr(self, name)
+        return frame
 
 
-def _open(path: str, mode: str = "rb", **kwargs):
+def _open(path: str, mode: str = "rb", **kwargs: Any) -> Any:
     import fsspec
 
     return fsspec.open(path, mode, **kwargs)
@@ -90,7 +92,7 @@ def file_sha256(path: str) -> str:
 
 def load_tables(config: GateConfig) -> GateTables:
     """Read train, new_labels and evaluation as named by the config."""
-    paths = {name: getattr(config.data, name) for name in TABLES}
+    paths: dict[str, str] = {name: getattr(config.data, name) for name in TABLES}
     frames = {name: read_table(path) for name, path in paths.items()}
     hashes = {name: file_sha256(path) for name, path in paths.items()}
     return GateTables(**frames, hashes=hashes, paths=paths)

@@ -220,7 +220,8 @@ def read_decision(data: str | bytes | dict[str, Any], source: str = "decision.js
     if version == 1:
         data = _migrate_v1(data)
     try:
-        return _build(Decision, data)
+        decision: Decision = _build(Decision, data)
+        return decision
     except (TypeError, ValueError, KeyError) as exc:
         raise DecisionFormatError(f"{source} is not a readable gate decision: {exc}") from None
 

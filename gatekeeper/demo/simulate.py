@@ -174,7 +174,7 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     return _write({"train": base_training(seed), "new_labels": batch, "evaluation": evaluation}, folder)
 
 
-def build_linear_model(config):
+def build_linear_model(config: object) -> object:
     """A cheaper, global pipeline a team might switch to: one linear relation for everyone.
 
     Used by the `hurts-key-segment` scenario: it fits the new average well but cannot give the

@@ -57,7 +57,7 @@ def http_status(error: BaseException) -> int | None:
     from mlflow.exceptions import MlflowException
 
     if isinstance(error, MlflowException):
-        status = error.get_http_status_code()
+        status = error.get_http_status_code()  # type: ignore[no-untyped-call]
         return int(status) if status else None
     response = getattr(error, "response", None)
     code = getattr(response, "status_code", None)

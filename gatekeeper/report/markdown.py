@@ -131,8 +131,8 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
         lines += [f"- `{w.check}`: {w.message}" for w in d.warnings]
     if d.diagnosis:
         lines += ["", "## Diagnosis", ""]
-        for g in d.diagnosis:
-            lines.append(f"- **{g.kind}**: {g.evidence}. {g.advice or ''}".rstrip())
+        for diagnosis in d.diagnosis:
+            lines.append(f"- **{diagnosis.kind}**: {diagnosis.evidence}. {diagnosis.advice or ''}".rstrip())
     if d.quarantine:
         lines += ["", f"The failing data was copied to quarantine: `{d.quarantine}` (nothing was deleted)."]
     rows = ordered_segments(d)

@@ -48,10 +48,11 @@ def forest_plot(decision: Decision) -> bytes | None:
     ax = fig.add_subplot()
     for y, r in enumerate(reversed(shown)):
         colour = COLOURS.get(r.status, "#9e9e9e")
-        lo = r.ci_low if r.ci_low is not None else r.delta
-        hi = r.ci_high if r.ci_high is not None else r.delta
+        delta = r.delta or 0.0
+        lo = r.ci_low if r.ci_low is not None else delta
+        hi = r.ci_high if r.ci_high is not None else delta
         ax.plot([lo, hi], [y, y], color=colour, linewidth=2)
-        ax.plot([r.delta], [y], marker="D" if r.key else "o", color=colour, markersize=6)
+        ax.plot([delta], [y], marker="D" if r.key else "o", color=colour, markersize=6)
     labels = [f"{'★ ' if r.key else ''}{r.segment} (n={r.n}, {r.status})" for r in reversed(shown)]
     ax.set_yticks(range(len(shown)), labels, fontsize=8)
     for tick, r in zip(ax.get_yticklabels(), reversed(shown), strict=True):

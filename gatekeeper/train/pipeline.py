@@ -11,9 +11,10 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import ConfigError
+from gatekeeper.metrics import Array
 
 
-def build_default_pipeline(config: GateConfig):
+def build_default_pipeline(config: GateConfig) -> Any:
     """Numeric and categorical columns, missing values, gradient boosting: a sound default."""
     from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -64,13 +65,13 @@ def load_trainer(path: str | None) -> Callable[[GateConfig], Any]:
         raise ConfigError(
             f"`trainer` names module {module_name!r}, which cannot be imported: {exc}"
         ) from None
-    builder = getattr(module, attr, None)
+    builder: Callable[[GateConfig], Any] | None = getattr(module, attr, None)
     if not callable(builder):
         raise ConfigError(f"`trainer`: module {module_name!r} has no callable {attr!r}")
     return builder
 
 
-def sample_weights(config: GateConfig, frame: pd.DataFrame) -> np.ndarray | None:
+def sample_weights(config: GateConfig, frame: pd.DataFrame) -> Array | None:
     """Per-row weights from `upweight` (1 elsewhere; overlapping segments multiply), or None."""
     if not config.upweight:
         return None
@@ -82,7 +83,7 @@ def sample_weights(config: GateConfig, frame: pd.DataFrame) -> np.ndarray | None
     return weights
 
 
-def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: np.ndarray | None = None):
+def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: Array | None = None) -> Any:
     """Build the estimator from the configured builder and fit it (with sample weights if given)."""
     estimator = load_trainer(config.trainer)(config)
     needs = "predict" if config.task == "regression" else "predict_proba"

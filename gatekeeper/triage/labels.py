@@ -43,7 +43,7 @@ def confident_mislabels(y: Array, proba: Array, thresholds: Array) -> _Noise:
     other[np.arange(len(y)), y] = -1.0
     above = other >= thresholds[None, :]
     flagged = above.any(axis=1)
-    return _Noise(flagged, np.where(above, other, 0.0).max(axis=1))
+    return _Noise(np.asarray(flagged), np.asarray(np.where(above, other, 0.0).max(axis=1)))
 
 
 def class_thresholds(y: Array, proba: Array) -> Array:

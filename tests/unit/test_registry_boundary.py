@@ -1,0 +1,76 @@
+"""MLflow's failures become the gate's errors at one boundary, decided by type and HTTP status."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import pytest
+import requests
+from mlflow.exceptions import MlflowException, RestException
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
+
+from gatekeeper.errors import (
+    RegistryConflict,
+    RegistryError,
+    RegistryNotFound,
+    RegistryPermissionError,
+    RegistryUnavailable,
+)
+from gatekeeper.registry.client import is_transient, registry_errors
+
+URI = "http://mlflow.example:5000"
+
+
+def _unreachable() -> MlflowException:
+    """What MLflow raises when the server cannot be reached: its own error, chained from requests'."""
+    try:
+        try:
+            raise requests.exceptions.ConnectionError("Max retries exceeded")
+        except requests.exceptions.ConnectionError as exc:
+            raise MlflowException(f"API request to {URI} failed with exception {exc}") from None
+    except MlflowException as wrapped:
+        wrapped.__context__ = requests.exceptions.ConnectionError("Max retries exceeded")
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "transient"),
+    [
+        (_unreachable(), RegistryUnavailable, True),
+        (RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}), RegistryUnavailable, True),
+        (MlflowException("no such model", error_code=RESOURCE_DOES_NOT_EXIST), RegistryNotFound, False),
+        (RestException({"error_code": "PERMISSION_DENIED", "message": "no"}), RegistryPermissionError, False),
+        (MlflowException("exists", error_code=RESOURCE_ALREADY_EXISTS), RegistryConflict, False),
+        (MlflowException("database is locked", error_code=INTERNAL_ERROR), RegistryError, False),
+    ],
+    ids=["unreachable", "503", "404", "403", "exists", "internal"],
+)
+def test_mlflow_errors_map_to_the_gates_hierarchy(
+    error: Exception, expected: type[RegistryError], transient: bool
+) -> None:
+    with pytest.raises(expected, match=rf"MLflow at {URI} failed to load the champion") as info:
+        with registry_errors(URI, "load the champion"):
+            raise error
+    assert type(info.value) is expected
+    assert is_transient(info.value) is transient
+    assert info.value.__cause__ is error
+
+
+def test_a_programming_error_is_not_disguised_as_registry_trouble() -> None:
+    with pytest.raises(KeyError), registry_errors(URI, "apply the decision"):
+        {}["missing"]  # noqa: B018
+
+
+def test_models_pickled_under_the_old_module_names_still_load() -> None:
+    from gatekeeper.registry.versions import LEGACY_MODULES, _alias_legacy_modules
+    from gatekeeper.train.pipeline import as_object_text
+
+    # a pickle that names the function by its module before the reshape
+    data = pickle.dumps(as_object_text, protocol=0).replace(b"gatekeeper.train.pipeline", b"gatekeeper.training")
+    for old in LEGACY_MODULES:
+        sys.modules.pop(old, None)
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(data)
+    _alias_legacy_modules()
+    assert pickle.loads(data) is as_object_text
