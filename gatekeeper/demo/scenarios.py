@@ -15,7 +15,7 @@ DEMO_SUITE = "demo_transactions"
 
 def expectations_dir() -> Path:
     """The repository's expectations/ folder (installed with `pip install -e .`)."""
-    folder = Path(__file__).resolve().parents[1] / "expectations"
+    folder = Path(__file__).resolve().parents[2] / "expectations"
     if not (folder / f"{DEMO_SUITE}.json").exists():
         raise ConfigError(
             f"the demo's suite {DEMO_SUITE!r} was not found in {str(folder)!r}; "
