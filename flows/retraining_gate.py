@@ -109,7 +109,9 @@ def gate_batch(config: GateConfig) -> Decision:
         comparison = score_models(config, tables, candidate, champion)
         changes = explain_relations(config, tables, candidate, champion, comparison)
         evidence = replace(
-            with_comparison(evidence, comparison), candidate_version=candidate.version, relation_changes=changes
+            with_comparison(evidence, comparison),
+            candidate_version=candidate.version,
+            relation_changes=changes,
         )
 
     logger.info("[6/7] deciding")

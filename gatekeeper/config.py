@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gatekeeper.errors import ConfigError, did_you_mean
 from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
@@ -18,7 +26,6 @@ def _known_metric(name: str) -> str:
     if name not in METRICS:
         raise ValueError(f"unknown metric{did_you_mean(name, METRICS)}; expected one of {sorted(METRICS)}")
     return name
-
 
 
 MetricName = Annotated[str, AfterValidator(_known_metric)]

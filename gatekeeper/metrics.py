@@ -292,7 +292,9 @@ _REG: frozenset[Task] = frozenset({"regression"})
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("roc_auc", roc_auc, True, _CLS, needs_scores=True, class_sensitive=True, bootstrap="linearised"),
+        Metric(
+            "roc_auc", roc_auc, True, _CLS, needs_scores=True, class_sensitive=True, bootstrap="linearised"
+        ),
         Metric(
             "average_precision",
             average_precision,
@@ -302,7 +304,15 @@ METRICS: dict[str, Metric] = {
             class_sensitive=True,
             bootstrap="row",
         ),
-        Metric("accuracy", accuracy, True, _CLS, needs_scores=False, class_sensitive=False, bootstrap="exact mean"),
+        Metric(
+            "accuracy",
+            accuracy,
+            True,
+            _CLS,
+            needs_scores=False,
+            class_sensitive=False,
+            bootstrap="exact mean",
+        ),
         Metric(
             "balanced_accuracy",
             balanced_accuracy,
@@ -313,11 +323,35 @@ METRICS: dict[str, Metric] = {
             bootstrap="linearised",
         ),
         Metric(
-            "precision", _prf("precision"), True, _CLS, needs_scores=False, class_sensitive=True, bootstrap="linearised"
+            "precision",
+            _prf("precision"),
+            True,
+            _CLS,
+            needs_scores=False,
+            class_sensitive=True,
+            bootstrap="linearised",
         ),
-        Metric("recall", _prf("recall"), True, _CLS, needs_scores=False, class_sensitive=True, bootstrap="linearised"),
-        Metric("f1", _prf("f1"), True, _CLS, needs_scores=False, class_sensitive=True, bootstrap="linearised"),
-        Metric("log_loss", log_loss, False, _CLS, needs_scores=True, class_sensitive=False, bootstrap="exact mean"),
+        Metric(
+            "recall",
+            _prf("recall"),
+            True,
+            _CLS,
+            needs_scores=False,
+            class_sensitive=True,
+            bootstrap="linearised",
+        ),
+        Metric(
+            "f1", _prf("f1"), True, _CLS, needs_scores=False, class_sensitive=True, bootstrap="linearised"
+        ),
+        Metric(
+            "log_loss",
+            log_loss,
+            False,
+            _CLS,
+            needs_scores=True,
+            class_sensitive=False,
+            bootstrap="exact mean",
+        ),
         Metric("brier", brier, False, _CLS, needs_scores=True, class_sensitive=False, bootstrap="exact mean"),
         Metric("ece", ece, False, _CLS, needs_scores=True, class_sensitive=False, bootstrap="linearised"),
         Metric("rmse", rmse, False, _REG, needs_scores=False, class_sensitive=False, bootstrap="linearised"),

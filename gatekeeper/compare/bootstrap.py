@@ -184,7 +184,14 @@ def _row_bootstrap(
     delta = candidate - champion
     if len(resamples) < n_resamples // 2:
         return PairedDelta(
-            name, rows.n, candidate, champion, delta, None, None, None,
+            name,
+            rows.n,
+            candidate,
+            champion,
+            delta,
+            None,
+            None,
+            None,
             "row bootstrap: too few resamples with both classes",
         )
     sd = float(np.std(resamples) * np.sqrt(rows.n))

@@ -12,10 +12,9 @@ side of 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,9 +89,7 @@ def per_row_loss_difference(rows: PairedRows) -> Array:
     return loss(rows.candidate) - loss(rows.champion)
 
 
-def _group_stats(
-    codes: Array, values: Array, size: int
-) -> tuple[Array, Array, Array]:
+def _group_stats(codes: Array, values: Array, size: int) -> tuple[Array, Array, Array]:
     ok = codes >= 0
     count = np.bincount(codes[ok], minlength=size).astype(float)
     total = np.bincount(codes[ok], weights=values[ok], minlength=size)

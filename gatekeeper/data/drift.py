@@ -36,7 +36,12 @@ def _feature_drift(ref: pd.Series, new: pd.Series, bins: int) -> tuple[float, st
         r_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=len(edges) + 1) / len(r)
         b_share = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
         result = sst.ks_2samp(r, b)
-        return population_stability_index(r_share, b_share), "ks", float(result.statistic), float(result.pvalue)
+        return (
+            population_stability_index(r_share, b_share),
+            "ks",
+            float(result.statistic),
+            float(result.pvalue),
+        )
     r_counts = ref_present.astype(str).value_counts()
     b_counts = new_present.astype(str).value_counts()
     cats = sorted(set(r_counts.index) | set(b_counts.index))

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from gatekeeper.errors import ExpectationSuiteError, did_you_mean
-from gatekeeper.vocabulary import Check, TableName
 from gatekeeper.serialize import jsonable
+from gatekeeper.vocabulary import Check, TableName
 
 _RESULT_KEYS = (
     "observed_value",

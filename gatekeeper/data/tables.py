@@ -10,8 +10,7 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import ConfigError, DataLoadError, did_you_mean
-from gatekeeper.vocabulary import TABLES, TableName
-
+from gatekeeper.vocabulary import TABLES
 
 
 @dataclass(frozen=True)

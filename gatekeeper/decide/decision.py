@@ -240,7 +240,10 @@ def _effect_v1(check: dict[str, Any]) -> Effect:
 def _migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     out["checks"] = [
-        {**{k: v for k, v in c.items() if k not in ("status", "blocking", "outcome")}, "effect": _effect_v1(c)}
+        {
+            **{k: v for k, v in c.items() if k not in ("status", "blocking", "outcome")},
+            "effect": _effect_v1(c),
+        }
         for c in data.get("checks") or []
     ]
     if out.get("overall") is not None:

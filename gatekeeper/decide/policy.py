@@ -50,7 +50,9 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         segments, segment_checks = _segment_checks(evidence, config)
         checks += segment_checks
         checks += _discovery_checks(evidence, config)
-        checks += recovery_checks(evidence.overall.primary, evidence.reference, evidence.relation_changes, config)
+        checks += recovery_checks(
+            evidence.overall.primary, evidence.reference, evidence.relation_changes, config
+        )
         if config.require_approval and evidence.candidate_version is not None:
             checks.append(
                 Check(
@@ -318,7 +320,10 @@ def _key_segment_checks(
     if verdict.status == "regressed":
         return [
             judgement(
-                "key_segment_regression", False, f"{change}: the whole interval is beyond the tolerance", **where
+                "key_segment_regression",
+                False,
+                f"{change}: the whole interval is beyond the tolerance",
+                **where,
             )
         ]
     if verdict.status == "at_risk":

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from gatekeeper.config import GateConfig, parse_config
-from gatekeeper.errors import ConfigError
 from gatekeeper.demo.simulate import SCENARIO_TRAINER, ScenarioFiles
+from gatekeeper.errors import ConfigError
 
 DEMO_SUITE = "demo_transactions"
 

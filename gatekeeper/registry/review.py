@@ -41,7 +41,10 @@ def settle_review(
                 f"{state!r}); only a `needs_review` candidate can be approved or rejected"
             )
         review = Review(
-            "approved" if approve else "rejected", reviewer, comment, datetime.now(UTC).isoformat(timespec="seconds")
+            "approved" if approve else "rejected",
+            reviewer,
+            comment,
+            datetime.now(UTC).isoformat(timespec="seconds"),
         )
         said = f"rejected version {version}; {CHAMPION} stays"
         if approve:

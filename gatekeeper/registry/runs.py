@@ -137,9 +137,15 @@ def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
             links.setdefault("segment forest plot", f"{run.info.artifact_uri}/{FOREST_PLOT}")
         now = int(time.time() * 1000)
         overall = decision.overall
-        values = {} if overall is None else {k: getattr(overall, k) for k in ("champion", "candidate", "delta", "ci_low", "ci_high")}
+        values = (
+            {}
+            if overall is None
+            else {k: getattr(overall, k) for k in ("champion", "candidate", "delta", "ci_low", "ci_high")}
+        )
         metrics = [
-            Metric(f"{k}.{decision.primary_metric}", float(v), now, 0) for k, v in values.items() if v is not None
+            Metric(f"{k}.{decision.primary_metric}", float(v), now, 0)
+            for k, v in values.items()
+            if v is not None
         ]
         client.log_batch(
             run_id,

@@ -54,7 +54,9 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
         try:
             client.get_registered_model(config.model_name)
         except MlflowException:
-            client.create_registered_model(config.model_name, description="Managed by the retraining gatekeeper.")
+            client.create_registered_model(
+                config.model_name, description="Managed by the retraining gatekeeper."
+            )
         version = client.create_model_version(
             config.model_name,
             source=f"runs:/{run_id}/model",

@@ -181,8 +181,8 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
         ]
         for g in degradation[:20]:
             lines.append(
-                f"| {g.segment} | {g.n} | {_num(g.reference)} | {_num(g.batch)} | {_interval(g.ci_low, g.ci_high)} "
-                f"| {'yes' if g.degraded else ''} |"
+                f"| {g.segment} | {g.n} | {_num(g.reference)} | {_num(g.batch)} | "
+                f"{_interval(g.ci_low, g.ci_high)} | {'yes' if g.degraded else ''} |"
             )
     labels = d.triage.labels
     if labels:

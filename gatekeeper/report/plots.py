@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import io
 
-from gatekeeper.vocabulary import NOT_JUDGED
-
 from gatekeeper.decide.decision import Decision, SegmentResult
 from gatekeeper.report.markdown import ordered_segments
+from gatekeeper.vocabulary import NOT_JUDGED
 
 COLOURS = {
     "improved": "#2e7d32",

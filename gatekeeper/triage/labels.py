@@ -147,5 +147,3 @@ def _conflicting_duplicates(frame: pd.DataFrame, features: list[str], target: st
     keyed = pd.util.hash_pandas_object(frame[cols], index=False)
     labels_per_key = frame[target].groupby(keyed.to_numpy()).transform("nunique")
     return float((labels_per_key > 1).mean())
-
-
