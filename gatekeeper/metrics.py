@@ -292,71 +292,20 @@ _REG: frozenset[Task] = frozenset({"regression"})
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric(
-            "roc_auc", roc_auc, True, _CLS, needs_scores=True, class_sensitive=True, bootstrap="linearised"
-        ),
-        Metric(
-            "average_precision",
-            average_precision,
-            True,
-            _CLS,
-            needs_scores=True,
-            class_sensitive=True,
-            bootstrap="row",
-        ),
-        Metric(
-            "accuracy",
-            accuracy,
-            True,
-            _CLS,
-            needs_scores=False,
-            class_sensitive=False,
-            bootstrap="exact mean",
-        ),
-        Metric(
-            "balanced_accuracy",
-            balanced_accuracy,
-            True,
-            _CLS,
-            needs_scores=False,
-            class_sensitive=True,
-            bootstrap="linearised",
-        ),
-        Metric(
-            "precision",
-            _prf("precision"),
-            True,
-            _CLS,
-            needs_scores=False,
-            class_sensitive=True,
-            bootstrap="linearised",
-        ),
-        Metric(
-            "recall",
-            _prf("recall"),
-            True,
-            _CLS,
-            needs_scores=False,
-            class_sensitive=True,
-            bootstrap="linearised",
-        ),
-        Metric(
-            "f1", _prf("f1"), True, _CLS, needs_scores=False, class_sensitive=True, bootstrap="linearised"
-        ),
-        Metric(
-            "log_loss",
-            log_loss,
-            False,
-            _CLS,
-            needs_scores=True,
-            class_sensitive=False,
-            bootstrap="exact mean",
-        ),
-        Metric("brier", brier, False, _CLS, needs_scores=True, class_sensitive=False, bootstrap="exact mean"),
-        Metric("ece", ece, False, _CLS, needs_scores=True, class_sensitive=False, bootstrap="linearised"),
-        Metric("rmse", rmse, False, _REG, needs_scores=False, class_sensitive=False, bootstrap="linearised"),
-        Metric("mae", mae, False, _REG, needs_scores=False, class_sensitive=False, bootstrap="exact mean"),
-        Metric("r2", r2, True, _REG, needs_scores=False, class_sensitive=False, bootstrap="linearised"),
+        # name, compute, higher is better, tasks, needs scores, class-sensitive, bootstrap
+        Metric("roc_auc", roc_auc, True, _CLS, True, True, "linearised"),
+        Metric("average_precision", average_precision, True, _CLS, True, True, "row"),
+        Metric("accuracy", accuracy, True, _CLS, False, False, "exact mean"),
+        Metric("balanced_accuracy", balanced_accuracy, True, _CLS, False, True, "linearised"),
+        Metric("precision", _prf("precision"), True, _CLS, False, True, "linearised"),
+        Metric("recall", _prf("recall"), True, _CLS, False, True, "linearised"),
+        Metric("f1", _prf("f1"), True, _CLS, False, True, "linearised"),
+        Metric("log_loss", log_loss, False, _CLS, True, False, "exact mean"),
+        Metric("brier", brier, False, _CLS, True, False, "exact mean"),
+        Metric("ece", ece, False, _CLS, True, False, "linearised"),
+        Metric("rmse", rmse, False, _REG, False, False, "linearised"),
+        Metric("mae", mae, False, _REG, False, False, "exact mean"),
+        Metric("r2", r2, True, _REG, False, False, "linearised"),
     )
 }
 DEFAULT_METRIC: dict[Task, str] = {"classification": "roc_auc", "regression": "rmse"}

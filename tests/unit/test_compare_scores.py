@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.cli import main
+from cli import main
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_bad_options_are_named(scores: Path, tmp_path: Path, capsys, extra: list
 
 def test_starts_without_prefect_mlflow_or_great_expectations(scores: Path, tmp_path: Path) -> None:
     code = (
-        "import sys; from gatekeeper.cli import main; "
+        "import sys; from cli import main; "
         f"rc = main(['compare-scores', '--scores', {str(scores)!r}, '--label', 'label', '--champion', 'old', "
         f"'--candidate', 'new', '--output', {str(tmp_path / 'o.json')!r}]); "
         "heavy = [m for m in ('prefect', 'mlflow', 'great_expectations') if m in sys.modules]; "
