@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from gatekeeper.errors import ConfigError
 
 MAX_CATEGORIES = 50
 _TYPE_LISTS = {
@@ -90,3 +93,34 @@ def learn_suite(
         },
         "expectations": expectations,
     }
+
+
+def write_starter_suite(
+    data: str, out: str | Path, *, target: str | None, id_columns: tuple[str, ...], force: bool
+) -> str:
+    """Learn a suite from `data`, check that GX loads every entry, write it to `out`; say what was done.
+
+    Nothing is written when `out` exists (unless `force`) or when GX would drop an entry.
+    """
+    import json
+
+    from gatekeeper.data.suites import build_suite
+    from gatekeeper.data.tables import read_table
+
+    out = Path(out)
+    if out.suffix != ".json":
+        raise ConfigError(f"--out must be a .json file named after the suite; got {str(out)!r}")
+    if out.exists() and not force:
+        raise ConfigError(f"{str(out)!r} exists; pass --force to overwrite it (nothing was written)")
+    frame = read_table(data)
+    try:
+        suite = learn_suite(frame, out.stem, target=target, id_columns=id_columns, source=data)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    build_suite(suite, str(out))  # GX must load every entry, or nothing is written
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(suite, indent=2) + "\n")
+    return (
+        f"wrote {len(suite['expectations'])} expectations for {frame.shape[1]} columns to {out}; "
+        "review them before use"
+    )

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.demo import simulate
 from gatekeeper.config import GateConfig
+from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.demo import simulate
 from gatekeeper.config import GateConfig
-from gatekeeper.demo.scenarios import demo_config
-from gatekeeper.errors import ConfigError, ExpectationSuiteError
 from gatekeeper.data.suites import run_suite
+from gatekeeper.demo import simulate
+from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.demo.simulate import ScenarioFiles
+from gatekeeper.errors import ConfigError, ExpectationSuiteError
 from tests.integration.conftest import mlflow_client, run_gate
 
 

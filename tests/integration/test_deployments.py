@@ -141,7 +141,10 @@ def version_tags(servers: Servers, model: str, version: str) -> dict[str, str]:
 
 def test_the_repository_prefect_yaml_deploys_a_schedule_and_a_labels_trigger(servers, deployed) -> None:
     scheduled = servers.api("GET", "/deployments/name/retraining-gate/bank-term-deposit-scheduled")
-    assert scheduled["parameters"] == {"config": "examples/bank_marketing/gate.yaml"}
+    assert scheduled["parameters"] == {
+        "config": "examples/bank_marketing/gate.yaml",
+        "model_name": "bank-term-deposit",
+    }
     assert [s["schedule"]["cron"] for s in scheduled["schedules"]] == ["0 6 * * 1"]
     schema = scheduled["parameter_openapi_schema"]["properties"]
     assert set(schema) == {"config", "new_labels", "model_name"}

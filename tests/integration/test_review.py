@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper.demo import simulate
 from cli import main
 from gatekeeper.config import GateConfig
+from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
 from tests.integration.conftest import aliases, mlflow_client, read_artifacts, run_gate
 

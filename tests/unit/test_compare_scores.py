@@ -106,3 +106,25 @@ def test_starts_without_prefect_mlflow_or_great_expectations(scores: Path, tmp_p
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "HEAVY []" in result.stdout
+
+
+def test_the_core_compare_scores_rejects_a_planted_regression_without_the_cli(scores: Path) -> None:
+    from gatekeeper.compare.scores import compare_scores, options_policy
+    from gatekeeper.errors import ConfigError
+
+    frame = pd.read_csv(scores)
+
+    def policy(key: str) -> object:
+        return options_policy(
+            metrics=["roc_auc"], segments=["seg"], keys=[key], max_regression=0.0, min_improvement=0.0,
+            min_segment_rows=200, level=0.95, resamples=300, seed=0, correction="holm",
+        )  # fmt: skip
+
+    common = {"source": str(scores), "label": "label", "champion": "old", "candidate": "new"}
+    broken = compare_scores(frame, policy=policy("seg=c"), **common)  # type: ignore[arg-type]
+    assert broken.decision == "rejected"
+    assert ("key_segment_regression", "seg=c") in [(r.check, r.segment) for r in broken.reasons]
+    healthy = compare_scores(frame, policy=policy("seg=a"), **common)  # type: ignore[arg-type]
+    assert next(s for s in healthy.segments if s.segment == "seg=a").status == "improved"
+    with pytest.raises(ConfigError, match=r"--key must name a column of .*got 'sgе'"):
+        compare_scores(frame, policy=policy("sgе=a"), **common)  # type: ignore[arg-type]

@@ -24,7 +24,8 @@ def test_a_version_1_decision_written_by_the_old_code_reads_with_one_effect_per_
         ("overall_improvement", "none"),
         ("key_segment_insufficient_data", "block"),
     ]
-    assert decision.overall is not None and decision.overall.segment == "overall"
+    assert decision.overall is not None
+    assert decision.overall.segment == "overall"
     assert decision.reasons[0].check == "key_segment_insufficient_data"
 
 
@@ -45,7 +46,9 @@ def test_a_decision_round_trips_through_its_json() -> None:
 
 def test_a_decision_from_a_newer_gatekeeper_is_refused_clearly() -> None:
     newer = {**json.loads(V1.read_text()), "schema_version": SCHEMA_VERSION + 1}
-    with pytest.raises(DecisionFormatError, match=rf"schema_version {SCHEMA_VERSION + 1}.*upgrade gatekeeper"):
+    with pytest.raises(
+        DecisionFormatError, match=rf"schema_version {SCHEMA_VERSION + 1}.*upgrade gatekeeper"
+    ):
         read_decision(newer, source="run-42/decision.json")
 
 

@@ -9,8 +9,8 @@ import pytest
 from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.compare.inference import adjust, rows_needed, tail_probability
 from gatekeeper.decide import Evidence, decide
-from gatekeeper.decide.judge import judge
 from gatekeeper.decide.decision import Reason
+from gatekeeper.decide.judge import judge
 from gatekeeper.vocabulary import Check
 from tests.unit.conftest import make_config
 
@@ -254,7 +254,11 @@ def test_holm_and_bh_adjustments() -> None:
 
 def test_correction_turns_a_marginal_regression_into_at_risk() -> None:
     key = {"where": {"browser": "chrome-beta"}, "max_regression": 0.0}
-    ev = replace(evidence(), segments=[seg(f"browser=s{i}", 0.8, 0.8, 1000, sd=0.01) for i in range(30)], key_segments=[seg(BETA, 0.80, 0.778, 500, sd=0.01)])  # about 2.2 sd below 0
+    ev = replace(
+        evidence(),
+        segments=[seg(f"browser=s{i}", 0.8, 0.8, 1000, sd=0.01) for i in range(30)],
+        key_segments=[seg(BETA, 0.80, 0.778, 500, sd=0.01)],
+    )  # about 2.2 sd below 0
     plain = decide(ev, make_config(key_segments=[key], statistics={"correction": "none"}))
     holm = decide(ev, make_config(key_segments=[key], statistics={"correction": "holm"}))
     assert plain.decision == "rejected"

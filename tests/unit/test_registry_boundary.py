@@ -38,7 +38,11 @@ def _unreachable() -> MlflowException:
     ("error", "expected", "transient"),
     [
         (_unreachable(), RegistryUnavailable, True),
-        (RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}), RegistryUnavailable, True),
+        (
+            RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}),
+            RegistryUnavailable,
+            True,
+        ),
         (MlflowException("no such model", error_code=RESOURCE_DOES_NOT_EXIST), RegistryNotFound, False),
         (RestException({"error_code": "PERMISSION_DENIED", "message": "no"}), RegistryPermissionError, False),
         (MlflowException("exists", error_code=RESOURCE_ALREADY_EXISTS), RegistryConflict, False),
@@ -59,7 +63,7 @@ def test_mlflow_errors_map_to_the_gates_hierarchy(
 
 def test_a_programming_error_is_not_disguised_as_registry_trouble() -> None:
     with pytest.raises(KeyError), registry_errors(URI, "apply the decision"):
-        {}["missing"]  # noqa: B018
+        {}["missing"]
 
 
 def test_models_pickled_under_the_old_module_names_still_load() -> None:
@@ -67,7 +71,9 @@ def test_models_pickled_under_the_old_module_names_still_load() -> None:
     from gatekeeper.train.pipeline import as_object_text
 
     # a pickle that names the function by its module before the reshape
-    data = pickle.dumps(as_object_text, protocol=0).replace(b"gatekeeper.train.pipeline", b"gatekeeper.training")
+    data = pickle.dumps(as_object_text, protocol=0).replace(
+        b"gatekeeper.train.pipeline", b"gatekeeper.training"
+    )
     for old in LEGACY_MODULES:
         sys.modules.pop(old, None)
     with pytest.raises(ModuleNotFoundError):

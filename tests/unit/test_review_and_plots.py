@@ -9,12 +9,12 @@ import pytest
 
 from gatekeeper.config import parse_config
 from gatekeeper.data.tables import is_transient_read
+from gatekeeper.decide import Evidence, decide
 from gatekeeper.errors import ConfigError, DataLoadError
 from gatekeeper.findings import Review
-from gatekeeper.report.plots import forest_plot, plotted_segments
-from gatekeeper.decide import Evidence, decide
 from gatekeeper.registry.runs import web_links
 from gatekeeper.report.markdown import render_markdown, review_prompt
+from gatekeeper.report.plots import forest_plot
 from tests.unit.test_policy import evidence
 
 

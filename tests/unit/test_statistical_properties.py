@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.discovery import discover_regressions
 from gatekeeper.compare.bootstrap import paired_delta
+from gatekeeper.compare.discovery import discover_regressions
 from gatekeeper.compare.rows import PairedRows
-from gatekeeper.metrics import estimate
 from gatekeeper.decide.judge import judge
+from gatekeeper.metrics import estimate
 from tests.unit.conftest import make_config
 
 TRIALS = 400
@@ -36,7 +36,8 @@ def population():
     y, cand, champ = _population(1_000_000, rng, candidate_noise=0.5, champion_noise=0.8)
     whole = PairedRows.from_labels(y, cand, champ, [0, 1])
     truth = {
-        m: estimate(m, whole.targets, cand).value - estimate(m, whole.targets, champ).value for m in ("accuracy", "roc_auc")
+        m: estimate(m, whole.targets, cand).value - estimate(m, whole.targets, champ).value
+        for m in ("accuracy", "roc_auc")
     }
     return y, cand, champ, truth
 

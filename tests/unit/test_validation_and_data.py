@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gatekeeper.data.structure import structural_checks
 from gatekeeper.data.tables import GateTables, check_config_against, feature_columns, read_table
 from gatekeeper.errors import ConfigError, DataLoadError
-from gatekeeper.data.structure import structural_checks
 from tests.unit.conftest import make_config
 
 

@@ -1,0 +1,79 @@
+"""What the terminal shows: the decision, its reasons and where to look (rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from gatekeeper.decide.decision import Decision
+
+COLOURS = {
+    "promoted": "green",
+    "bootstrap": "green",
+    "rejected": "red",
+    "blocked": "yellow",
+    "needs_review": "magenta",
+}
+SEGMENT_COLUMNS = ("segment", "key", "n", "champion", "candidate", "delta", "status")
+
+
+def console() -> Console:
+    return Console(stderr=False, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def print_decision(decision: Decision, output: Path) -> None:
+    """The decision, its reasons and where to look, for a person at a terminal."""
+    d = decision
+    lines = [f"[bold {COLOURS.get(d.decision, 'cyan')}]{d.decision.upper()}[/]  model {d.model_name}"]
+    if d.candidate_version:
+        lines.append(
+            f"candidate version {d.candidate_version}, "
+            f"champion before this run: {d.champion_version or 'none'}"
+        )
+    if d.overall is not None and d.overall.candidate is not None:
+        champ = d.overall.champion
+        lines.append(
+            f"{d.primary_metric}: champion {'None' if champ is None else f'{champ:.4f}'}"
+            f" -> candidate {d.overall.candidate:.4f} on {d.overall.n} rows"
+        )
+    lines.append("")
+    lines += [escape(f"- {r.text()}") for r in d.reasons]
+    if d.quarantine:
+        lines.append(escape(f"\nquarantined batch: {d.quarantine}"))
+    if d.mlflow_run_id:
+        lines.append(f"\nMLflow run: {d.mlflow_run_id}   Prefect flow run: {d.prefect_flow_run_id}")
+    lines.append(f"decision file: {output}")
+    out = console()
+    out.print(Panel("\n".join(lines), title="retraining gate", expand=False))
+    shown = [s for s in d.segments if s.key or s.status == "regressed"]
+    if shown:
+        table = Table(title="key and regressed segments")
+        for col in SEGMENT_COLUMNS:
+            table.add_column(col, no_wrap=col != "segment", overflow="fold")
+        for s in shown[:15]:
+            table.add_row(*[escape(_cell(getattr(s, c))) for c in SEGMENT_COLUMNS])
+        out.print(table)
+
+
+def print_status(result: dict[str, Any]) -> None:
+    """Aliases and the latest versions with their gate decisions."""
+    out = console()
+    aliases = ", ".join(f"{a}={v}" for a, v in sorted(result["aliases"].items())) or "none"
+    out.print(f"[bold]{result['model_name']}[/]  aliases: {aliases}")
+    table = Table(title="latest versions")
+    for col in ("version", "decision", "review", "created", "reasons"):
+        table.add_column(col, overflow="fold")
+    for v in result["versions"]:
+        table.add_row(v["version"], v["decision"], v["review"], v["created"], v["reasons"][:200])
+    out.print(table)

@@ -1,0 +1,121 @@
+"""Champion against candidate from a table of their scores: no Prefect, no MLflow, no GX.
+
+The offline entry point (`gatekeeper compare-scores`): a file with the label, each model's
+probability of the positive class and segment columns is compared and decided exactly as in a
+gate run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from gatekeeper.compare.rows import PairedRows
+from gatekeeper.compare.segments import compare_models
+from gatekeeper.config import PolicyConfig, config_error_from
+from gatekeeper.decide.decision import Decision, Evidence, with_comparison
+from gatekeeper.decide.policy import decide
+from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
+from gatekeeper.metrics import Array
+
+
+def parse_key(text: str) -> dict[str, str]:
+    """A key segment written as 'col=value' or 'a=x&b=y'."""
+    pairs = [part.split("=", 1) for part in text.split("&")]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError(f"--key must look like 'col=value' or 'a=x&b=y'; got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def policy_from_options(raw: dict[str, Any], source: str = "compare-scores options") -> PolicyConfig:
+    """A PolicyConfig from plain options, with the config's readable errors."""
+    try:
+        return PolicyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error_from(exc, source) from None
+
+
+def _probabilities(frame: pd.DataFrame, flag: str, column: str) -> Array:
+    values = frame[column].to_numpy(dtype=float)
+    if np.isnan(values).any() or values.min() < 0 or values.max() > 1:
+        raise DataValidationError(
+            f"{flag} column {column!r} must hold probabilities of the positive class in "
+            f"[0, 1] with no missing values; saw min {np.nanmin(values):.4g}, "
+            f"max {np.nanmax(values):.4g}, {int(np.isnan(values).sum())} missing"
+        )
+    return np.column_stack([1 - values, values])
+
+
+def compare_scores(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    label: str,
+    champion: str,
+    candidate: str,
+    policy: PolicyConfig,
+    positive_label: Any | None = None,
+    model_name: str = "scores",
+) -> Decision:
+    """Decide between the `champion` and `candidate` score columns of `frame` on its `label` column."""
+    named = [("--label", label), ("--champion", champion), ("--candidate", candidate)]
+    named += [("--segments", c) for cols in policy.segment_columns for c in cols]
+    named += [("--key", c) for key in policy.key_segments for c in key.where]
+    for flag, column in named:
+        if column not in frame.columns:
+            raise ConfigError(
+                f"{flag} must name a column of {source}; got {column!r}{did_you_mean(column, frame.columns)}"
+            )
+    labels = frame[label].to_numpy()
+    classes = sorted(set(labels.tolist()), key=str)
+    if len(classes) != 2:
+        raise DataValidationError(
+            f"--label {label!r} must hold two classes; got {len(classes)}: {classes[:5]}"
+        )
+    rows = PairedRows.from_labels(
+        labels,
+        _probabilities(frame, "--candidate", candidate),
+        _probabilities(frame, "--champion", champion),
+        classes,
+        positive_label,
+    )
+    evidence = Evidence(
+        model_name, policy.primary_metric, champion_version=champion, candidate_version=candidate
+    )
+    return decide(with_comparison(evidence, compare_models(frame, rows, policy)), policy)
+
+
+def options_policy(
+    *,
+    metrics: Sequence[str],
+    segments: Sequence[str],
+    keys: Sequence[str],
+    max_regression: float,
+    min_improvement: float,
+    min_segment_rows: int,
+    level: float,
+    resamples: int,
+    seed: int,
+    correction: str,
+) -> PolicyConfig:
+    """The policy `compare-scores` options describe (the first metric is the primary one)."""
+    return policy_from_options(
+        {
+            "primary_metric": metrics[0] if metrics else "roc_auc",
+            "secondary_metrics": list(metrics[1:]),
+            "segments": list(segments),
+            "key_segments": [{"where": parse_key(k), "max_regression": max_regression} for k in keys],
+            "min_improvement": min_improvement,
+            "min_segment_rows": min_segment_rows,
+            "statistics": {
+                "confidence_level": level,
+                "n_resamples": resamples,
+                "seed": seed,
+                "correction": correction,
+            },
+        }
+    )
