@@ -16,7 +16,7 @@ from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.demo.simulate import ScenarioFiles
 from gatekeeper.errors import ConfigError, ExpectationSuiteError
-from tests.integration.conftest import mlflow_client, run_gate
+from tests.integration.helpers import mlflow_client, run_gate
 
 
 def _files(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gatekeeper.config import parse_config
-from tests.integration.conftest import aliases, run_gate
+from tests.integration.helpers import aliases, run_gate
 
 
 def _houses(n: int, seed: int) -> pd.DataFrame:

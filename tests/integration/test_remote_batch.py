@@ -16,7 +16,7 @@ import pytest
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.errors import DataLoadError
-from tests.integration.conftest import run_gate
+from tests.integration.helpers import run_gate
 
 
 class Flaky(SimpleHTTPRequestHandler):

@@ -10,7 +10,7 @@ from cli import main
 from gatekeeper.config import GateConfig
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
-from tests.integration.conftest import aliases, mlflow_client, read_artifacts, run_gate
+from tests.integration.helpers import aliases, mlflow_client, read_artifacts, run_gate
 
 
 def needing_approval(workdir: Path, model: str, **review) -> GateConfig:

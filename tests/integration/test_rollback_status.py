@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli import main
 from gatekeeper.report.markdown import artifact_key
-from tests.integration.conftest import aliases, bootstrap_and_run, mlflow_client, read_artifacts
+from tests.integration.helpers import aliases, bootstrap_and_run, mlflow_client, read_artifacts
 
 
 def test_rollback_is_one_recorded_alias_move_and_status_shows_it(tmp_path: Path, capsys) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper.report.markdown import artifact_key
-from tests.integration.conftest import aliases, bootstrap_and_run, mlflow_client, read_artifacts
+from tests.integration.helpers import aliases, bootstrap_and_run, mlflow_client, read_artifacts
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs the benchmark script in a fresh process
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "segment_comparison.py"
 
 

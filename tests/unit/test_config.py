@@ -6,7 +6,7 @@ import pytest
 
 from gatekeeper.config import load_config, parse_config
 from gatekeeper.errors import ConfigError
-from tests.unit.conftest import make_config
+from tests.builders import make_config
 
 
 def test_typo_in_top_level_key_names_key_and_suggests_the_closest() -> None:

@@ -7,7 +7,7 @@ import pytest
 from gatekeeper.data.checks import broken_feature_checks
 from gatekeeper.data.drift import drift_report, population_stability_index
 from gatekeeper.decide import Evidence, decide
-from tests.unit.conftest import make_config
+from tests.builders import make_config
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:

@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # fresh Python processes importing scikit-learn
+
 REPORT = "import os, gatekeeper; print(os.environ['OMP_WAIT_POLICY']); print(gatekeeper.openmp_policy())"
 
 

@@ -104,6 +104,7 @@ def test_ece_is_weighted_calibration_gap() -> None:
     assert estimate("ece", rows.targets, proba).value == pytest.approx(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "log_loss", "f1"])
 def test_bootstrap_spread_matches_an_exact_row_bootstrap(pair, metric: str) -> None:
     y, cand, champ = pair

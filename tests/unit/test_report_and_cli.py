@@ -8,7 +8,7 @@ import pytest
 from cli import main
 from gatekeeper.decide import Evidence, decide
 from gatekeeper.report.markdown import artifact_key, render_markdown, segments_csv
-from tests.unit.test_policy import evidence
+from tests.builders import evidence
 
 
 def test_artifact_keys_are_stable_and_valid() -> None:
@@ -62,7 +62,7 @@ def test_upweight_gives_segment_rows_more_weight_in_training() -> None:
     import pandas as pd
 
     from gatekeeper.train.pipeline import fit_candidate, sample_weights
-    from tests.unit.conftest import make_config
+    from tests.builders import make_config
 
     config = make_config(upweight=[{"where": {"browser": "beta"}, "weight": 5.0}])
     rng = np.random.default_rng(0)

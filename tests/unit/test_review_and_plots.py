@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import struct
 from dataclasses import replace
 
 import pytest
@@ -14,8 +14,8 @@ from gatekeeper.errors import ConfigError, DataLoadError
 from gatekeeper.findings import Review
 from gatekeeper.registry.runs import web_links
 from gatekeeper.report.markdown import render_markdown, review_prompt
-from gatekeeper.report.plots import forest_plot
-from tests.unit.test_policy import evidence
+from gatekeeper.report.plots import MAX_ROWS, forest_plot, plotted_segments
+from tests.builders import BETA, evidence, seg
 
 
 def test_needs_review_report_says_how_to_answer(config) -> None:
@@ -46,16 +46,46 @@ def test_the_report_embeds_the_forest_plot_only_when_given(config) -> None:
     assert "![segment forest plot: delta and interval per segment](http://mlflow:5000/get-artifact" in md
 
 
-def test_forest_plot_is_a_png_with_one_row_per_judged_segment(config) -> None:
-    from matplotlib.image import imread
+def _png_height(picture: bytes) -> int:
+    """Pixel height from the PNG's IHDR chunk (bytes 20-24)."""
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n")
+    return int(struct.unpack(">I", picture[20:24])[0])
 
+
+def _plot_height(rows: int) -> int:
+    """forest_plot's figure: 1.2 + 0.32 inches a row at 110 dpi."""
+    return round((1.2 + 0.32 * rows) * 110)
+
+
+def test_forest_plot_shows_every_segment_when_few(config) -> None:
     decision = decide(evidence(beta=(0.88, 0.81, 240)), config)
+    shown = plotted_segments(decision)
+    assert [r.segment for r in shown] == ["overall", BETA, "browser=chrome"]
     picture = forest_plot(decision)
     assert picture is not None
-    assert picture.startswith(b"\x89PNG")
-    height, width, _ = imread(io.BytesIO(picture)).shape
-    assert width > 700
-    assert height > 150
+    assert abs(_png_height(picture) - _plot_height(3)) <= 1
+    assert abs(_png_height(picture) - _plot_height(4)) > 30  # one row more would show
+
+
+def test_forest_plot_keeps_the_largest_changes_worst_first_and_stops_at_max_rows(config) -> None:
+    deltas = [(-1) ** i * 0.001 * i for i in range(1, 61)]  # 60 judged segments, alternating sign
+    judged = [seg(f"browser=s{i:02d}", 0.80, 0.80 + d, 2000) for i, d in enumerate(deltas)]
+    thin = [seg(f"browser=t{i}", 0.80, 0.79, 50) for i in range(3)]  # below min_segment_rows
+    ev = replace(evidence(), segments=[*judged, *thin, *evidence().key_segments])
+    decision = decide(ev, config)
+    shown = plotted_segments(decision)
+    assert len(shown) == MAX_ROWS
+    assert [r.segment for r in shown[:2]] == ["overall", BETA]
+    rest = shown[2:]
+    largest = sorted(
+        (s for s in decision.segments if s.segment.startswith("browser=s")), key=lambda s: -abs(s.delta)
+    )
+    assert {r.segment for r in rest} == {s.segment for s in largest[: MAX_ROWS - 2]}
+    assert [r.delta for r in rest] == sorted(r.delta for r in rest)  # worst (most negative) first
+    assert not any(r.segment.startswith("browser=t") for r in shown)  # thin ones only if room is left
+    picture = forest_plot(decision)
+    assert picture is not None
+    assert abs(_png_height(picture) - _plot_height(MAX_ROWS)) <= 1
 
 
 def test_no_forest_plot_without_a_comparison(config) -> None:

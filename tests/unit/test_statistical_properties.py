@@ -14,7 +14,9 @@ from gatekeeper.compare.discovery import discover_regressions
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.decide.judge import judge
 from gatekeeper.metrics import estimate
-from tests.unit.conftest import make_config
+from tests.builders import make_config
+
+pytestmark = pytest.mark.slow  # simulations of many trials
 
 TRIALS = 400
 

@@ -12,7 +12,7 @@ from gatekeeper.decide import Evidence, decide
 from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import class_thresholds, confident_mislabels, label_checks
-from tests.unit.conftest import make_config
+from tests.builders import make_config
 
 
 def _world(n: int, seed: int, flip: float = 0.0):

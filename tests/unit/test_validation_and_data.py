@@ -9,7 +9,7 @@ import pytest
 from gatekeeper.data.structure import structural_checks
 from gatekeeper.data.tables import GateTables, check_config_against, feature_columns, read_table
 from gatekeeper.errors import ConfigError, DataLoadError
-from tests.unit.conftest import make_config
+from tests.builders import make_config
 
 
 @pytest.fixture
