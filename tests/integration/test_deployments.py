@@ -219,7 +219,8 @@ def test_the_scheduled_deployment_gates_the_batch_its_config_names(servers, depl
         every=2,
     )[0]
     assert run["state_type"] == "COMPLETED", run["state"]
-    assert run["parameters"] == {"config": str(deployed["server-gate"])}
+    assert run["parameters"] == {"config": str(deployed["server-gate"]), "model_name": "server-gate"}
+    assert run["name"].startswith("gate-server-gate-20")  # named from its parameters
     report = artifacts_of(servers, run["id"], "gate-server-gate")[0]
     assert "champion version **2**" in report["data"]  # judged against what the arrivals left
     assert str(deployed["server-gate"].parent / "new_labels.parquet") in str(logs_of(servers, run["id"]))
