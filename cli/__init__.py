@@ -145,7 +145,12 @@ def cmd_init_expectations(args: argparse.Namespace) -> int:
     from gatekeeper.data.starter import write_starter_suite
 
     said = write_starter_suite(
-        args.data, args.out, target=args.target, id_columns=tuple(args.id or ()), force=args.force
+        args.data,
+        args.out,
+        target=args.target,
+        id_columns=tuple(args.id or ()),
+        force=args.force,
+        min_rows=args.min_rows,
     )
     console().print(said)
     return EXIT_OK
@@ -290,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("--id", {"action": "append", "help": "an id column: unique, never null (repeatable)"}),
         ("--out", {"required": True, "help": "expectations/NAME.json (the file stem is the suite name)"}),
         ("--force", {"action": "store_true", "help": "overwrite an existing file"}),
+        ("--min-rows", {"type": int, "default": 200,
+                        "help": "the smallest segment the suite must pass by chance (default 200)"}),
     )  # fmt: skip
     for verb, what in (
         ("approve", "promote a candidate that is waiting for review"),

@@ -77,7 +77,7 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     for name in TABLES:
         suite = getattr(config.expectations, name)
         if suite and len(tables.table(name)):
-            results = run_suite(tables.table(name), config.suite_path(suite), name)
+            results = run_suite(tables.table(name), config.suite_path(suite), name, rules=config.data_checks)
             failed = [c for c in results if not c.holds]
             logger.info(
                 "suite %s on %s: %d of %d expectations passed",
@@ -117,7 +117,13 @@ def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check
         index = rows_where(batch, key.where)
         if len(index) < config.data_checks.min_rows:
             continue
-        results = run_suite(batch.iloc[index], config.suite_path(suite), "new_labels")
+        results = run_suite(
+            batch.iloc[index],
+            config.suite_path(suite),
+            "new_labels",
+            rules=config.data_checks,
+            segment=key.name,
+        )
         found += [
             replace(c, segment=key.name, message=f"[{key.name}] {c.message}")
             for c in results

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
+from gatekeeper.data.tolerance import mostly, rate_upper_bound, tolerated_share
 from gatekeeper.errors import ConfigError
 
 MAX_CATEGORIES = 50
@@ -19,8 +20,102 @@ _TYPE_LISTS = {
 }
 
 
-def _expect(kind: str, **kwargs: Any) -> dict[str, Any]:
-    return {"type": kind, "kwargs": kwargs}
+Role = Literal["invariant", "reference"]
+
+
+def _expect(kind: str, role: Role, basis: str, **kwargs: Any) -> dict[str, Any]:
+    """An expectation with `meta.role` (what must hold, or what describes the reference) and its basis."""
+    return {"type": kind, "kwargs": kwargs, "meta": {"role": role, "basis": basis}}
+
+
+def _share(k: int, n: int, m: int) -> tuple[float, str]:
+    """The tolerated share for a rate seen k times in n rows, judged on samples of m rows, and why."""
+    tolerated = tolerated_share(k, n, m)
+    basis = (
+        f"seen in {k:,} of {n:,} reference rows ({k / n:.2%}; 95% upper bound "
+        f"{rate_upper_bound(k, n):.2%}); a healthy sample of {m:,} rows stays within {tolerated:.2%} "
+        "with probability 0.999"
+    )
+    return tolerated, basis
+
+
+def _column_expectations(
+    series: pd.Series, column: str, *, target: str | None, id_columns: tuple[str, ...], m: int
+) -> list[dict[str, Any]]:
+    n = len(series)
+    out = []
+    nulls = int(series.isna().sum())
+    if nulls == 0 and (column == target or column in id_columns):
+        out.append(
+            _expect(
+                "expect_column_values_to_not_be_null",
+                "invariant",
+                "a label or id is never empty",
+                column=column,
+            )
+        )
+    else:
+        tolerated, basis = _share(nulls, n, m)
+        if tolerated < 1:
+            out.append(
+                _expect(
+                    "expect_column_values_to_not_be_null", "reference", f"nulls {basis}",
+                    column=column, mostly=mostly(tolerated),
+                )
+            )  # fmt: skip
+    if column in id_columns:
+        out.append(
+            _expect("expect_column_values_to_be_unique", "invariant", "an id names one row", column=column)
+        )
+        return out
+    present = series.dropna()
+    kind = series.dtype.kind
+    if kind in _TYPE_LISTS:
+        out.append(
+            _expect(
+                "expect_column_values_to_be_in_type_list", "invariant", "the type the model was trained on",
+                column=column, type_list=_TYPE_LISTS[kind],
+            )
+        )  # fmt: skip
+    if not len(present):
+        return out
+    if column == target and present.nunique() <= MAX_CATEGORIES:
+        values = sorted((v.item() if hasattr(v, "item") else v for v in present.unique()), key=str)
+        out.append(
+            _expect("expect_column_values_to_be_in_set", "invariant", "the labels the model knows",
+                    column=column, value_set=values)
+        )  # fmt: skip
+        return out
+    if kind in "iuf":
+        # numbers: only the bounds a column has by nature (never negative, a share); learned min and max
+        # are not bounds (the next window of healthy data goes past them): drift is judged elsewhere
+        low, high = float(present.min()), float(present.max())
+        if low >= 0:
+            bounds = {"min_value": 0, **({"max_value": 1} if high <= 1 else {})}
+            what = (
+                "a share in [0, 1]" if high <= 1 else "never negative; no upper bound (unbounded by nature)"
+            )
+            tolerated, basis = _share(0, len(present), m)
+            out.append(
+                _expect(
+                    "expect_column_values_to_be_between", "reference", f"{what}: values outside {basis}",
+                    column=column, mostly=mostly(tolerated), **bounds,
+                )
+            )  # fmt: skip
+        return out
+    counts = present.astype(str).value_counts()
+    if len(counts) > MAX_CATEGORIES:
+        return out
+    values = sorted((v.item() if hasattr(v, "item") else v for v in present.unique()), key=str)
+    # a category not in the reference: as likely as the reference's once-seen categories (Good-Turing)
+    tolerated, basis = _share(int((counts == 1).sum()), len(present), m)
+    out.append(
+        _expect(
+            "expect_column_values_to_be_in_set", "reference", f"categories seen once (Good-Turing) {basis}",
+            column=column, value_set=values, mostly=mostly(tolerated),
+        )
+    )  # fmt: skip
+    return out
 
 
 def learn_suite(
@@ -30,9 +125,15 @@ def learn_suite(
     target: str | None = None,
     id_columns: tuple[str, ...] = (),
     source: str = "reference data",
-    range_margin: float = 0.5,
+    min_rows: int = 200,
 ) -> dict[str, Any]:
-    """Types, null tolerances, value sets and ranges with margins, as a GX 1.x suite (a dict)."""
+    """A GX 1.x suite (a dict) that a healthy sample of `min_rows` or more rows passes.
+
+    Invariants (`meta.role: invariant`: columns present, types, labels and ids complete and valid)
+    block when they fail. Descriptions of the reference (`meta.role: reference`: null rates, natural
+    numeric bounds, category sets) carry a `mostly` from the reference's rate, its uncertainty and the
+    sampling noise of `min_rows` rows, and the gate judges their failures by effect and sample size.
+    """
     if len(frame) == 0:
         raise ValueError(f"{source} has no rows to learn expectations from")
     if target is not None and target not in frame.columns:
@@ -42,61 +143,40 @@ def learn_suite(
             f"--target must name a column of {source}; got {target!r}{did_you_mean(target, frame.columns)}"
         )
     expectations = [
-        _expect("expect_table_columns_to_match_set", column_set=list(frame.columns), exact_match=False),
-        _expect("expect_table_row_count_to_be_between", min_value=1),
-    ]
+        _expect(
+            "expect_table_columns_to_match_set", "invariant", "the columns of the reference",
+            column_set=list(frame.columns), exact_match=False,
+        ),
+        _expect("expect_table_row_count_to_be_between", "invariant", "a table has rows", min_value=1),
+    ]  # fmt: skip
     for column in frame.columns:
-        series = frame[column]
-        null_rate = float(series.isna().mean())
-        strict = column == target or column in id_columns
-        if null_rate == 0 and strict:
-            expectations.append(_expect("expect_column_values_to_not_be_null", column=column))
-        else:
-            mostly = round(max(0.0, 1.0 - (2 * null_rate + 0.01)), 4)
-            expectations.append(_expect("expect_column_values_to_not_be_null", column=column, mostly=mostly))
-        if column in id_columns:
-            expectations.append(_expect("expect_column_values_to_be_unique", column=column))
-            continue
-        present = series.dropna()
-        kind = series.dtype.kind
-        if kind in _TYPE_LISTS:
-            expectations.append(
-                _expect("expect_column_values_to_be_in_type_list", column=column, type_list=_TYPE_LISTS[kind])
-            )
-        if kind in "iuf" and len(present) and present.nunique() > MAX_CATEGORIES:
-            low, high = float(present.min()), float(present.max())
-            margin = range_margin * max(high - low, abs(float(present.median())))
-            lo = low - margin if low < 0 or low - margin >= 0 else 0.0  # a non-negative feature stays so
-            expectations.append(
-                _expect(
-                    "expect_column_values_to_be_between",
-                    column=column,
-                    min_value=round(lo, 6),
-                    max_value=round(high + margin, 6),
-                    mostly=0.999,
-                )
-            )
-        elif len(present) and present.nunique() <= MAX_CATEGORIES:
-            values = sorted(present.unique().tolist(), key=str)
-            values = [v.item() if hasattr(v, "item") else v for v in values]
-            extra = {} if column == target else {"mostly": 0.99}
-            expectations.append(
-                _expect("expect_column_values_to_be_in_set", column=column, value_set=values, **extra)
-            )
+        expectations += _column_expectations(
+            frame[column], str(column), target=target, id_columns=id_columns, m=min_rows
+        )
     learned = datetime.now(UTC).strftime("%Y-%m-%d")
     return {
         "name": name,
         "meta": {
             "notes": f"Starter suite learned from {source} ({len(frame)} rows) by `gatekeeper "
-            f"init-expectations` on {learned}. Review every expectation before relying on it: "
-            "ranges carry a margin of half their width, null tolerances twice the reference rate."
+            f"init-expectations` on {learned}. Each expectation's meta says its role and how it was set: "
+            "`invariant` ones (columns, types, labels, ids) block; `reference` ones describe the reference "
+            f"with tolerances a healthy sample of {min_rows} rows passes with probability 0.999, and the "
+            "gate blocks on them only when a change is large and beyond sampling noise. Numbers get only "
+            "their natural bounds (never negative, a share), never the learned min and max. Review every "
+            "expectation before relying on it."
         },
         "expectations": expectations,
     }
 
 
 def write_starter_suite(
-    data: str, out: str | Path, *, target: str | None, id_columns: tuple[str, ...], force: bool
+    data: str,
+    out: str | Path,
+    *,
+    target: str | None,
+    id_columns: tuple[str, ...],
+    force: bool,
+    min_rows: int = 200,
 ) -> str:
     """Learn a suite from `data`, check that GX loads every entry, write it to `out`; say what was done.
 
@@ -114,7 +194,9 @@ def write_starter_suite(
         raise ConfigError(f"{str(out)!r} exists; pass --force to overwrite it (nothing was written)")
     frame = read_table(data)
     try:
-        suite = learn_suite(frame, out.stem, target=target, id_columns=id_columns, source=data)
+        suite = learn_suite(
+            frame, out.stem, target=target, id_columns=id_columns, source=data, min_rows=min_rows
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     build_suite(suite, str(out))  # GX must load every entry, or nothing is written

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from gatekeeper.config import DataChecks
+from gatekeeper.data.tolerance import beyond_noise
 from gatekeeper.errors import ExpectationSuiteError, did_you_mean
 from gatekeeper.serialize import jsonable
-from gatekeeper.vocabulary import Check, TableName
+from gatekeeper.vocabulary import Check, Effect, TableName
 
 _RESULT_KEYS = (
     "observed_value",
@@ -107,8 +109,21 @@ def _suite(suite_path: Path) -> Any:
     return gx.ExpectationSuite(name=spec.get("name", suite_path.stem), expectations=spec["expectations"])
 
 
-def run_suite(frame: pd.DataFrame, suite_path: Path, table: TableName) -> list[Check]:
-    """Validate `frame` against the suite; one Check per expectation (failed ones block)."""
+def run_suite(
+    frame: pd.DataFrame,
+    suite_path: Path,
+    table: TableName,
+    *,
+    rules: DataChecks | None = None,
+    segment: str | None = None,
+) -> list[Check]:
+    """Validate `frame` (a table, or one `segment` of it) against the suite; one Check per expectation.
+
+    A failed expectation blocks, unless it describes the reference (`meta.role: reference`, as
+    starter suites mark rates, bounds and category sets) or, on a segment's rows, carries a
+    `mostly`: then it blocks only when the change is at least the effect floor of `rules` and
+    beyond what sampling noise shows at that many rows; otherwise it warns.
+    """
     import great_expectations as gx
 
     suite_obj = _suite(Path(suite_path))
@@ -125,10 +140,52 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, table: TableName) -> list[C
         gx.ValidationDefinition(name=f"{table}-{suite.name}", data=batch, suite=suite)
     )
     result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    return [_to_check(r, table, suite.name) for r in result.results]
+    judged = rules or DataChecks()
+    return [_to_check(r, table, suite.name, judged, segment is not None) for r in result.results]
 
 
-def _to_check(result: Any, table: TableName, suite: str) -> Check:
+FLOORS = {  # the effect floor of a reference expectation: the matching per-segment data check's
+    "expect_column_values_to_not_be_null": "max_null_increase",
+    "expect_column_values_to_be_between": "max_out_of_range_increase",
+    "expect_column_values_to_be_in_set": "max_new_category_share",
+}
+
+
+def judge_failure(
+    kind: str,
+    meta: dict[str, Any],
+    kwargs: dict[str, Any],
+    details: dict[str, Any],
+    rules: DataChecks,
+    on_segment: bool,
+) -> tuple[Effect, str]:
+    """The effect of a failed expectation, and why when it does not block."""
+    role, share_kept = meta.get("role"), kwargs.get("mostly")
+    sizable = role == "reference" or (role is None and on_segment)
+    unexpected, rows = details.get("unexpected_count"), details.get("element_count")
+    if role == "invariant" or not sizable or share_kept is None or unexpected is None or not rows:
+        return "block", ""
+    if kind != "expect_column_values_to_not_be_null":
+        rows -= details.get("missing_count") or 0
+    if rows <= 0:
+        return "block", ""
+    tolerated = 1.0 - float(share_kept)
+    floor_name = FLOORS.get(kind, "max_new_category_share")
+    floor = float(getattr(rules, floor_name))
+    excess = unexpected / rows - tolerated
+    noise = not beyond_noise(int(unexpected), int(rows), tolerated)
+    if excess >= floor and not noise:
+        return "block", ""
+    why = (
+        f"within the sampling noise of {rows:,} rows (tolerated {tolerated:.2%})"
+        if noise
+        else f"{excess:+.2%} beyond the tolerated {tolerated:.2%}, smaller than the effect floor "
+        f"data_checks.{floor_name}={floor:g}"
+    )
+    return "warn", f" ({why}: reported, not blocking)"
+
+
+def _to_check(result: Any, table: TableName, suite: str, rules: DataChecks, on_segment: bool) -> Check:
     cfg = result.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
     column = kwargs.get("column")
@@ -137,13 +194,14 @@ def _to_check(result: Any, table: TableName, suite: str) -> Check:
         details["exception"] = str(result.exception_info.get("exception_message"))[:300]
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
     what = f"{cfg.type}({column + (', ' if args else '') if column else ''}{args})"
-    failed = not result.success
+    effect: Effect = "none"
     message = f"{table}: {what} passed"
-    if failed:
-        message = f"{table} (suite {suite}): {what} failed: {_describe(details)}"
+    if not result.success:
+        effect, why = judge_failure(cfg.type, dict(cfg.meta or {}), kwargs, details, rules, on_segment)
+        message = f"{table} (suite {suite}): {what} failed: {_describe(details)}{why}"
     return Check(
         "validation.expectation",
-        "block" if failed else "none",
+        effect,
         message,
         column=column,
         table=table,

@@ -53,14 +53,26 @@ def test_learned_suite_passes_its_reference_and_catches_breakage(tmp_path: Path,
     assert ("expect_column_values_to_be_unique", "order_id") in kinds
     assert ("expect_column_values_to_be_between", "basket_eur") in kinds
     assert ("expect_column_values_to_be_in_set", "channel") in kinds
+    roles = {(e["kwargs"].get("column"), e["type"]): e["meta"]["role"] for e in suite["expectations"]}
+    assert roles[("churned", "expect_column_values_to_be_in_set")] == "invariant"
+    assert roles[("channel", "expect_column_values_to_be_in_set")] == "reference"
+    basket = next(e for e in suite["expectations"] if e["kwargs"].get("column") == "basket_eur"
+                  and e["type"] == "expect_column_values_to_be_between")  # fmt: skip
+    assert "max_value" not in basket["kwargs"], "an amount has no upper bound by nature"
+    assert all(e["meta"]["basis"] for e in suite["expectations"])
 
     fresh = _never_seen(3_000, 2)
     assert [c.message for c in run_suite(fresh, out, "new_labels") if c.stops] == []
+    later = fresh.assign(basket_eur=fresh["basket_eur"] * 3)  # prices moved on: healthy, not blocked
+    assert [c.message for c in run_suite(later, out, "new_labels") if c.stops] == []
     broken = fresh.assign(
-        basket_eur=fresh["basket_eur"] * 1000, channel=fresh["channel"].replace("app", "kiosk")
+        basket_eur=-fresh["basket_eur"],
+        channel=fresh["channel"].replace("app", "kiosk"),
+        items=fresh["items"].where(fresh.index % 2 == 0),
+        churned=fresh["churned"].replace(1, 7),
     )
     failed = {c.column for c in run_suite(broken, out, "new_labels") if c.stops}
-    assert {"basket_eur", "channel"} <= failed
+    assert failed >= {"basket_eur", "channel", "items", "churned"}
 
     # never overwrite silently
     assert main(["init-expectations", "--data", str(reference), "--out", str(out)]) == 1

@@ -54,7 +54,11 @@ def test_a_decision_from_a_newer_gatekeeper_is_refused_clearly() -> None:
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("[1, 2]", "must hold a JSON object; got list"), ("{oops", "not valid JSON"), ('{"decision": 3}', "")],
+    [
+        ("[1, 2]", "must hold a JSON object; got list"),
+        ("{oops", "not valid JSON"),
+        ('{"decision": 3}', "not a readable gate decision"),
+    ],
     ids=["list", "broken-json", "missing-fields"],
 )
 def test_unreadable_decisions_raise_decision_format_error(text: str, match: str) -> None:
