@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from gatekeeper.data.tolerance import mostly, rate_upper_bound, tolerated_share
@@ -37,6 +38,26 @@ def _share(k: int, n: int, m: int) -> tuple[float, str]:
         "with probability 0.999"
     )
     return tolerated, basis
+
+
+def natural_bounds(present: pd.Series) -> tuple[dict[str, float], str]:
+    """The bounds a numeric column has by nature, as far as the reference shows them, and why.
+
+    Learned minima and maxima are not bounds: the next window of healthy data goes past them (a
+    rate that was positive for a year turns negative). Zero is a natural floor only where the data
+    reach it: an integer count that takes the value 0, or a measure that varies (10+ values) whose
+    minimum lies within a tenth of its range above 0. One is a natural ceiling only for a share:
+    such a measure, not integer-valued, never above 1.
+    """
+    numbers = present.to_numpy(dtype=float)
+    low, high = float(numbers.min()), float(numbers.max())
+    integer = bool(np.all(np.equal(np.mod(numbers, 1), 0)))
+    varied = len(np.unique(numbers)) >= 10
+    if low < 0 or not ((integer and low == 0) or (varied and low <= 0.1 * (high - low))):
+        return {}, ""
+    if varied and not integer and high <= 1:
+        return {"min_value": 0, "max_value": 1}, "a share: in [0, 1] wherever the reference varies"
+    return {"min_value": 0}, "never negative, and the reference reaches 0; no upper bound by nature"
 
 
 def _column_expectations(
@@ -87,14 +108,8 @@ def _column_expectations(
         )  # fmt: skip
         return out
     if kind in "iuf":
-        # numbers: only the bounds a column has by nature (never negative, a share); learned min and max
-        # are not bounds (the next window of healthy data goes past them): drift is judged elsewhere
-        low, high = float(present.min()), float(present.max())
-        if low >= 0:
-            bounds = {"min_value": 0, **({"max_value": 1} if high <= 1 else {})}
-            what = (
-                "a share in [0, 1]" if high <= 1 else "never negative; no upper bound (unbounded by nature)"
-            )
+        bounds, what = natural_bounds(present)
+        if bounds:
             tolerated, basis = _share(0, len(present), m)
             out.append(
                 _expect(

@@ -9,6 +9,7 @@ booleans, integer counts, a label, segments of very different sizes.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,25 @@ def test_the_same_suite_still_blocks_a_feature_broken_in_one_segment(tmp_path: P
     broken["flag"] = broken["flag"].astype(object).where(~rows, None)
     found = run_suite(broken[rows].reset_index(drop=True), path, "new_labels", segment=f"source={biggest}")
     assert {c.column for c in found if c.stops} >= {"amount", "share", "flag"}
+
+
+def test_on_real_time_ordered_data_later_windows_of_healthy_data_are_not_blocked(tmp_path: Path) -> None:
+    """The bank campaign (real, time-ordered, with a recession in it): a suite learned from the first
+    eighth of the rows passes every later eighth, where rates turn negative and counts grow."""
+    import json
+
+    from gatekeeper.data.tables import read_table
+
+    full = read_table(
+        str(Path(__file__).resolve().parents[2] / "examples/bank_marketing/data/bank-additional-full.csv.gz")
+    )
+    cuts = np.linspace(0, len(full), 9).astype(int)
+    windows = [full.iloc[a:b].reset_index(drop=True) for a, b in itertools.pairwise(cuts)]
+    path = tmp_path / "first.json"
+    path.write_text(json.dumps(learn_suite(windows[0], path.stem, target="y", min_rows=MIN_ROWS)))
+    blocked = {
+        i: [c.message for c in run_suite(w, path, "new_labels") if c.stops] for i, w in enumerate(windows)
+    }
+    assert {i: found for i, found in blocked.items() if found} == {}
+    small = windows[0][windows[0]["job"] == "student"].reset_index(drop=True)  # a key segment of ~50 rows
+    assert [c.message for c in run_suite(small, path, "new_labels", segment="job=student") if c.stops] == []
