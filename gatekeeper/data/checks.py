@@ -2,8 +2,10 @@
 
 A feature broken for a small group barely moves its overall null rate, so every check runs
 overall and in every segment (one per value of each configured segment column, and each key
-segment). Checks are judged by effect size with a minimum number of rows, never by p-values
-alone: a million-row batch is not "always drifting" and a 30-row segment is not flagged on noise.
+segment). A finding needs both a large effect (the `data_checks` floors) and a count beyond
+what that many rows show by chance under the reference's rate (its 95% upper bound; a binomial
+test at p < 0.001): a million-row batch is not "always drifting", and a 30-row segment is not
+flagged on noise.
 
 - broken feature (blocks; diagnosis `broken_feature`): the null rate rises by at least
   `max_null_increase`, the feature becomes constant (`constant_share`) where it varied (10 or
@@ -26,6 +28,7 @@ import pandas as pd
 
 from gatekeeper.config import DataChecks, GateConfig
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
+from gatekeeper.data.tolerance import beyond_noise, rate_upper_bound
 from gatekeeper.vocabulary import Check
 
 MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
@@ -115,7 +118,11 @@ def _feature_findings(
             advice=ADVICE_BROKEN,
         )
 
-    if null_rate - ref.null_rate >= rules.max_null_increase:
+    def real(count: int, rows: int, reference_rate: float) -> bool:
+        """Beyond what `rows` rows show by chance when the reference's rate (seen in ref.n rows) holds."""
+        return beyond_noise(count, rows, rate_upper_bound(round(reference_rate * ref.n), ref.n))
+
+    if null_rate - ref.null_rate >= rules.max_null_increase and real(n - len(present), n, ref.null_rate):
         out.append(
             finding(
                 "null_rate",
@@ -126,7 +133,12 @@ def _feature_findings(
         )
     if len(present) >= rules.min_rows:
         top_share = float(present.value_counts(normalize=True).iloc[0])
-        if ref.distinct >= MIN_DISTINCT and top_share >= rules.constant_share > ref.top_share:
+        top_count = round(top_share * len(present))
+        if (
+            ref.distinct >= MIN_DISTINCT
+            and top_share >= rules.constant_share > ref.top_share
+            and real(top_count, len(present), ref.top_share)
+        ):
             top = present.value_counts().index[0]
             out.append(
                 finding(
@@ -139,8 +151,11 @@ def _feature_findings(
             )
         if ref.low is not None and ref.high is not None and is_numeric(present):
             numbers = present.to_numpy(dtype=float)
-            outside = float(np.mean((numbers < ref.low) | (numbers > ref.high)))
-            if outside - ref.out_of_range_rate >= rules.max_out_of_range_increase:
+            beyond = (numbers < ref.low) | (numbers > ref.high)
+            outside = float(np.mean(beyond))
+            if outside - ref.out_of_range_rate >= rules.max_out_of_range_increase and real(
+                int(beyond.sum()), len(numbers), ref.out_of_range_rate
+            ):
                 out.append(
                     finding(
                         "out_of_range",
@@ -154,7 +169,7 @@ def _feature_findings(
             text = present.astype(str)
             new = ~text.isin(ref.categories)
             share = float(new.mean())
-            if share >= rules.max_new_category_share:
+            if share >= rules.max_new_category_share and real(int(new.sum()), len(text), 0.0):
                 unseen = sorted(text[new].unique())[:5]
                 out.append(
                     finding(

@@ -127,3 +127,37 @@ def test_labels_for_rows_never_scored_block(config) -> None:
     assert finding.check == "labels.coverage"
     assert finding.diagnosis == "label_quality"
     assert "5.0% of the new labels" in finding.message
+
+
+@pytest.mark.slow
+def test_a_nullable_feature_on_small_segments_does_not_cry_wolf_but_breakage_there_blocks(
+    monkeypatch,
+) -> None:
+    """A feature null for 30% of rows everywhere, five segments of ~40 rows: healthy batches often show
+    50% there, which the 0.2 floor alone blocks; the count must also be beyond the reference's noise."""
+    import gatekeeper.data.checks as checks
+
+    rng = np.random.default_rng(5)
+    small = [f"s{i}" for i in range(5)]
+
+    def frame(n: int) -> pd.DataFrame:
+        browser = rng.choice(["chrome", *small], n, p=[0.9, *[0.02] * 5])
+        cookie = np.where(rng.random(n) < 0.3, np.nan, rng.exponential(60, n))
+        return pd.DataFrame({"browser": browser, "cookie_age": cookie, "is_fraud": rng.integers(0, 2, n)})
+
+    config = make_config(segments=["browser"], key_segments=[], data_checks={"min_rows": 30})
+    reference, batches = frame(20_000), [frame(2_000) for _ in range(60)]
+
+    def alarms() -> int:
+        return sum(len(broken_feature_checks(reference, b, ["cookie_age"], config)) for b in batches)
+
+    with_noise_test = alarms()
+    monkeypatch.setattr(checks, "beyond_noise", lambda *args: True)  # the effect floor alone
+    floor_only = alarms()
+    monkeypatch.undo()
+    assert floor_only >= 3 * max(with_noise_test, 1), (floor_only, with_noise_test)
+    assert with_noise_test <= 1
+    broken = frame(2_000)
+    broken.loc[broken["browser"] == "s0", "cookie_age"] = np.nan  # ~40 rows, all null
+    found = broken_feature_checks(reference, broken, ["cookie_age"], config)
+    assert [(f.check, f.segment) for f in found] == [("data.null_rate", "browser=s0")]
