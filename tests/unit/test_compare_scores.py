@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from cli import main
+from gatekeeper.vocabulary import SegmentStatus
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +62,7 @@ def test_writes_decision_structure_with_intervals(scores: Path, tmp_path: Path) 
     assert result["correction"] == "holm"
     for row in [result["overall"], *result["segments"]]:
         assert {"ci_low", "ci_high", "status", "delta"} <= set(row)
-        assert row["status"] in {
-            "improved",
-            "no_change",
-            "inconclusive",
-            "at_risk",
-            "regressed",
-            "insufficient_data",
-            "undefined",
-        }
+        assert row["status"] in set(get_args(SegmentStatus)) - {"baseline"}
     assert "accuracy" in result["segments"][0]["secondary"]
 
 
