@@ -118,6 +118,10 @@ class DataChecks(_Strict):
     label_shift_h: float = Field(default=0.2, gt=0)
     scored_column: str | None = None
     max_unscored_share: float = Field(default=0.01, ge=0, le=1)
+    # the search for broken features in slices nobody configured (gatekeeper.data.slices)
+    search_slices: bool = True
+    slice_bins: int = Field(default=4, ge=2, le=20)
+    slice_alpha: float = Field(default=0.01, gt=0, lt=0.5)
 
 
 class Upweight(_Strict):

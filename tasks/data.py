@@ -14,7 +14,8 @@ from gatekeeper.config import GateConfig, load_config
 from gatekeeper.data import tables as gate_data
 from gatekeeper.data.checks import broken_feature_checks, label_checks_against_reference
 from gatekeeper.data.drift import drift_report
-from gatekeeper.data.segments import rows_where
+from gatekeeper.data.segments import config_segments, rows_where
+from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.structure import structural_checks
 from gatekeeper.data.suites import run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
@@ -73,6 +74,13 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     if broken:
         logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))
     checks += broken
+    configured = {name for name, _ in config_segments(tables.new_labels, config)}
+    sliced = slice_checks(
+        tables.train, tables.new_labels, features, config, known=broken, configured=configured
+    )
+    if sliced:
+        logger.warning("%d fault(s) in slices nobody configured (slice search)", len(sliced))
+    checks += sliced
     checks += label_checks_against_reference(tables.train, tables.new_labels, config)
     for name in TABLES:
         suite = getattr(config.expectations, name)

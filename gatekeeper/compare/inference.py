@@ -31,13 +31,17 @@ def tail_probability(gains: Array, threshold: float, upper: bool) -> float:
     return NormalDist().cdf(z) if upper else NormalDist().cdf(-z)
 
 
-def adjust(p_values: list[float], method: str) -> list[float]:
-    """Holm (family-wise) or Benjamini-Hochberg (false discovery rate) adjusted p-values."""
-    m = len(p_values)
-    if m == 0 or method == "none":
+def adjust(p_values: list[float], method: str, family: int | None = None) -> list[float]:
+    """Holm (family-wise) or Benjamini-Hochberg (false discovery rate) adjusted p-values.
+
+    `family`, when larger than the list, is how many tests were made in all: the ones not listed
+    were not small enough to matter (a search lists only its candidates).
+    """
+    m = max(len(p_values), family or 0)
+    if not p_values or method == "none":
         return list(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
     if method == "holm":
         running = 0.0
         for rank, i in enumerate(order):
@@ -45,7 +49,7 @@ def adjust(p_values: list[float], method: str) -> list[float]:
             adjusted[i] = running
     elif method == "bh":
         running = 1.0
-        for rank in range(m - 1, -1, -1):
+        for rank in range(len(p_values) - 1, -1, -1):
             i = order[rank]
             running = min(running, min(1.0, m * p_values[i] / (rank + 1)))
             adjusted[i] = running

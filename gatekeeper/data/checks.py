@@ -32,6 +32,7 @@ from gatekeeper.data.tolerance import beyond_noise, rate_upper_bound
 from gatekeeper.vocabulary import Check
 
 MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
+SENTINEL_SCALE = 10.0  # a few-valued number beyond this many times its largest magnitude is a sentinel
 ADVICE_BROKEN = (
     "fix the data pipeline for this feature; retraining on this batch would teach the model "
     "the breakage and will not help"
@@ -43,7 +44,7 @@ def is_numeric(series: pd.Series) -> bool:
 
 
 @dataclass(frozen=True)
-class _Reference:
+class FeatureProfile:
     """What the reference says about one feature in one segment."""
 
     n: int
@@ -56,20 +57,25 @@ class _Reference:
     categories: frozenset[str] = frozenset()
 
 
-def _reference(values: pd.Series, range_margin: float) -> _Reference:
+def feature_profile(values: pd.Series, range_margin: float) -> FeatureProfile:
     n = len(values)
     present = values.dropna()
     null_rate = 1 - len(present) / n if n else 0.0
     top_share = float(present.value_counts(normalize=True).iloc[0]) if len(present) else 1.0
     distinct = int(present.nunique())
     if is_numeric(values):
-        if distinct < MIN_DISTINCT:  # a code or a monthly indicator: its range says little
-            return _Reference(n, null_rate, top_share, distinct)
+        if distinct < 2:  # one value: no spread to set a margin from
+            return FeatureProfile(n, null_rate, top_share, distinct)
         numbers = present.to_numpy(dtype=float)
+        if distinct < MIN_DISTINCT:
+            # a code or a monthly indicator: next month's values may lie anywhere near these, so
+            # only a value an order of magnitude beyond all of them (a sentinel like -999) is out
+            bound = SENTINEL_SCALE * float(np.abs(numbers).max())
+            return FeatureProfile(n, null_rate, top_share, distinct, -bound, bound)
         low, high = np.quantile(numbers, [0.001, 0.999])
         margin = range_margin * max(high - low, abs(float(np.median(numbers))))
-        return _Reference(n, null_rate, top_share, distinct, float(low - margin), float(high + margin))
-    return _Reference(n, null_rate, top_share, distinct, categories=frozenset(present.astype(str)))
+        return FeatureProfile(n, null_rate, top_share, distinct, float(low - margin), float(high + margin))
+    return FeatureProfile(n, null_rate, top_share, distinct, categories=frozenset(present.astype(str)))
 
 
 def broken_feature_checks(
@@ -81,14 +87,14 @@ def broken_feature_checks(
     features = [f for f in features if f in batch.columns and f in reference.columns]
     # values a feature may take come from the whole reference (a segment's few rows miss rare ones);
     # null and constant rates are compared segment by segment
-    whole = {f: _reference(reference[f], rules.range_margin) for f in features}
+    whole = {f: feature_profile(reference[f], rules.range_margin) for f in features}
     findings: list[Check] = []
     for segment, index in config_segments(batch, config):
         ref_index = ref_segments.get(segment)
         if ref_index is None or len(index) < rules.min_rows or len(ref_index) < rules.min_rows:
             continue
         for feature in features:
-            local = _reference(reference[feature].iloc[ref_index], rules.range_margin)
+            local = feature_profile(reference[feature].iloc[ref_index], rules.range_margin)
             ref = replace(
                 local, low=whole[feature].low, high=whole[feature].high, categories=whole[feature].categories
             )
@@ -97,7 +103,7 @@ def broken_feature_checks(
 
 
 def _feature_findings(
-    feature: str, segment: str, ref: _Reference, values: pd.Series, rules: DataChecks
+    feature: str, segment: str, ref: FeatureProfile, values: pd.Series, rules: DataChecks
 ) -> list[Check]:
     out = []
     n = len(values)

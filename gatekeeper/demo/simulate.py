@@ -23,6 +23,7 @@ DEVICES = ["desktop", "mobile", "tablet"]
 DEVICE_SHARE = [0.45, 0.45, 0.10]
 KEY_BROWSER = "chrome-beta"
 BROKEN_BROWSER = "safari"
+NIGHTLY_LOADER_LAST_HOUR = 5  # the unconfigured-slice-fault scenario's broken hours: 0 to 5
 
 SCENARIOS: dict[str, str] = {
     "improves": "fraudsters moved on; a large batch of new labels shows how: the champion has degraded, "
@@ -31,6 +32,9 @@ SCENARIOS: dict[str, str] = {
     "average, worse on the small chrome-beta segment, so the candidate should be rejected",
     "broken-feature": "the cookie feature is null for every safari row of the new batch: the run should "
     "be blocked, the feature named, and the batch quarantined",
+    "unconfigured-slice-fault": "the nightly loader (hours 0-5) writes account_age_days as 0: no "
+    "configured segment is broken, the slice search finds it, and the run is blocked naming the "
+    "feature and the slice",
     "no-retrain-needed": "new labels from an unchanged world: the champion performs as it did, so "
     "retraining is skipped (not_retrained)",
     "label-noise": "in an unchanged world, 40% of the new labels for country=BR are flipped by a labelling "
@@ -167,6 +171,8 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     batch = transactions(30_000, seed + 2, start_id=10_000, world=world, flip_labels=flips)
     if name == "broken-feature":
         batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
+    if name == "unconfigured-slice-fault":  # `hour` is in no configured segment
+        batch.loc[batch["hour"] <= NIGHTLY_LOADER_LAST_HOUR, "account_age_days"] = 0.0
     evaluation = evaluation_window(seed, world)
     if name == "small-segment-needs-data":
         beta = evaluation.index[evaluation["browser"] == KEY_BROWSER]

@@ -33,6 +33,11 @@ def broken(workdir: Path):
     return bootstrap_and_run("broken-feature", workdir)
 
 
+@pytest.fixture(scope="module")
+def unconfigured(workdir: Path):
+    return bootstrap_and_run("unconfigured-slice-fault", workdir)
+
+
 def test_bootstrap_registers_first_champion(improves) -> None:
     first, _, config = improves
     assert first["decision"] == "bootstrap"
@@ -130,3 +135,23 @@ def test_broken_feature_blocks_names_feature_and_quarantines(broken) -> None:
     assert aliases(config) == {"champion": "1"}
     markdown = read_artifacts(artifact_key(config.model_name))
     assert any("BLOCKED" in a.data and "cookie_age_days" in a.data for a in markdown)
+
+
+def test_fault_in_a_slice_nobody_configured_blocks_and_names_the_slice(unconfigured) -> None:
+    """`hour` is in no configured segment; every configured segment holds a quarter of broken rows,
+    under the per-segment floors. The slice search finds the slice and the run is blocked."""
+    _, result, config = unconfigured
+    assert result["decision"] == "blocked"
+    assert result["candidate_version"] is None
+    found = [d for d in result["diagnosis"] if d["kind"] == "broken_feature"]
+    assert [(d["feature"], d["segment"]) for d in found] == [("account_age_days", "hour < 6")]
+    assert "became constant (0.0)" in found[0]["evidence"]
+    assert "slices nobody configured" in found[0]["evidence"]
+    folder = Path(result["quarantine"])
+    assert (folder / "new_labels.parquet").exists()
+    assert Path(config.data.new_labels).exists()
+    assert aliases(config) == {"champion": "1"}
+    versions = mlflow_client(config).search_model_versions(f"name='{config.model_name}'")
+    assert [str(v.version) for v in versions] == ["1"], "no candidate is trained on broken data"
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("BLOCKED" in a.data and "hour < 6" in a.data for a in markdown)

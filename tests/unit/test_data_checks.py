@@ -161,3 +161,23 @@ def test_a_nullable_feature_on_small_segments_does_not_cry_wolf_but_breakage_the
     broken.loc[broken["browser"] == "s0", "cookie_age"] = np.nan  # ~40 rows, all null
     found = broken_feature_checks(reference, broken, ["cookie_age"], config)
     assert [(f.check, f.segment) for f in found] == [("data.null_rate", "browser=s0")]
+
+
+def test_a_sentinel_in_a_few_valued_number_is_out_of_range_but_new_indicator_values_are_not() -> None:
+    """A count or a monthly indicator has no tails to set a margin from: a value far beyond all it
+    took (-999) is a sentinel; next month's ordinary values are not a fault."""
+    rng = np.random.default_rng(4)
+    config = make_config(target="y", segments=[], key_segments=[])
+    reference = pd.DataFrame(
+        {
+            "visits": rng.integers(0, 5, 4_000),
+            "rate": rng.choice([1.1, 1.4], 4_000),
+            "y": rng.integers(0, 2, 4_000),
+        }
+    )
+    batch = reference.sample(2_000, random_state=1).reset_index(drop=True)
+    batch["rate"] = rng.choice([-1.8, -0.2], 2_000)  # a new year's values, all of the batch
+    assert broken_feature_checks(reference, batch, ["visits", "rate"], config) == []
+    batch.loc[: len(batch) // 2, "visits"] = -999
+    found = broken_feature_checks(reference, batch, ["visits", "rate"], config)
+    assert [(c.check, c.column) for c in found] == [("data.out_of_range", "visits")]

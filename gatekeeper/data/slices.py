@@ -1,0 +1,382 @@
+"""Broken features in slices nobody configured: one vectorised search (pure pandas/numpy/scipy).
+
+A feature broken for the records of one source system hides in every configured segment. The
+search cuts every column the batch shares with the reference (not only features: a `source`
+column the model never sees is exactly where pipelines break) into slices: each categorical
+value with enough rows, each numeric column's reference quantile bins, the complement of each
+categorical value (`C != v`), and the two-way intersections of the columns with few slices.
+
+Per feature, each anomaly is a sparse 0/1 column over the rows: missing, outside the
+reference's range (with the same margin as the per-segment checks), a category the reference
+never had, and "equals v" for the few values the batch has far more of than the reference (the
+only values a slice can have become constant at). Each slice axis is one sparse product of its
+row codes with those columns, for the batch and the reference: counts per slice for every
+feature at once, no Python loop over slices.
+
+A slice is flagged when, in both tables, it has `data_checks.min_rows` rows, the change passes
+the same effect floor as a configured segment, the slice's rate exceeds the rest of the batch's
+by at least `CONCENTRATED` of that change (a new month's indicator values, in every row of the
+batch, are the batch's change, not a slice's), and a one-sided binomial test against the
+reference slice's rate (its 95% upper bound) survives Holm's correction over every test the
+search made, at `data_checks.slice_alpha`. Of the slices that show one fault, the report names
+the one whose rows best match the fault's excess rows (their overlap, Jaccard's index, at least
+`EXPLAINS`; the fewest conditions and rows on ties), and lists the slices that are the same rows
+under other names with it; a fault spread over several slices is named by the three that hold
+most of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.compare.inference import adjust
+from gatekeeper.config import DataChecks
+from gatekeeper.data.checks import MIN_DISTINCT, FeatureProfile, feature_profile, is_numeric
+from gatekeeper.data.segments import MISSING_VALUE
+from gatekeeper.metrics import Array
+
+Kind = Literal["null_rate", "out_of_range", "new_categories", "constant"]
+MAX_LEVELS = 64  # slices per column (the most frequent values); more is an id, not a slice
+PAIR_LEVELS = 16  # columns with at most this many slices are intersected pairwise
+MAX_CONSTANT_VALUES = 3  # values per feature a slice may have become constant at
+CONCENTRATED = 0.5  # of a slice's change, the share it must exceed the rest of the batch's rate by
+EXPLAINS = 0.5  # a slice explains a fault when its overlap with the fault's rows (Jaccard) is this
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A column cut into slices: a code per row of each table, -1 outside every slice."""
+
+    column: str
+    reference: Array
+    batch: Array
+    labels: list[str]  # a condition per code: "C=v", "C < 3", "C in [3, 5)"
+    complements: bool  # whether "C != v" slices are searched too
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One sparse 0/1 column: rows where `feature` shows `kind` (for `constant`: equals `value`)."""
+
+    kind: Kind
+    feature: str
+    value: Any = None
+
+
+@dataclass
+class _Columns:
+    anomalies: list[Anomaly] = field(default_factory=list)
+    null_of: list[int] = field(default_factory=list)  # the feature's null column, for denominators
+    reference: list[Array] = field(default_factory=list)
+    batch: list[Array] = field(default_factory=list)
+
+    def add(self, anomaly: Anomaly, null_column: int, ref_rows: Array, batch_rows: Array) -> int:
+        self.anomalies.append(anomaly)
+        self.null_of.append(null_column)
+        self.reference.append(np.flatnonzero(ref_rows))
+        self.batch.append(np.flatnonzero(batch_rows))
+        return len(self.anomalies) - 1
+
+
+@dataclass(frozen=True)
+class SliceFinding:
+    anomaly: Anomaly
+    conditions: tuple[tuple[int, int, bool], ...]  # (axis, code, negated)
+    name: str
+    rows: int  # the batch slice's rows (the denominator: present values for all but nulls)
+    batch_rate: float
+    reference_rate: float
+    excess: float  # rows beyond what the reference rate expects
+    p_value: float
+
+
+def axes(
+    reference: pd.DataFrame, batch: pd.DataFrame, columns: list[str], min_rows: int, bins: int
+) -> list[Axis]:
+    """Every column that can be cut into slices with enough rows in both tables."""
+    found = []
+    for column in columns:
+        axis = _axis(reference[column], batch[column], column, min_rows, bins)
+        if axis is not None:
+            found.append(axis)
+    return found
+
+
+def _axis(ref: pd.Series, new: pd.Series, column: str, min_rows: int, bins: int) -> Axis | None:
+    if pd.api.types.is_datetime64_any_dtype(ref) or pd.api.types.is_datetime64_any_dtype(new):
+        return None
+    if is_numeric(ref) and is_numeric(new) and ref.nunique() > max(bins, 12):
+        numbers = ref.to_numpy(dtype=float)
+        edges = np.unique(np.nanquantile(numbers, np.linspace(0, 1, bins + 1)[1:-1]))
+        bounds = [-np.inf, *edges, np.inf]
+        labels = [_interval(column, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+        labels.append(f"{column} is missing")
+
+        def code(values: pd.Series) -> Array:
+            x = values.to_numpy(dtype=float)
+            return np.where(np.isnan(x), len(labels) - 1, np.searchsorted(edges, x, side="right"))
+
+        return Axis(column, code(ref), code(new), labels, complements=False)
+    ref_text = ref.astype("string").fillna(MISSING_VALUE)
+    new_text = new.astype("string").fillna(MISSING_VALUE)
+    ref_counts, new_counts = ref_text.value_counts(), new_text.value_counts()
+    common = pd.concat([ref_counts, new_counts], axis=1, join="inner").min(axis=1)
+    keep = common[common >= min_rows].sort_values(ascending=False).index[:MAX_LEVELS]
+    if len(keep) == 0 or (len(keep) == 1 and len(new_counts) == 1):
+        return None
+    categories = sorted(str(v) for v in keep)
+    index = pd.Index(categories)
+    codes = [index.get_indexer(t).astype(np.int64) for t in (ref_text, new_text)]
+    labels = [f"{column}={v}" for v in categories]
+    return Axis(column, codes[0], codes[1], labels, complements=len(new_counts) > 2)
+
+
+def _interval(column: str, lo: float, hi: float) -> str:
+    if lo == -np.inf:
+        return f"{column} < {hi:.4g}"
+    if hi == np.inf:
+        return f"{column} >= {lo:.4g}"
+    return f"{column} in [{lo:.4g}, {hi:.4g})"
+
+
+def anomaly_columns(
+    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], rules: DataChecks
+) -> _Columns:
+    """The sparse anomaly columns of every feature, judged against the whole reference."""
+    out = _Columns()
+    for feature in features:
+        ref, new = reference[feature], batch[feature]
+        null = out.add(Anomaly("null_rate", feature), -1, ref.isna().to_numpy(), new.isna().to_numpy())
+        out.null_of[null] = null
+        profile = feature_profile(ref, rules.range_margin)
+        if profile.low is not None and profile.high is not None and is_numeric(new):
+            x, y = ref.to_numpy(dtype=float), new.to_numpy(dtype=float)
+            outside = [(v < profile.low) | (v > profile.high) for v in (x, y)]
+            out.add(Anomaly("out_of_range", feature), null, *outside)
+        if profile.categories and not is_numeric(new):
+            unseen = [
+                s.notna().to_numpy() & ~s.astype(str).isin(profile.categories).to_numpy() for s in (ref, new)
+            ]
+            out.add(Anomaly("new_categories", feature), null, *unseen)
+        for value in _constant_values(ref, new, profile, rules.min_rows):
+            out.add(
+                Anomaly("constant", feature, value),
+                null,
+                (ref == value).to_numpy(),
+                (new == value).to_numpy(),
+            )
+    return out
+
+
+def _constant_values(ref: pd.Series, new: pd.Series, profile: FeatureProfile, min_rows: int) -> list[Any]:
+    """Values the batch has at least `min_rows` more of than the reference's share predicts.
+
+    A number with few values is a code or a monthly indicator (constant within a month by
+    nature): only numbers that took `MIN_DISTINCT` values, and categories, can become constant.
+    """
+    if profile.distinct < (MIN_DISTINCT if is_numeric(ref) else 2):
+        return []
+    new_counts = new.value_counts()
+    ref_share = ref.value_counts(normalize=True).reindex(new_counts.index, fill_value=0.0)
+    excess = (new_counts - ref_share * new_counts.sum()).sort_values(ascending=False)
+    return [
+        v.item() if hasattr(v, "item") else v for v in excess[excess >= min_rows].index[:MAX_CONSTANT_VALUES]
+    ]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One table's anomaly rows, flattened: row index and anomaly column of each anomalous cell."""
+
+    rows: Array
+    columns: Array
+    width: int
+
+    @classmethod
+    def of(cls, columns: list[Array]) -> _Table:
+        rows = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+        ids = np.repeat(np.arange(len(columns)), [len(c) for c in columns])
+        return cls(rows.astype(np.int64), ids.astype(np.int64), len(columns))
+
+    def counts(self, codes: Array, groups: int) -> tuple[Array, Array]:
+        """Rows per slice, and anomalous rows per (slice, anomaly column): two bincounts."""
+        rows = np.bincount(codes[codes >= 0], minlength=groups).astype(float)
+        g = codes[self.rows]
+        keep = g >= 0
+        cells = np.bincount(g[keep] * self.width + self.columns[keep], minlength=groups * self.width)
+        return rows, cells.reshape(groups, self.width).astype(float)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A family of slices: one axis, or two axes' intersections (codes a * width_b + b)."""
+
+    axes: tuple[int, ...]
+    reference: Array
+    batch: Array
+    groups: int
+
+
+def _cuts(found: list[Axis]) -> list[_Cut]:
+    cuts = [_Cut((i,), a.reference, a.batch, len(a.labels)) for i, a in enumerate(found)]
+    small = [i for i, a in enumerate(found) if len(a.labels) <= PAIR_LEVELS]
+    for i, j in combinations(small, 2):
+        a, b = found[i], found[j]
+        width = len(b.labels)
+
+        def pair(x: Array, y: Array, width: int = width) -> Array:
+            return np.where((x >= 0) & (y >= 0), x * width + y, -1)
+
+        cuts.append(
+            _Cut((i, j), pair(a.reference, b.reference), pair(a.batch, b.batch), len(a.labels) * width)
+        )
+    return cuts
+
+
+@dataclass(frozen=True)
+class Search:
+    findings: list[SliceFinding]
+    axes: list[Axis]
+    tests: int
+    excess: dict[Anomaly, float]  # each anomaly's rows beyond the reference's rate, whole batch
+
+
+def search(
+    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], columns: list[str], rules: DataChecks
+) -> Search:
+    """Every slice where a feature shows an anomaly beyond the reference, after Holm's correction
+    over all the tests made."""
+    found = axes(reference, batch, columns, rules.min_rows, rules.slice_bins)
+    anomalies = anomaly_columns(reference, batch, features, rules)
+    if not found or not anomalies.anomalies:
+        return Search([], found, 0, {})
+    ref_table, batch_table = _Table.of(anomalies.reference), _Table.of(anomalies.batch)
+    floors = np.array([floor(a.kind, rules) for a in anomalies.anomalies])
+    is_null = np.array([a.kind == "null_rate" for a in anomalies.anomalies])
+    is_constant = np.array([a.kind == "constant" for a in anomalies.anomalies])
+    null_of = np.array(anomalies.null_of)
+    ref_all = ref_table.counts(np.zeros(len(reference), dtype=np.int64), 1)
+    batch_all = batch_table.counts(np.zeros(len(batch), dtype=np.int64), 1)
+    candidates: list[tuple[Array, Array, _Cut, bool, tuple[Array, ...]]] = []
+    tests = 0
+
+    def rates(rows: Array, cells: Array) -> tuple[Array, Array]:
+        """Each anomaly's denominator (present values, or all rows for nulls) and rate per slice."""
+        den = rows[:, None] - np.where(is_null, 0.0, cells[:, null_of])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return den, cells / den
+
+    def judge(cut: _Cut, negated: bool, ref: tuple[Array, Array], new: tuple[Array, Array]) -> None:
+        nonlocal tests
+        ref_den, ref_rate = rates(*ref)
+        new_den, new_rate = rates(*new)
+        new_cells = new[1]
+        # the rest of the batch: a change as large outside the slice is the batch's, not the slice's
+        # (a new month's value of an indicator, an overall fault the per-segment checks judge)
+        _, rest_rate = rates(len(batch) - new[0], batch_all[1] - new_cells)
+        rest_rate = np.nan_to_num(rest_rate, nan=0.0)
+        own = np.array([a.feature in {found[i].column for i in cut.axes} for a in anomalies.anomalies])
+        eligible = (ref_den >= rules.min_rows) & (new_den >= rules.min_rows) & ~own[None, :]
+        effect = np.where(
+            is_constant,
+            (new_rate >= rules.constant_share) & (ref_rate < rules.constant_share),
+            new_rate - ref_rate >= floors,
+        ) & (new_rate - rest_rate >= CONCENTRATED * (new_rate - ref_rate))
+        tests += int(eligible.sum())
+        g, k = np.nonzero(eligible & effect)
+        if len(g):
+            stats = (new_cells[g, k], new_den[g, k], ref[1][g, k], ref_den[g, k])
+            candidates.append((g, k, cut, negated, stats))
+
+    for cut in _cuts(found):
+        ref, new = ref_table.counts(cut.reference, cut.groups), batch_table.counts(cut.batch, cut.groups)
+        judge(cut, False, ref, new)
+        if len(cut.axes) == 1 and found[cut.axes[0]].complements:
+            judge(
+                cut,
+                True,
+                (len(reference) - ref[0], ref_all[1] - ref[1]),
+                (len(batch) - new[0], batch_all[1] - new[1]),
+            )
+    findings = _significant(candidates, anomalies.anomalies, found, tests, rules.slice_alpha)
+    ref_den = len(reference) - np.where(is_null, 0.0, ref_all[1][0, null_of])
+    new_den = len(batch) - np.where(is_null, 0.0, batch_all[1][0, null_of])
+    excess = batch_all[1][0] - new_den * ref_all[1][0] / np.maximum(ref_den, 1.0)
+    return Search(findings, found, tests, dict(zip(anomalies.anomalies, excess.tolist(), strict=True)))
+
+
+def floor(kind: Kind, rules: DataChecks) -> float:
+    return {
+        "null_rate": rules.max_null_increase,
+        "out_of_range": rules.max_out_of_range_increase,
+        "new_categories": rules.max_new_category_share,
+        "constant": rules.constant_share,
+    }[kind]
+
+
+def _significant(
+    candidates: list[tuple[Array, Array, _Cut, bool, tuple[Array, ...]]],
+    anomalies: list[Anomaly],
+    found: list[Axis],
+    tests: int,
+    alpha: float,
+) -> list[SliceFinding]:
+    from scipy.stats import beta, binom
+
+    out: list[SliceFinding] = []
+    for g, k, cut, negated, (count, rows, ref_count, ref_rows) in candidates:
+        bound = np.where(
+            ref_count >= ref_rows, 1.0, beta.ppf(0.95, ref_count + 1, np.maximum(ref_rows - ref_count, 1))
+        )
+        p = binom.sf(count - 1, rows, bound)
+        ref_rate = ref_count / ref_rows
+        for i in range(len(g)):
+            conditions = _decode(cut, int(g[i]), negated, found)
+            out.append(
+                SliceFinding(
+                    anomalies[int(k[i])],
+                    conditions,
+                    _name(conditions, found),
+                    int(rows[i]),
+                    float(count[i] / rows[i]),
+                    float(ref_rate[i]),
+                    float(count[i] - rows[i] * ref_rate[i]),
+                    float(p[i]),
+                )
+            )
+    adjusted = adjust([f.p_value for f in out], "holm", family=tests)
+    return [f for f, q in zip(out, adjusted, strict=True) if q < alpha]
+
+
+def _decode(cut: _Cut, group: int, negated: bool, found: list[Axis]) -> tuple[tuple[int, int, bool], ...]:
+    if len(cut.axes) == 1:
+        return ((cut.axes[0], group, negated),)
+    a, b = cut.axes
+    first, second = divmod(group, len(found[b].labels))
+    return ((a, first, False), (b, second, False))
+
+
+def _name(conditions: tuple[tuple[int, int, bool], ...], found: list[Axis]) -> str:
+    parts = []
+    for axis, code, negated in conditions:
+        label = found[axis].labels[code]
+        parts.append(label.replace("=", " != ", 1) if negated else label)
+    return " & ".join(parts)
+
+
+def slice_mask(
+    conditions: tuple[tuple[int, int, bool], ...], found: list[Axis], table: str = "batch"
+) -> Array:
+    """The rows of a slice in the batch (or the reference)."""
+    mask = None
+    for axis, code, negated in conditions:
+        codes = getattr(found[axis], table)
+        part = (codes != code) if negated else (codes == code)
+        mask = part if mask is None else mask & part
+    assert mask is not None
+    return np.asarray(mask, dtype=bool)
