@@ -122,6 +122,7 @@ class DataChecks(_Strict):
     search_slices: bool = True
     slice_bins: int = Field(default=4, ge=2, le=20)
     slice_alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    label_slice_h: float = Field(default=0.8, gt=0)  # Cohen's h of a slice's label share worth a warning
 
 
 class Upweight(_Strict):

@@ -37,6 +37,10 @@ ADVICE_BROKEN = (
     "fix the data pipeline for this feature; retraining on this batch would teach the model "
     "the breakage and will not help"
 )
+ADVICE_LABELS = (
+    "check how this batch was labelled (the labelling tool, guidelines, the join to outcomes) "
+    "before training on it; a model trained on wrong labels learns wrong relations"
+)
 
 
 def is_numeric(series: pd.Series) -> bool:
@@ -75,7 +79,9 @@ def feature_profile(values: pd.Series, range_margin: float) -> FeatureProfile:
         low, high = np.quantile(numbers, [0.001, 0.999])
         margin = range_margin * max(high - low, abs(float(np.median(numbers))))
         return FeatureProfile(n, null_rate, top_share, distinct, float(low - margin), float(high + margin))
-    return FeatureProfile(n, null_rate, top_share, distinct, categories=frozenset(present.astype(str)))
+    return FeatureProfile(
+        n, null_rate, top_share, distinct, categories=frozenset(str(v) for v in present.unique())
+    )
 
 
 def broken_feature_checks(

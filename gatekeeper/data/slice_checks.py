@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from gatekeeper.config import DataChecks, GateConfig
-from gatekeeper.data.checks import ADVICE_BROKEN, MIN_DISTINCT, is_numeric
-from gatekeeper.data.slices import EXPLAINS, Axis, SliceFinding, floor, search, slice_mask
+from gatekeeper.data.checks import ADVICE_BROKEN, ADVICE_LABELS, MIN_DISTINCT, is_numeric
+from gatekeeper.data.slice_axes import Axis, slice_mask
+from gatekeeper.data.slices import EXPLAINS, SliceFinding, floor, search
 from gatekeeper.vocabulary import Check
 
 VARIED = 0.9  # a category "varied" in the reference slice when its top value held at most this share
@@ -36,7 +37,14 @@ def slice_checks(
     skip = {config.target, config.time_column, *config.id_columns}
     columns = [c for c in batch.columns if c in reference.columns and c not in skip]
     features = [f for f in features if f in batch.columns and f in reference.columns]
-    result = search(reference, batch, features, columns, rules)
+    target = (
+        config.target
+        if config.task == "classification"
+        and config.target in batch.columns
+        and config.target in reference.columns
+        else None
+    )
+    result = search(reference, batch, features, columns, rules, target)
     overall = {
         (c.check, c.column): c.observed.get("batch", 0.0)
         for c in known or []
@@ -57,6 +65,9 @@ def slice_checks(
     kept = [
         f for f in kept if f.anomaly.kind != "constant" or (f.anomaly.feature, f.conditions) not in outside
     ]
+    # labels that changed where a feature broke are the broken feature's doing
+    broken_slices = {f.conditions for f in kept if f.anomaly.kind != "label_rate"}
+    kept = [f for f in kept if f.anomaly.kind != "label_rate" or f.conditions not in broken_slices]
     groups: dict[tuple[str, str], list[SliceFinding]] = {}
     for f in _not_cut_on_broken(kept, result.axes):
         groups.setdefault((f.anomaly.kind, f.anomaly.feature), []).append(f)
@@ -72,7 +83,12 @@ def slice_checks(
                 if len(chosen) < 3 and not any(set(c.conditions) <= set(f.conditions) for c in chosen):
                     chosen.append(f)
         for f in chosen:
-            checks.append(_check(f, _same_rows(f, group, result.axes), rules))
+            aliases = _same_rows(f, group, result.axes)
+            checks.append(
+                _label_check(f, aliases, rules)
+                if f.anomaly.kind == "label_rate"
+                else _check(f, aliases, rules)
+            )
     return checks
 
 
@@ -166,4 +182,46 @@ def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
         threshold=floor(f.anomaly.kind, rules),
         diagnosis="broken_feature",
         advice=ADVICE_BROKEN,
+    )
+
+
+def _label_check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
+    """Labels all of one class in a slice whose features passed every check: a labelling
+    rule that fills a default blocks (`label_quality`). A share that moved far without collapsing
+    may be the world changing there too: a warning that says where to look."""
+    label, where = f.anomaly.value, f.name
+    collapsed = f.batch_rate >= 1.0
+    before_after = (
+        f"{f.reference_rate:.1%} in the reference's rows there -> {f.batch_rate:.1%} ({f.rows} rows)"
+    )
+    if collapsed:
+        text = (
+            f"labels collapsed to {label!r} where {where}: {before_after}, while the features there "
+            "passed every check (a labelling rule that fills a default?)"
+        )
+    else:
+        text = (
+            f"share of label {label!r} far from the reference's where {where}: {before_after}, while "
+            "the rest of the batch kept its share; a labelling fault there, or the world changed there"
+        )
+    if aliases:
+        text += f"; the same rows as {', '.join(aliases[:3])}"
+    return Check(
+        "labels.slice",
+        "block" if collapsed else "warn",
+        f"{text} (found by the search of slices nobody configured)",
+        segment=where,
+        column=f.anomaly.feature,
+        table="new_labels",
+        observed={
+            "reference": f.reference_rate,
+            "batch": f.batch_rate,
+            "rows": f.rows,
+            "p_value": f.p_value,
+            "label": str(label),
+            "found_by": "slice search",
+        },
+        threshold=rules.constant_share if collapsed else rules.label_slice_h,
+        diagnosis="label_quality" if collapsed else None,
+        advice=ADVICE_LABELS if collapsed else None,
     )

@@ -27,6 +27,7 @@ most of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
@@ -37,26 +38,15 @@ import pandas as pd
 from gatekeeper.compare.inference import adjust
 from gatekeeper.config import DataChecks
 from gatekeeper.data.checks import MIN_DISTINCT, FeatureProfile, feature_profile, is_numeric
-from gatekeeper.data.segments import MISSING_VALUE
+from gatekeeper.data.slice_axes import Axis, axes
 from gatekeeper.metrics import Array
 
-Kind = Literal["null_rate", "out_of_range", "new_categories", "constant"]
-MAX_LEVELS = 64  # slices per column (the most frequent values); more is an id, not a slice
+Kind = Literal["null_rate", "out_of_range", "new_categories", "constant", "label_rate"]
 PAIR_LEVELS = 16  # columns with at most this many slices are intersected pairwise
 MAX_CONSTANT_VALUES = 3  # values per feature a slice may have become constant at
+MAX_CLASSES = 20  # a target with more values is not searched for label faults
 CONCENTRATED = 0.5  # of a slice's change, the share it must exceed the rest of the batch's rate by
 EXPLAINS = 0.5  # a slice explains a fault when its overlap with the fault's rows (Jaccard) is this
-
-
-@dataclass(frozen=True)
-class Axis:
-    """A column cut into slices: a code per row of each table, -1 outside every slice."""
-
-    column: str
-    reference: Array
-    batch: Array
-    labels: list[str]  # a condition per code: "C=v", "C < 3", "C in [3, 5)"
-    complements: bool  # whether "C != v" slices are searched too
 
 
 @dataclass(frozen=True)
@@ -95,60 +85,29 @@ class SliceFinding:
     p_value: float
 
 
-def axes(
-    reference: pd.DataFrame, batch: pd.DataFrame, columns: list[str], min_rows: int, bins: int
-) -> list[Axis]:
-    """Every column that can be cut into slices with enough rows in both tables."""
-    found = []
-    for column in columns:
-        axis = _axis(reference[column], batch[column], column, min_rows, bins)
-        if axis is not None:
-            found.append(axis)
-    return found
-
-
-def _axis(ref: pd.Series, new: pd.Series, column: str, min_rows: int, bins: int) -> Axis | None:
-    if pd.api.types.is_datetime64_any_dtype(ref) or pd.api.types.is_datetime64_any_dtype(new):
-        return None
-    if is_numeric(ref) and is_numeric(new) and ref.nunique() > max(bins, 12):
-        numbers = ref.to_numpy(dtype=float)
-        edges = np.unique(np.nanquantile(numbers, np.linspace(0, 1, bins + 1)[1:-1]))
-        bounds = [-np.inf, *edges, np.inf]
-        labels = [_interval(column, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
-        labels.append(f"{column} is missing")
-
-        def code(values: pd.Series) -> Array:
-            x = values.to_numpy(dtype=float)
-            return np.where(np.isnan(x), len(labels) - 1, np.searchsorted(edges, x, side="right"))
-
-        return Axis(column, code(ref), code(new), labels, complements=False)
-    ref_text = ref.astype("string").fillna(MISSING_VALUE)
-    new_text = new.astype("string").fillna(MISSING_VALUE)
-    ref_counts, new_counts = ref_text.value_counts(), new_text.value_counts()
-    common = pd.concat([ref_counts, new_counts], axis=1, join="inner").min(axis=1)
-    keep = common[common >= min_rows].sort_values(ascending=False).index[:MAX_LEVELS]
-    if len(keep) == 0 or (len(keep) == 1 and len(new_counts) == 1):
-        return None
-    categories = sorted(str(v) for v in keep)
-    index = pd.Index(categories)
-    codes = [index.get_indexer(t).astype(np.int64) for t in (ref_text, new_text)]
-    labels = [f"{column}={v}" for v in categories]
-    return Axis(column, codes[0], codes[1], labels, complements=len(new_counts) > 2)
-
-
-def _interval(column: str, lo: float, hi: float) -> str:
-    if lo == -np.inf:
-        return f"{column} < {hi:.4g}"
-    if hi == np.inf:
-        return f"{column} >= {lo:.4g}"
-    return f"{column} in [{lo:.4g}, {hi:.4g})"
-
-
 def anomaly_columns(
-    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], rules: DataChecks
+    reference: pd.DataFrame,
+    batch: pd.DataFrame,
+    features: list[str],
+    rules: DataChecks,
+    target: str | None = None,
 ) -> _Columns:
-    """The sparse anomaly columns of every feature, judged against the whole reference."""
+    """The sparse anomaly columns of every feature, judged against the whole reference, and with
+    a classification `target`, one per class: "the label is c" (a slice whose labels collapsed to
+    one class, or moved far from the reference's share)."""
     out = _Columns()
+    if target is not None:
+        classes = reference[target].dropna().unique().tolist()
+        if 2 <= len(classes) <= MAX_CLASSES:
+            for value in sorted(classes, key=str):
+                label = value.item() if hasattr(value, "item") else value
+                column = out.add(
+                    Anomaly("label_rate", target, label),
+                    -1,
+                    (reference[target] == value).to_numpy(),
+                    (batch[target] == value).to_numpy(),
+                )
+                out.null_of[column] = column  # a share of all the slice's rows
     for feature in features:
         ref, new = reference[feature], batch[feature]
         null = out.add(Anomaly("null_rate", feature), -1, ref.isna().to_numpy(), new.isna().to_numpy())
@@ -222,8 +181,11 @@ class _Cut:
     groups: int
 
 
-def _cuts(found: list[Axis]) -> list[_Cut]:
-    cuts = [_Cut((i,), a.reference, a.batch, len(a.labels)) for i, a in enumerate(found)]
+def _cuts(found: list[Axis]) -> Iterator[_Cut]:
+    """Each axis, then each pair of axes with few slices; a pair's codes are made when it is
+    counted (all pairs at once would hold two integer columns per pair in memory)."""
+    for i, a in enumerate(found):
+        yield _Cut((i,), a.reference, a.batch, len(a.labels))
     small = [i for i, a in enumerate(found) if len(a.labels) <= PAIR_LEVELS]
     for i, j in combinations(small, 2):
         a, b = found[i], found[j]
@@ -232,10 +194,7 @@ def _cuts(found: list[Axis]) -> list[_Cut]:
         def pair(x: Array, y: Array, width: int = width) -> Array:
             return np.where((x >= 0) & (y >= 0), x * width + y, -1)
 
-        cuts.append(
-            _Cut((i, j), pair(a.reference, b.reference), pair(a.batch, b.batch), len(a.labels) * width)
-        )
-    return cuts
+        yield _Cut((i, j), pair(a.reference, b.reference), pair(a.batch, b.batch), len(a.labels) * width)
 
 
 @dataclass(frozen=True)
@@ -247,18 +206,24 @@ class Search:
 
 
 def search(
-    reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], columns: list[str], rules: DataChecks
+    reference: pd.DataFrame,
+    batch: pd.DataFrame,
+    features: list[str],
+    columns: list[str],
+    rules: DataChecks,
+    target: str | None = None,
 ) -> Search:
-    """Every slice where a feature shows an anomaly beyond the reference, after Holm's correction
-    over all the tests made."""
+    """Every slice where a feature (or the labels) shows an anomaly beyond the reference, after
+    Holm's correction over all the tests made."""
     found = axes(reference, batch, columns, rules.min_rows, rules.slice_bins)
-    anomalies = anomaly_columns(reference, batch, features, rules)
+    anomalies = anomaly_columns(reference, batch, features, rules, target)
     if not found or not anomalies.anomalies:
         return Search([], found, 0, {})
     ref_table, batch_table = _Table.of(anomalies.reference), _Table.of(anomalies.batch)
     floors = np.array([floor(a.kind, rules) for a in anomalies.anomalies])
-    is_null = np.array([a.kind == "null_rate" for a in anomalies.anomalies])
+    is_null = np.array([a.kind in ("null_rate", "label_rate") for a in anomalies.anomalies])
     is_constant = np.array([a.kind == "constant" for a in anomalies.anomalies])
+    is_label = np.array([a.kind == "label_rate" for a in anomalies.anomalies])
     null_of = np.array(anomalies.null_of)
     ref_all = ref_table.counts(np.zeros(len(reference), dtype=np.int64), 1)
     batch_all = batch_table.counts(np.zeros(len(batch), dtype=np.int64), 1)
@@ -282,10 +247,15 @@ def search(
         rest_rate = np.nan_to_num(rest_rate, nan=0.0)
         own = np.array([a.feature in {found[i].column for i in cut.axes} for a in anomalies.anomalies])
         eligible = (ref_den >= rules.min_rows) & (new_den >= rules.min_rows) & ~own[None, :]
+        collapsed = (new_rate >= rules.constant_share) & (ref_rate < rules.constant_share)
+        with np.errstate(invalid="ignore"):
+            moved = 2 * np.arcsin(np.sqrt(new_rate)) - 2 * np.arcsin(np.sqrt(ref_rate)) >= rules.label_slice_h
+        # labels: a class's share moved far (Cohen's h); all of one class is judged by the same
+        # size, since a rare class that vanished from a slice is as often the world as a fault
         effect = np.where(
-            is_constant,
-            (new_rate >= rules.constant_share) & (ref_rate < rules.constant_share),
-            new_rate - ref_rate >= floors,
+            is_label,
+            moved,
+            np.where(is_constant, collapsed, new_rate - ref_rate >= floors),
         ) & (new_rate - rest_rate >= CONCENTRATED * (new_rate - ref_rate))
         tests += int(eligible.sum())
         g, k = np.nonzero(eligible & effect)
@@ -316,6 +286,7 @@ def floor(kind: Kind, rules: DataChecks) -> float:
         "out_of_range": rules.max_out_of_range_increase,
         "new_categories": rules.max_new_category_share,
         "constant": rules.constant_share,
+        "label_rate": rules.label_slice_h,
     }[kind]
 
 
@@ -367,16 +338,3 @@ def _name(conditions: tuple[tuple[int, int, bool], ...], found: list[Axis]) -> s
         label = found[axis].labels[code]
         parts.append(label.replace("=", " != ", 1) if negated else label)
     return " & ".join(parts)
-
-
-def slice_mask(
-    conditions: tuple[tuple[int, int, bool], ...], found: list[Axis], table: str = "batch"
-) -> Array:
-    """The rows of a slice in the batch (or the reference)."""
-    mask = None
-    for axis, code, negated in conditions:
-        codes = getattr(found[axis], table)
-        part = (codes != code) if negated else (codes == code)
-        mask = part if mask is None else mask & part
-    assert mask is not None
-    return np.asarray(mask, dtype=bool)

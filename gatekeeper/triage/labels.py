@@ -20,15 +20,11 @@ import pandas as pd
 
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
+from gatekeeper.data.checks import ADVICE_LABELS
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
 from gatekeeper.findings import LabelNoiseRow
 from gatekeeper.metrics import Array, estimate
 from gatekeeper.vocabulary import Check
-
-ADVICE_LABELS = (
-    "check how this batch was labelled (the labelling tool, guidelines, the join to outcomes) "
-    "before training on it; a model trained on wrong labels learns wrong relations"
-)
 
 
 @dataclass(frozen=True)

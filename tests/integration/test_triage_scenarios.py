@@ -65,3 +65,31 @@ def test_small_key_segment_asks_for_data_with_a_number(workdir: Path) -> None:
     assert row["status"] == "insufficient_data"
     assert row["n"] == 120
     assert row["rows_needed"] > 120
+
+
+def test_labels_collapsed_in_a_slice_nobody_configured_block_as_label_quality(workdir: Path) -> None:
+    """A labelling rule fills a default: every tablet transaction of the batch is labelled fraud.
+    `device` alone is in no configured segment and the features there are as before: the slice
+    search names the slice and the run is blocked as a label fault, before any training."""
+    import pandas as pd
+
+    from gatekeeper.demo import simulate
+    from gatekeeper.demo.scenarios import demo_config
+    from tests.integration.helpers import run_gate
+
+    model = "demo-label-collapse"
+    run_gate(demo_config(model, simulate.write_bootstrap(workdir / model / "bootstrap"), workdir))
+    files = simulate.write_scenario("improves", workdir / model / "batch")
+    batch = pd.read_parquet(files.new_labels)
+    batch.loc[batch["device"] == "tablet", "is_fraud"] = 1
+    batch.to_parquet(files.new_labels, index=False)
+    config = demo_config(model, files, workdir)
+    result = run_gate(config)
+    assert result["decision"] == "blocked"
+    assert result["candidate_version"] is None
+    found = [d for d in result["diagnosis"] if d["segment"] == "device=tablet"]
+    assert [d["kind"] for d in found] == ["label_quality"]
+    assert "labels collapsed to 1 where device=tablet" in found[0]["evidence"]
+    assert not [d for d in result["diagnosis"] if d["kind"] == "broken_feature"], "the features are fine"
+    assert Path(result["quarantine"], "new_labels.parquet").exists()
+    assert aliases(config) == {"champion": "1"}

@@ -75,6 +75,7 @@ def _found(checks: list[Check], feature: str) -> list[Check]:
 # ------------------------------------------------------------------ healthy data: no alarms
 
 
+@pytest.mark.slow
 def test_healthy_batches_from_the_same_world_raise_nothing() -> None:
     """Over 40 worlds (each with its own columns, levels and skews), a batch drawn from the same
     population as the reference never raises a slice finding."""
@@ -87,6 +88,7 @@ def test_healthy_batches_from_the_same_world_raise_nothing() -> None:
     assert alarms == []
 
 
+@pytest.mark.slow
 def test_drift_that_is_not_a_fault_raises_nothing() -> None:
     """The world moves on between windows: category shares change, a monthly indicator takes
     values the reference never had (in every row of the new month), a number's scale shifts.
@@ -130,6 +132,7 @@ def test_real_time_ordered_data_raises_nothing() -> None:
 FAULTS = ["null", "sentinel", "zero", "new_category", "category_default"]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
@@ -295,3 +298,53 @@ def test_search_off_in_config_finds_nothing() -> None:
         data_checks={"search_slices": False},
     )
     assert slice_checks(reference, batch, world.features(), config) == []
+
+
+# ------------------------------------------------------------------ labels in a slice
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), pair=st.booleans(), label=st.sampled_from([0, 1]), data=st.data())
+def test_labels_collapsed_in_an_unconfigured_slice_are_a_label_fault(
+    seed: int, pair: bool, label: int, data: st.DataObject
+) -> None:
+    """A labelling rule that fills a default: every row of one slice gets one class. Blocked as
+    `label_quality` naming the slice; no feature is blamed."""
+    world = World.make(seed)
+    reference, batch = world.sample(8_000, seed + 1), world.sample(4_000, seed + 2)
+    cats = [world.names[r] for r in ("cat_b", "cat_c", "cat_d")]
+    column = data.draw(st.sampled_from(cats), label="slice column")
+    if pair:
+        other = data.draw(st.sampled_from([c for c in cats if c != column]), label="second column")
+        sizes = batch.groupby([column, other]).size()
+        sizes = sizes[sizes >= 150]
+        if not len(sizes):
+            return
+        v1, v2 = data.draw(st.sampled_from(sorted(sizes.index)), label="pair")
+        rows = (batch[column] == v1) & (batch[other] == v2)
+        names = {f"{column}={v1} & {other}={v2}", f"{other}={v2} & {column}={v1}"}
+    else:
+        counts = batch[column].value_counts()
+        value = data.draw(st.sampled_from(sorted(counts[counts >= 150].index)), label="slice value")
+        rows, names = batch[column] == value, {f"{column}={value}"}
+    batch.loc[rows, world.target] = label
+    checks = slice_checks(reference, batch, world.features(), _config(world, world.names["cat_a"]))
+    blocking = [c for c in checks if c.effect == "block"]
+    assert blocking, f"labels collapsed where {names} not found: {checks}"
+    assert {c.diagnosis for c in blocking} == {"label_quality"}
+    assert any(n in c.message for c in blocking for n in names)
+    assert f"labels collapsed to {label!r}" in blocking[0].message
+
+
+def test_a_label_share_that_moved_far_without_collapsing_is_a_warning() -> None:
+    """Half the labels of a slice turned positive: a labelling fault there, or the world changed
+    there. Said (a warning naming the slice), not blocked."""
+    world = World.make(12)
+    reference, batch = world.sample(8_000, 1), world.sample(4_000, 2)
+    column, value = world.names["cat_b"], world.levels["cat_b"][0]
+    rows = (batch[column] == value) & (np.random.default_rng(3).random(len(batch)) < 0.8)
+    batch.loc[rows, world.target] = 1
+    checks = slice_checks(reference, batch, world.features(), _config(world, world.names["cat_a"]))
+    assert [(c.effect, c.segment) for c in checks] == [("warn", f"{column}={value}")]
+    assert "the world changed there" in checks[0].message
