@@ -143,6 +143,11 @@ class Triage(_Strict):
     min_rows: int = Field(default=100, ge=10)
     min_recovery: float = Field(default=0.5, ge=0, le=1)
     min_skill_auc: float = Field(default=0.65, ge=0.5, le=1)
+    # before skipping a retrain for lack of degradation: what would the new labels be worth?
+    learning_curve: bool = True
+    # what a retrain costs, in the primary metric's units: the expected gain must exceed
+    # min_improvement + retrain_cost for a retrain without degradation
+    retrain_cost: float = Field(default=0.0, ge=0)
 
 
 class Review(_Strict):

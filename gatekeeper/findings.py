@@ -73,6 +73,32 @@ class DegradationRow:
 
 
 @dataclass(frozen=True)
+class LearningCurve:
+    """What the new labels are expected to be worth: the configured pipeline fitted on nested
+    fractions of the reference rows, scored on the evaluation rows, extrapolated to reference + new
+    rows. Gains are oriented (positive: better) in the primary metric's units."""
+
+    metric: str
+    sizes: list[int]
+    scores: list[float]  # the metric on the evaluation rows, one per fit
+    reference_rows: int
+    new_rows: int
+    expected_gain: float
+    ci_low: float
+    ci_high: float
+    threshold: float  # min_improvement + triage.retrain_cost
+    worth_retraining: bool
+    basis: str
+
+    def summary(self) -> str:
+        """ "expected roc_auc gain from 30000 new rows: +0.0120 [+0.0060, +0.0190]"."""
+        return (
+            f"expected {self.metric} gain from {self.new_rows} new rows: {self.expected_gain:+.4f} "
+            f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}]"
+        )
+
+
+@dataclass(frozen=True)
 class LabelNoiseRow:
     """Share of labels that disagree with a confident prediction, batch against trusted rows."""
 
@@ -90,6 +116,7 @@ class TriageFindings:
     degradation: list[DegradationRow] = field(default_factory=list)
     labels: list[LabelNoiseRow] = field(default_factory=list)
     reference: ChampionReference | None = None
+    value: LearningCurve | None = None  # measured only when the champion had not degraded
 
 
 @dataclass(frozen=True)

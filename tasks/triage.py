@@ -7,11 +7,12 @@ from prefect import get_run_logger
 
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
-from gatekeeper.data.tables import GateTables
+from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.findings import TriageFindings
 from gatekeeper.train.models import TrainedModel, model_outputs
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
+from gatekeeper.triage.value import learning_curve, value_check
 from gatekeeper.vocabulary import Check
 from tasks import gate_task
 
@@ -47,4 +48,13 @@ def triage_retraining(
         [d.segment for d in degradation if d.degraded] or "no segment",
         sum(c.check.startswith("labels.") for c in checks),
     )
-    return checks, TriageFindings(degradation, labels, champion.reference)
+    value = None
+    skip = next((c for c in checks if c.check == "triage.no_degradation"), None)
+    if skip is not None and config.triage.learning_curve and not any(c.effect == "block" for c in checks):
+        logger.info("no degradation: estimating what %d new labels are worth (learning curve)", batch.n)
+        features = feature_columns(config, tables.train)
+        value = learning_curve(tables.train, tables.evaluation, batch.n, features, config, logger.info)
+        if value is not None:
+            checks = [c for c in checks if c is not skip] + [value_check(value, skip)]
+            logger.info("%s", checks[-1].message)
+    return checks, TriageFindings(degradation, labels, champion.reference, value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from gatekeeper.config import GateConfig, parse_config
-from gatekeeper.demo.simulate import SCENARIO_TRAINER, ScenarioFiles
+from gatekeeper.demo.simulate import SCENARIO_SETTINGS, SCENARIO_TRAINER, ScenarioFiles
 from gatekeeper.errors import ConfigError
 
 DEMO_SUITE = "demo_transactions"
@@ -52,6 +52,7 @@ def demo_config(
     }
     if scenario in SCENARIO_TRAINER:
         raw["trainer"] = SCENARIO_TRAINER[scenario]
+    raw.update(SCENARIO_SETTINGS.get(scenario or "", {}))
     return parse_config(raw, source="demo")
 
 

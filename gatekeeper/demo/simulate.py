@@ -35,8 +35,11 @@ SCENARIOS: dict[str, str] = {
     "unconfigured-slice-fault": "the nightly loader (hours 0-5) writes account_age_days as 0: no "
     "configured segment is broken, the slice search finds it, and the run is blocked naming the "
     "feature and the slice",
-    "no-retrain-needed": "new labels from an unchanged world: the champion performs as it did, so "
-    "retraining is skipped (not_retrained)",
+    "no-retrain-needed": "1,000 new labels from an unchanged world: the champion performs as it did, and "
+    "the learning curve expects less from them than this team's stated retrain cost, so retraining is "
+    "skipped (not_retrained)",
+    "more-data-pays": "30,000 new labels from an unchanged world, 7x the champion's training data: no "
+    "degradation, but the learning curve expects a clear gain, so the gate retrains and promotes",
     "label-noise": "in an unchanged world, 40% of the new labels for country=BR are flipped by a labelling "
     "fault: blocked with "
     "diagnosis label_quality before any training",
@@ -46,7 +49,15 @@ SCENARIOS: dict[str, str] = {
     "transactions: blocked with diagnosis small_segment_needs_data and the rows to collect",
 }
 SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.demo.simulate:build_linear_model"}
-_WORLD = {"no-retrain-needed": "old", "label-noise": "old", "drift-beyond-retraining": "noise"}
+# what a scenario's team states in its gate.yaml beyond the demo's defaults
+SCENARIO_SETTINGS: dict[str, dict[str, object]] = {"no-retrain-needed": {"triage": {"retrain_cost": 0.02}}}
+_WORLD = {
+    "no-retrain-needed": "old",
+    "more-data-pays": "old",
+    "label-noise": "old",
+    "drift-beyond-retraining": "noise",
+}
+_BATCH_ROWS = {"no-retrain-needed": 1_000}
 
 
 def transactions(
@@ -168,7 +179,9 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
         raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
     world = _WORLD.get(name, "new")
     flips = {"BR": 0.4} if name == "label-noise" else None
-    batch = transactions(30_000, seed + 2, start_id=10_000, world=world, flip_labels=flips)
+    batch = transactions(
+        _BATCH_ROWS.get(name, 30_000), seed + 2, start_id=10_000, world=world, flip_labels=flips
+    )
     if name == "broken-feature":
         batch.loc[batch["browser"] == BROKEN_BROWSER, "cookie_age_days"] = np.nan
     if name == "unconfigured-slice-fault":  # `hour` is in no configured segment

@@ -184,6 +184,22 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
                 f"| {g.segment} | {g.n} | {_num(g.reference)} | {_num(g.batch)} | "
                 f"{_interval(g.ci_low, g.ci_high)} | {'yes' if g.degraded else ''} |"
             )
+    curve = d.triage.value
+    if curve is not None:
+        verdict = "retrain" if curve.worth_retraining else "skip"
+        lines += [
+            "",
+            "## Triage: what the new labels are worth (learning curve)",
+            "",
+            f"{curve.summary()}; threshold (min_improvement + retrain_cost) "
+            f"{curve.threshold:g}: **{verdict}**.",
+            "",
+            f"Basis: {curve.basis}.",
+            "",
+            "| training rows | " + " | ".join(str(n) for n in curve.sizes) + " |",
+            "|---|" + "---:|" * len(curve.sizes),
+            f"| {curve.metric} | " + " | ".join(_num(v) for v in curve.scores) + " |",
+        ]
     labels = d.triage.labels
     if labels:
         lines += [

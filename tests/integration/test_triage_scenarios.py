@@ -22,7 +22,13 @@ def test_no_retrain_needed_skips_training_and_says_what_was_saved(workdir: Path)
     assert result["champion_version"] == "1"
     (diagnosis,) = result["diagnosis"]
     assert diagnosis["kind"] == "no_degradation"
-    assert "30000 new rows" in diagnosis["advice"]
+    assert "1000 new rows" in diagnosis["advice"]
+    curve = result["triage"]["value"]
+    assert curve["worth_retraining"] is False
+    assert curve["new_rows"] == 1000
+    assert curve["threshold"] == pytest.approx(0.022)
+    assert curve["expected_gain"] < curve["threshold"]
+    assert "not expected to pay for it: expected roc_auc gain from 1000 new rows" in diagnosis["evidence"]
     overall = next(d for d in result["triage"]["degradation"] if d["segment"] == "overall")
     assert overall["degraded"] is False
     versions = mlflow_client(config).search_model_versions(f"name='{config.model_name}'")
@@ -30,6 +36,27 @@ def test_no_retrain_needed_skips_training_and_says_what_was_saved(workdir: Path)
     assert aliases(config) == {"champion": "1"}
     markdown = read_artifacts(artifact_key(config.model_name))
     assert any("NOT_RETRAINED" in a.data and "no_degradation" in a.data for a in markdown)
+
+
+def test_new_labels_worth_a_retrain_are_used_without_degradation(workdir: Path) -> None:
+    """No degradation is not no gain: 30,000 new labels of an unchanged world, 7x what the
+    champion learned from. The learning curve expects a clear gain, so the gate retrains, and the
+    comparison on the same evaluation rows confirms it."""
+    _, result, config = bootstrap_and_run("more-data-pays", workdir)
+    overall = next(d for d in result["triage"]["degradation"] if d["segment"] == "overall")
+    assert overall["degraded"] is False
+    curve = result["triage"]["value"]
+    assert curve["worth_retraining"] is True
+    assert curve["ci_low"] <= curve["expected_gain"] <= curve["ci_high"]
+    assert len(curve["sizes"]) == len(curve["scores"]) >= 5
+    said = next(c for c in result["checks"] if c["check"] == "triage.value_of_new_labels")
+    assert said["effect"] == "none"
+    assert "retraining" in said["message"]
+    assert result["candidate_version"] == "2"
+    assert result["decision"] == "promoted"
+    assert result["overall"]["delta"] >= config.min_improvement
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("what the new labels are worth" in a.data for a in markdown)
 
 
 def test_label_noise_blocks_before_training_and_names_the_segment(workdir: Path) -> None:

@@ -1,0 +1,188 @@
+"""What the new labels are worth when the champion has not degraded: a learning curve.
+
+"No degradation" is not "no gain": a batch several times the champion's training data can pay
+for a retrain in a world that did not move. The configured pipeline is fitted on nested
+fractions of the reference rows (`train`, what the champion learned from), each fit scored on the
+evaluation rows, and a power law `s(n) = a - b * n^-c` (the usual shape of learning curves) is
+fitted to those scores; its rise from the reference's size to reference + new rows is the
+expected gain. The interval comes from refitting the curve to the fits' scores with their
+residuals resampled (a residual bootstrap): it widens the further the curve is extrapolated.
+
+The retrain is warranted when the expected gain reaches `min_improvement + triage.retrain_cost`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.config import GateConfig
+from gatekeeper.findings import LearningCurve
+from gatekeeper.metrics import Array, metric
+from gatekeeper.train.models import model_outputs
+from gatekeeper.train.pipeline import fit_candidate
+from gatekeeper.vocabulary import Check
+
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+REPEATS = 2  # fits per fraction below 1 (nested prefixes of independent shuffles)
+MIN_FIT_ROWS = 100
+RESAMPLES = 200
+LEVEL = 0.9
+
+
+def learning_curve(
+    train: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    new_rows: int,
+    features: list[str],
+    config: GateConfig,
+    progress: Callable[[str], None] | None = None,
+) -> LearningCurve | None:
+    """The expected gain of retraining on `train` + `new_rows` rows over `train` alone, or None
+    when the reference is too small to draw a curve from (fewer than three sizes)."""
+    n = len(train)
+    sizes = sorted({int(f * n) for f in FRACTIONS if f * n >= MIN_FIT_ROWS})
+    if len(sizes) < 3 or new_rows <= 0 or not len(evaluation):
+        return None
+    m = metric(config.primary_metric)
+    target = config.target
+    classes: list[Any] = []
+    if config.task == "classification":
+        classes = [c.item() if hasattr(c, "item") else c for c in np.unique(train[target].dropna())]
+    y_eval = evaluation[target].to_numpy()
+    rng = np.random.default_rng(config.statistics.seed + 29)
+    points: list[tuple[int, float]] = []
+    for repeat in range(REPEATS):
+        order = rng.permutation(n)
+        for size in sizes:
+            if size == n and repeat:
+                continue  # the whole reference is one fit, whatever the shuffle
+            rows = train.iloc[order[:size]]
+            if classes and rows[target].nunique() < len(classes):
+                continue
+            model = fit_candidate(config, rows[features], rows[target])
+            score = _score(
+                m.name, y_eval, model_outputs(model, evaluation[features], classes), classes, config
+            )
+            if np.isfinite(score):
+                points.append((size, m.gain(score)))
+            if progress:
+                progress(f"learning curve: {size} rows -> {config.primary_metric} {score:.4f}")
+    if len({s for s, _ in points}) < 3:
+        return None
+    x = np.array([s for s, _ in points], dtype=float)
+    y = np.array([v for _, v in points], dtype=float)
+    gain = _gain(_fit(x, y), n, n + new_rows)
+    fitted = _predict(_fit(x, y), x)
+    residuals = y - fitted
+    draws = []
+    for _ in range(RESAMPLES):
+        resampled = fitted + rng.choice(residuals, len(residuals), replace=True)
+        draws.append(_gain(_fit(x, resampled), n, n + new_rows))
+    lo, hi = np.quantile(draws, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
+    threshold = config.min_improvement + config.triage.retrain_cost
+    return LearningCurve(
+        metric=config.primary_metric,
+        sizes=[int(s) for s in x],
+        scores=[float(m.gain(v)) for v in y],  # back to the metric's own sign
+        reference_rows=n,
+        new_rows=new_rows,
+        expected_gain=float(gain),
+        ci_low=float(min(lo, gain)),
+        ci_high=float(max(hi, gain)),
+        threshold=threshold,
+        worth_retraining=bool(gain >= threshold),
+        basis=(
+            f"power law fitted to {len(points)} fits of the configured pipeline on "
+            f"{', '.join(str(s) for s in sizes)} of the {n} reference rows, scored on the "
+            f"{len(evaluation)} evaluation rows, extrapolated to {n + new_rows} rows; "
+            f"{int(LEVEL * 100)}% interval from {RESAMPLES} residual resamples"
+        ),
+    )
+
+
+def _score(name: str, y: Array, outputs: Array, classes: list[Any], config: GateConfig) -> float:
+    from gatekeeper.compare.rows import PairedRows
+    from gatekeeper.metrics import estimate
+
+    if not classes:
+        rows = PairedRows.regression(y, outputs, None)
+    else:
+        rows = PairedRows.from_labels(y, outputs, None, classes, config.positive_label)
+    value = estimate(name, rows.targets, rows.candidate).value
+    return float("nan") if value is None else float(value)  # undefined on these rows (one class)
+
+
+Curve = tuple[float, float, float]  # a, b, c of a - b * n^-c
+
+
+def _fit(x: Array, y: Array) -> Curve:
+    """The power law through the points (least squares, b >= 0 and c in [0.05, 2]); a flat line
+    when the points do not rise."""
+    from scipy.optimize import curve_fit
+
+    def law(n: Array, a: float, b: float, c: float) -> Array:
+        return a - b * np.power(n, -c)
+
+    if np.ptp(y) == 0:
+        return float(y[0]), 0.0, 1.0
+    scale = float(x.min())
+    try:
+        params, _ = curve_fit(
+            law,
+            x / scale,
+            y,
+            p0=(float(y.max()), float(max(np.ptp(y), 1e-6)), 0.5),
+            bounds=([-np.inf, 0.0, 0.05], [np.inf, np.inf, 2.0]),
+            maxfev=5000,
+        )
+    except (RuntimeError, ValueError):  # no convergence: a straight line in log n, rising or flat
+        slope = max(float(np.polyfit(np.log(x), y, 1)[0]), 0.0)
+        return float(np.mean(y) - slope * np.mean(np.log(x))), -slope, 0.0
+    a, b, c = (float(v) for v in params)
+    return a, b * scale**c, c
+
+
+def _predict(curve: Curve, n: Array) -> Array:
+    a, b, c = curve
+    if c == 0.0:  # the log-linear fallback: a - b log n, with b <= 0
+        return a - b * np.log(n)
+    return a - b * np.power(n, -c)
+
+
+def _gain(curve: Curve, start: int, end: int) -> float:
+    ends = _predict(curve, np.array([start, end], dtype=float))
+    return float(ends[1] - ends[0])
+
+
+def value_check(curve: LearningCurve, skip: Check) -> Check:
+    """The triage verdict once the new labels' worth is known: retrain (a passing check that says
+    why), or the skip, now with the estimate that justifies it."""
+    observed = {
+        "expected_gain": curve.expected_gain,
+        "ci_low": curve.ci_low,
+        "ci_high": curve.ci_high,
+        "new_rows": curve.new_rows,
+        "reference_rows": curve.reference_rows,
+    }
+    stated = f"min_improvement + triage.retrain_cost = {curve.threshold:g}"
+    if curve.worth_retraining:
+        return Check(
+            "triage.value_of_new_labels",
+            "none",
+            f"the champion has not degraded, but the new labels should pay for a retrain: "
+            f"{curve.summary()} >= {stated}; retraining",
+            observed=observed,
+            threshold=curve.threshold,
+        )
+    return replace(
+        skip,
+        message=f"{skip.message}; the new labels are not expected to pay for it: {curve.summary()} "
+        f"< {stated}",
+        observed=observed,
+        threshold=curve.threshold,
+    )

@@ -1,0 +1,138 @@
+"""What new labels are worth when the champion has not degraded: the learning curve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gatekeeper.triage.value import _fit, _gain, learning_curve, value_check
+from gatekeeper.vocabulary import Check
+from tests.builders import make_config
+
+
+def test_the_power_law_recovers_a_known_curve_and_its_gain() -> None:
+    sizes = np.array([500, 1000, 2000, 4000, 500, 1000, 2000], dtype=float)
+    truth = 0.9 - 2.0 * sizes**-0.5
+    curve = _fit(sizes, truth)
+    assert _gain(curve, 4000, 40000) == pytest.approx(2.0 * (4000**-0.5 - 40000**-0.5), rel=1e-3)
+
+
+def test_a_flat_curve_expects_nothing() -> None:
+    sizes = np.array([500, 1000, 2000, 4000], dtype=float)
+    assert _gain(_fit(sizes, np.full(4, 0.8)), 4000, 40000) == 0.0
+    falling = np.array([0.81, 0.80, 0.80, 0.79])  # noise that happens to fall: no negative value claimed
+    assert _gain(_fit(sizes, falling), 4000, 40000) <= 1e-9
+
+
+def linear(config: Any) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=500)
+
+
+def forest(config: Any) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=30, min_samples_leaf=1, random_state=0, n_jobs=1)
+
+
+def _world(n: int, seed: int, features: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features))
+    # a relation with interactions: a flexible model keeps learning it from more rows
+    logit = x[:, 0] + np.sin(2 * x[:, 1]) * x[:, 2] + 0.8 * x[:, 3] * x[:, 4] - 0.5 * np.abs(x[:, 5])
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(features)])
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-2 * logit))).astype(int)
+    return frame
+
+
+def _config(trainer: str, **triage: Any) -> Any:
+    return make_config(
+        target="y",
+        segments=[],
+        key_segments=[],
+        trainer=f"tests.unit.test_value_of_labels:{trainer}",
+        triage=triage,
+        min_improvement=0.005,
+    )
+
+
+@pytest.mark.slow
+def test_many_new_labels_for_a_data_hungry_model_are_worth_a_retrain() -> None:
+    train, evaluation = _world(1_600, 1, 8), _world(6_000, 2, 8)
+    features = [f"x{i}" for i in range(8)]
+    curve = learning_curve(train, evaluation, 16_000, features, _config("forest"))
+    assert curve is not None
+    assert curve.worth_retraining, curve
+    assert curve.ci_low <= curve.expected_gain <= curve.ci_high
+    assert curve.sizes.count(1_600) == 1
+    assert len(curve.sizes) == 7
+
+
+@pytest.mark.slow
+def test_a_saturated_model_does_not_pay_for_a_retrain() -> None:
+    """A linear model of one strong feature has learned what it can from 4,000 rows."""
+    rng = np.random.default_rng(3)
+
+    def world(n: int) -> pd.DataFrame:
+        x = rng.normal(size=n)
+        return pd.DataFrame({"x": x, "y": (rng.random(n) < 1 / (1 + np.exp(-3 * x))).astype(int)})
+
+    curve = learning_curve(world(4_000), world(6_000), 4_000, ["x"], _config("linear"))
+    assert curve is not None
+    assert not curve.worth_retraining, curve
+    assert abs(curve.expected_gain) < 0.005
+
+
+@pytest.mark.slow
+def test_the_stated_retrain_cost_moves_the_line() -> None:
+    train, evaluation = _world(1_600, 1, 8), _world(6_000, 2, 8)
+    features = [f"x{i}" for i in range(8)]
+    cheap = learning_curve(train, evaluation, 16_000, features, _config("forest"))
+    costly = learning_curve(train, evaluation, 16_000, features, _config("forest", retrain_cost=1.0))
+    assert cheap is not None
+    assert costly is not None
+    assert cheap.expected_gain == pytest.approx(costly.expected_gain)
+    assert cheap.worth_retraining
+    assert not costly.worth_retraining
+    assert costly.threshold == pytest.approx(1.005)
+
+
+def test_the_verdict_is_a_passing_check_or_the_skip_with_its_reason() -> None:
+    from gatekeeper.findings import LearningCurve
+
+    skip = Check(
+        "triage.no_degradation", "skip", "the champion performs as it did", diagnosis="no_degradation"
+    )
+
+    def curve(gain: float) -> LearningCurve:
+        return LearningCurve(
+            "roc_auc",
+            [1, 2, 3],
+            [0.7, 0.72, 0.73],
+            3,
+            30,
+            gain,
+            gain - 0.01,
+            gain + 0.01,
+            0.002,
+            gain >= 0.002,
+            "test",
+        )
+
+    go = value_check(curve(0.012), skip)
+    assert go.effect == "none"
+    assert "retraining" in go.message
+    assert "+0.0120 [+0.0020, +0.0220]" in go.message
+    stay = value_check(curve(0.001), skip)
+    assert stay.effect == "skip"
+    assert stay.diagnosis == "no_degradation"
+    assert "not expected to pay for it" in stay.message
+
+
+def test_too_small_a_reference_draws_no_curve() -> None:
+    train, evaluation = _world(150, 1, 8), _world(1_000, 2, 8)  # two sizes of at least 100 rows
+    assert learning_curve(train, evaluation, 5_000, [f"x{i}" for i in range(8)], _config("linear")) is None
