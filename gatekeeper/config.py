@@ -187,6 +187,9 @@ class PolicyConfig(_Strict):
     triage: Triage = Field(default_factory=Triage)
     positive_label: Scalar | None = None
     require_approval: bool = False
+    # time-ordered data: the comparison is judged per fold of the evaluation rows too (newest last)
+    time_column: str | None = None
+    time_folds: int = Field(default=4, ge=2, le=12)
 
     @model_validator(mode="before")
     @classmethod
@@ -230,7 +233,6 @@ class GateConfig(PolicyConfig):
     target: str = Field(min_length=1)
     features: list[str] | None = None
     id_columns: list[str] = Field(default_factory=list)
-    time_column: str | None = None
     data: DataPaths
     expectations: SuiteNames
     data_checks: DataChecks = Field(default_factory=DataChecks)

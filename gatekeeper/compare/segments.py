@@ -25,6 +25,7 @@ class Comparison:
     segments: list[SegmentComparison] = field(default_factory=list)
     key_segments: list[SegmentComparison] = field(default_factory=list)
     discovered: list[DiscoveredRegression] = field(default_factory=list)
+    time_folds: list[SegmentComparison] = field(default_factory=list)  # oldest first
 
 
 def compare_models(
@@ -49,4 +50,34 @@ def compare_models(
     discovered = []
     if features and rows.champion is not None and config.discovery.enabled:
         discovered = discover_regressions(frame, features, rows, config.primary_metric, config)
-    return Comparison(overall, segments, keys, discovered)
+    folds = [compare(name, {}, index) for name, index in time_folds(frame, config)]
+    return Comparison(overall, segments, keys, discovered, folds)
+
+
+def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:
+    """The evaluation rows in `time_folds` folds of equal size by `time_column`, oldest first
+    (rows of one time stay in one fold); none without a time column."""
+    column = config.time_column
+    if not column or column not in frame.columns or not len(frame):
+        return []
+    times = frame[column]
+    ranks = times.rank(method="min").to_numpy()  # ties share a rank, so a time is never split
+    present = ~np.isnan(ranks)  # rows without a time are in no fold
+    fold_of = np.full(len(frame), -1)
+    k = config.time_folds
+    fold_of[present] = np.minimum(((ranks[present] - 1) * k // present.sum()).astype(int), k - 1)
+    order = np.flatnonzero(present)[np.argsort(ranks[present], kind="stable")]
+    out = []
+    for fold in range(config.time_folds):
+        index = order[fold_of[order] == fold]
+        if len(index):
+            first, last = (_when(times.iloc[i]) for i in (index[0], index[-1]))
+            out.append((f"time fold {fold + 1}/{config.time_folds} ({first} .. {last})", index))
+    return out
+
+
+def _when(value: Any) -> str:
+    """A time as a person writes it: the date alone at midnight."""
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return str(value.date())
+    return str(value)

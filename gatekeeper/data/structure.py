@@ -35,6 +35,22 @@ def structural_checks(
     if len(frame) == 0:
         return [_fail(table, "empty", "has no rows", observed=0, threshold=1)]
     target = config.target
+    time = config.time_column
+    if time and table == "evaluation":
+        if time not in frame.columns:
+            checks.append(
+                _fail(
+                    table,
+                    "time_column_missing",
+                    f"`time_column` is {time!r}, a column the table lacks; expected one of its columns "
+                    "(the comparison is judged per time fold of these rows)",
+                    column=time,
+                )
+            )
+        elif frame[time].isna().all():
+            checks.append(
+                _fail(table, "time_column_empty", f"the time column {time!r} holds no values", column=time)
+            )
     if target not in frame.columns:
         checks.append(
             _fail(table, "target_missing", f"the target column {target!r} is missing", column=target)

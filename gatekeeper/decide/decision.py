@@ -44,6 +44,7 @@ class Evidence:
     segments: list[SegmentComparison] = field(default_factory=list)
     key_segments: list[SegmentComparison] = field(default_factory=list)
     discovered: list[DiscoveredRegression] = field(default_factory=list)
+    time_folds: list[SegmentComparison] = field(default_factory=list)  # oldest first
     checks: list[Check] = field(default_factory=list)  # validation and triage findings
     drift: list[DriftResult] = field(default_factory=list)
     triage: TriageFindings = field(default_factory=TriageFindings)
@@ -157,6 +158,7 @@ class Decision:
     prefect_flow_run_id: str | None = None
     quarantine: str | None = None
     review: Review | None = None
+    time_folds: list[SegmentResult] = field(default_factory=list)  # the comparison per time fold
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -294,4 +296,5 @@ def with_comparison(evidence: Evidence, comparison: Comparison) -> Evidence:
         segments=comparison.segments,
         key_segments=comparison.key_segments,
         discovered=comparison.discovered,
+        time_folds=comparison.time_folds,
     )

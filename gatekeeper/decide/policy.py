@@ -17,12 +17,13 @@ from gatekeeper.decide.decision import (
     Decision,
     Diagnosis,
     Evidence,
-    MetricComparison,
     Reason,
     SegmentResult,
     Thresholds,
 )
 from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values
+from gatekeeper.decide.results import fmt_ci, result_row
+from gatekeeper.decide.stability import stability_checks
 from gatekeeper.metrics import metric
 from gatekeeper.triage.recovery import recovery_checks
 from gatekeeper.vocabulary import Check, DecisionValue, effect_of, judgement
@@ -36,6 +37,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
     stats = config.statistics
     checks: list[Check] = list(evidence.checks)
     segments: list[SegmentResult] = []
+    fold_rows: list[SegmentResult] = []
     overall_row: SegmentResult | None = None
     if evidence.overall is not None:
         verdict = judge(
@@ -45,11 +47,13 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
             min_improvement=config.min_improvement,
             level=stats.confidence_level,
         )
-        overall_row = _result(evidence.overall, verdict, key=None, level=stats.confidence_level)
+        overall_row = result_row(evidence.overall, verdict, key=None, level=stats.confidence_level)
         checks += _overall_checks(evidence, config, verdict)
         segments, segment_checks = _segment_checks(evidence, config)
         checks += segment_checks
         checks += _discovery_checks(evidence, config)
+        fold_rows, fold_checks = stability_checks(evidence, config)
+        checks += fold_checks
         checks += recovery_checks(
             evidence.overall.primary, evidence.reference, evidence.relation_changes, config
         )
@@ -95,6 +99,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         mlflow_run_id=evidence.mlflow_run_id,
         prefect_flow_run_id=evidence.prefect_flow_run_id,
         quarantine=evidence.quarantine,
+        time_folds=fold_rows,
     )
 
 
@@ -108,41 +113,6 @@ def _aggregate(checks: list[Check], *, bootstrap: bool) -> DecisionValue:
     if stopping:  # only `skip`: triage found nothing retraining would fix
         return "not_retrained"
     return "bootstrap" if bootstrap else "promoted"
-
-
-def _fmt_ci(lo: float | None, hi: float | None, level: float) -> str:
-    if lo is None or hi is None:
-        return ""
-    return f", {level:.0%} CI [{lo:+.4f}, {hi:+.4f}]"
-
-
-def _secondary(delta: PairedDelta, level: float) -> MetricComparison:
-    lo, hi = delta.interval(level)
-    return MetricComparison(delta.champion, delta.candidate, delta.delta, lo, hi, delta.undefined_reason)
-
-
-def _result(
-    cmp: SegmentComparison, verdict: Judged, *, key: KeySegment | None, level: float, **extra: Any
-) -> SegmentResult:
-    p = cmp.primary
-    return SegmentResult(
-        segment=cmp.segment,
-        n=p.n,
-        status=verdict.status,
-        champion=p.champion,
-        candidate=p.candidate,
-        delta=p.delta,
-        ci_low=verdict.ci_low,
-        ci_high=verdict.ci_high,
-        key=key is not None,
-        max_regression=key.max_regression if key is not None else None,
-        p_regressed=verdict.p_regressed,
-        p_improved=verdict.p_improved,
-        undefined_reason=p.undefined_reason,
-        method=p.method or None,
-        secondary={m: _secondary(c, level) for m, c in cmp.secondary.items()},
-        **extra,
-    )
 
 
 def _overall_checks(evidence: Evidence, config: PolicyConfig, verdict: Judged) -> list[Check]:
@@ -208,7 +178,7 @@ def _overall_checks(evidence: Evidence, config: PolicyConfig, verdict: Judged) -
             "overall_improvement",
             ok,
             f"{m.name} {p.champion:.4f} -> {p.candidate:.4f} (delta {p.delta:+.4f}"
-            f"{_fmt_ci(verdict.ci_low, verdict.ci_high, level)}): {why}; promotion needs "
+            f"{fmt_ci(verdict.ci_low, verdict.ci_high, level)}): {why}; promotion needs "
             f"the interval above 0 and an improvement of at least {config.min_improvement:.4f}",
             segment="overall",
             observed=p.delta,
@@ -272,7 +242,7 @@ def _segment_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[Segm
             sd = cmp.primary.influence_sd if cmp.n >= 30 and cmp.primary.influence_sd else overall_sd
             extra = {"rows_needed": rows_needed(sd, effect, level), "rows_needed_for_effect": effect}
             needed[name] = (extra["rows_needed"], effect)
-        rows.append(_result(cmp, verdict, key=keys.get(name), level=level, **extra))
+        rows.append(result_row(cmp, verdict, key=keys.get(name), level=level, **extra))
     rows.sort(key=lambda r: (not r.key, r.segment))
 
     checks: list[Check] = []
@@ -314,7 +284,7 @@ def _key_segment_checks(
     where: dict[str, Any] = {"segment": name, "observed": p.delta, "threshold": key.max_regression}
     change = (
         f"{metric_name} {'fell' if gain < 0 else 'rose' if gain > 0 else 'held'} {abs(gain):.4f} "
-        f"(delta {p.delta:+.4f}{_fmt_ci(verdict.ci_low, verdict.ci_high, level)}; "
+        f"(delta {p.delta:+.4f}{fmt_ci(verdict.ci_low, verdict.ci_high, level)}; "
         f"tolerance {key.max_regression:.4f})"
     )
     if verdict.status == "regressed":

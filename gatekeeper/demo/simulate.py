@@ -35,6 +35,9 @@ SCENARIOS: dict[str, str] = {
     "unconfigured-slice-fault": "the nightly loader (hours 0-5) writes account_age_days as 0: no "
     "configured segment is broken, the slice search finds it, and the run is blocked naming the "
     "feature and the slice",
+    "gain-reverses-over-time": "fraudsters moved on, then came back: the candidate learned the new pattern "
+    "and is better on most of the evaluation window, but worse in its newest quarter of time "
+    "(time_column): rejected, gain not stable over time",
     "no-retrain-needed": "1,000 new labels from an unchanged world: the champion performs as it did, and "
     "the learning curve expects less from them than this team's stated retrain cost, so retraining is "
     "skipped (not_retrained)",
@@ -50,7 +53,10 @@ SCENARIOS: dict[str, str] = {
 }
 SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.demo.simulate:build_linear_model"}
 # what a scenario's team states in its gate.yaml beyond the demo's defaults
-SCENARIO_SETTINGS: dict[str, dict[str, object]] = {"no-retrain-needed": {"triage": {"retrain_cost": 0.02}}}
+SCENARIO_SETTINGS: dict[str, dict[str, object]] = {
+    "no-retrain-needed": {"triage": {"retrain_cost": 0.02}},
+    "gain-reverses-over-time": {"time_column": "event_time"},
+}
 _WORLD = {
     "no-retrain-needed": "old",
     "more-data-pays": "old",
@@ -187,6 +193,12 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     if name == "unconfigured-slice-fault":  # `hour` is in no configured segment
         batch.loc[batch["hour"] <= NIGHTLY_LOADER_LAST_HOUR, "account_age_days"] = 0.0
     evaluation = evaluation_window(seed, world)
+    if name == "gain-reverses-over-time":  # the newest quarter of the window: the old pattern is back
+        back = transactions(5_000, seed + 101, start_id=1_015_000, world="old")
+        evaluation = pd.concat([evaluation.iloc[:15_000], back], ignore_index=True)
+        days = np.sort(np.random.default_rng(seed + 102).integers(0, 90, 15_000))
+        later = np.sort(np.random.default_rng(seed + 103).integers(90, 120, 5_000))
+        evaluation["event_time"] = pd.Timestamp("2026-09-01") + pd.to_timedelta(np.r_[days, later], unit="D")
     if name == "small-segment-needs-data":
         beta = evaluation.index[evaluation["browser"] == KEY_BROWSER]
         evaluation = evaluation.drop(beta[120:]).reset_index(drop=True)

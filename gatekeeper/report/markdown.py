@@ -155,6 +155,20 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             )
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
+    if d.time_folds:
+        lines += [
+            "",
+            f"## Over time: the comparison per fold of the evaluation rows ({d.primary_metric}, oldest "
+            "first)",
+            "",
+            "| fold | n | champion | candidate | delta | interval |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for r in d.time_folds:
+            lines.append(
+                f"| {r.segment} | {r.n} | {_num(r.champion)} | {_num(r.candidate)} | "
+                f"{_num(r.delta, signed=True)} | {_interval(r.ci_low, r.ci_high)} |"
+            )
     if d.discovered_regressions:
         lines += [
             "",

@@ -155,3 +155,20 @@ def test_fault_in_a_slice_nobody_configured_blocks_and_names_the_slice(unconfigu
     assert [str(v.version) for v in versions] == ["1"], "no candidate is trained on broken data"
     markdown = read_artifacts(artifact_key(config.model_name))
     assert any("BLOCKED" in a.data and "hour < 6" in a.data for a in markdown)
+
+
+def test_gain_that_reverses_in_the_newest_time_fold_is_rejected(workdir: Path) -> None:
+    """Better on most of the evaluation window, worse in its newest quarter: not promoted, and the
+    decision, the report and the artifact show the comparison per time fold."""
+    _, result, config = bootstrap_and_run("gain-reverses-over-time", workdir)
+    assert result["overall"]["delta"] > 0, "a comparison over the whole window alone would promote"
+    assert result["decision"] == "rejected"
+    (finding,) = [c for c in result["checks"] if c["check"] == "stability.time"]
+    assert finding["effect"] == "reject"
+    assert "gain not stable over time" in finding["message"]
+    folds = result["time_folds"]
+    assert [f["segment"].split(" (")[0] for f in folds] == [f"time fold {i}/4" for i in range(1, 5)]
+    assert folds[-1]["delta"] < 0 < folds[0]["delta"]
+    assert aliases(config)["champion"] == "1"
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("Over time: the comparison per fold" in a.data for a in markdown)

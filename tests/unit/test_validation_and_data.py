@@ -113,3 +113,16 @@ def test_read_table_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("not parquet")
     with pytest.raises(DataLoadError, match="could not read"):
         read_table(str(bad))
+
+
+def test_a_time_column_the_evaluation_rows_lack_is_named() -> None:
+    config = make_config(target="y", time_column="event_time", segments=[], key_segments=[])
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    checks = structural_checks(frame, "evaluation", config, frame, ["x"])
+    (check,) = [c for c in checks if c.check == "validation.time_column_missing"]
+    assert check.effect == "block"
+    assert "'event_time'" in check.message
+    assert "expected one of its columns" in check.message
+    assert not structural_checks(
+        frame, "train", config, frame, ["x"]
+    )  # only the evaluation rows are cut by time
