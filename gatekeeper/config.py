@@ -190,6 +190,8 @@ class PolicyConfig(_Strict):
     # time-ordered data: the comparison is judged per fold of the evaluation rows too (newest last)
     time_column: str | None = None
     time_folds: int = Field(default=4, ge=2, le=12)
+    # rows that share an entity (a customer, a device): the paired bootstrap resamples entities
+    cluster_column: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from prefect import get_run_logger
 
 from gatekeeper.compare.rows import PairedRows
@@ -36,6 +37,12 @@ def score_models(
         rows = PairedRows.regression(y, cand, champ)
     else:
         rows = PairedRows.from_labels(y, cand, champ, classes, config.positive_label)
+    if config.cluster_column and config.cluster_column in frame.columns:
+        rows = rows.with_clusters(frame[config.cluster_column].to_numpy())
+        clusters = int(np.unique(rows.clusters).size) if rows.clusters is not None else 0
+        logger.info(
+            "the paired bootstrap resamples %d clusters of %r, not rows", clusters, config.cluster_column
+        )
     started = time.perf_counter()
     comparison = compare_models(
         frame, rows, config, features=[f for f in candidate.features if f in frame.columns]

@@ -140,8 +140,12 @@ def _paired_delta(
     delta = cand.value - champ.value
     if cand.influence is not None and champ.influence is not None:
         influence = cand.influence - champ.influence
-        hist = InfluenceHistogram.of(influence, bins)
-        resamples = delta + hist.resample_means(n_resamples, rng)
+        method = f"{metric(name).bootstrap} bootstrap"
+        if rows.clusters is not None:
+            means = cluster_means(influence, rows.clusters, n_resamples, rng)
+            method += f" over {int(np.unique(rows.clusters).size)} clusters"
+        else:
+            means = InfluenceHistogram.of(influence, bins).resample_means(n_resamples, rng)
         return PairedDelta(
             name,
             rows.n,
@@ -149,11 +153,25 @@ def _paired_delta(
             champ.value,
             delta,
             None,
-            resamples,
+            delta + means,
             float(influence.std()),
-            f"{metric(name).bootstrap} bootstrap",
+            method,
         )
     return _row_bootstrap(name, rows, cand.value, champ.value, n_resamples, rng, max_row_bootstrap)
+
+
+def cluster_means(influence: Array, clusters: Array, n_resamples: int, rng: np.random.Generator) -> Array:
+    """Means of the influence over Poisson-bootstrap resamples of whole clusters: rows of one
+    entity move together, so their shared noise counts once per entity, not once per row."""
+    _, inverse = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(inverse, weights=influence)
+    sizes = np.bincount(inverse).astype(float)
+    out = np.empty(n_resamples)
+    chunk = max(1, 4_000_000 // max(len(sums), 1))  # resamples per block: bounded memory
+    for start in range(0, n_resamples, chunk):
+        weights = rng.poisson(1.0, size=(min(chunk, n_resamples - start), len(sums))).astype(float)
+        out[start : start + len(weights)] = (weights @ sums) / np.maximum(weights @ sizes, 1.0)
+    return out
 
 
 def _row_bootstrap(
@@ -172,8 +190,12 @@ def _row_bootstrap(
     targets = rows.targets
     resamples = np.full(n_resamples, np.nan)
     positives = rows.y == rows.positive if rows.positive is not None else None
+    clusters = None if rows.clusters is None else np.unique(rows.clusters, return_inverse=True)[1]
     for b in range(n_resamples):
-        weight = rng.poisson(1.0, rows.n).astype(float)
+        if clusters is None:
+            weight = rng.poisson(1.0, rows.n).astype(float)
+        else:  # whole entities: a cluster's rows share its weight
+            weight = rng.poisson(1.0, int(clusters.max()) + 1).astype(float)[clusters]
         if positives is not None and not (weight[positives].sum() > 0 and weight[~positives].sum() > 0):
             continue  # this resample drew one class only: the metric is undefined there
         cand = estimate(name, targets, rows.candidate, weight).value

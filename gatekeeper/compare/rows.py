@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ class PairedRows:
     champion: Array | None  # None: no champion yet
     classes: list[Any]
     positive: int | None = None  # column of the positive class (binary only)
+    clusters: Array | None = None  # an entity code per row (`cluster_column`): resampled whole
 
     @classmethod
     def regression(cls, y: Array, candidate: Array, champion: Array | None) -> PairedRows:
@@ -74,7 +75,19 @@ class PairedRows:
 
     def take(self, index: Array) -> PairedRows:
         champ = None if self.champion is None else self.champion[index]
-        return PairedRows(self.y[index], self.candidate[index], champ, self.classes, self.positive)
+        clusters = None if self.clusters is None else self.clusters[index]
+        return PairedRows(self.y[index], self.candidate[index], champ, self.classes, self.positive, clusters)
+
+    def with_clusters(self, values: Any) -> PairedRows:
+        """The same rows, resampled by cluster: `values` names each row's entity (a customer, a
+        device); missing values are each their own cluster."""
+        codes = pd.Series(values).astype("string").fillna("").to_numpy()
+        _, inverse = np.unique(codes, return_inverse=True)
+        missing = pd.isna(pd.Series(values)).to_numpy()
+        inverse = inverse.astype(np.int64)
+        if missing.any():
+            inverse[missing] = inverse.max() + 1 + np.arange(int(missing.sum()))
+        return replace(self, clusters=inverse)
 
     @property
     def targets(self) -> Targets:

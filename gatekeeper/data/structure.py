@@ -35,21 +35,24 @@ def structural_checks(
     if len(frame) == 0:
         return [_fail(table, "empty", "has no rows", observed=0, threshold=1)]
     target = config.target
-    time = config.time_column
-    if time and table == "evaluation":
-        if time not in frame.columns:
+    for key, column, use in (
+        ("time_column", config.time_column, "the comparison is judged per time fold of these rows"),
+        ("cluster_column", config.cluster_column, "the paired bootstrap resamples these rows by entity"),
+    ):
+        if not column or table != "evaluation":
+            continue
+        if column not in frame.columns:
             checks.append(
                 _fail(
                     table,
-                    "time_column_missing",
-                    f"`time_column` is {time!r}, a column the table lacks; expected one of its columns "
-                    "(the comparison is judged per time fold of these rows)",
-                    column=time,
+                    f"{key}_missing",
+                    f"`{key}` is {column!r}, a column the table lacks; expected one of its columns ({use})",
+                    column=column,
                 )
             )
-        elif frame[time].isna().all():
+        elif frame[column].isna().all():
             checks.append(
-                _fail(table, "time_column_empty", f"the time column {time!r} holds no values", column=time)
+                _fail(table, f"{key}_empty", f"the {key} {column!r} holds no values", column=column)
             )
     if target not in frame.columns:
         checks.append(

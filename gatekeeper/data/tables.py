@@ -104,6 +104,8 @@ def feature_columns(config: GateConfig, reference: pd.DataFrame) -> list[str]:
     skip = {config.target, *config.id_columns}
     if config.time_column:
         skip.add(config.time_column)
+    if config.cluster_column:
+        skip.add(config.cluster_column)  # an entity id, not a feature
     return [c for c in reference.columns if c not in skip]
 
 

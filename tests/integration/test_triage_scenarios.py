@@ -120,3 +120,28 @@ def test_labels_collapsed_in_a_slice_nobody_configured_block_as_label_quality(wo
     assert not [d for d in result["diagnosis"] if d["kind"] == "broken_feature"], "the features are fine"
     assert Path(result["quarantine"], "new_labels.parquet").exists()
     assert aliases(config) == {"champion": "1"}
+
+
+def test_cluster_column_resamples_entities_through_the_real_flow(workdir: Path) -> None:
+    """Evaluation rows of 400 customers: with `cluster_column` the decision's intervals come from
+    resampling customers (the method says so); a config naming a column the rows lack blocks."""
+    import numpy as np
+    import pandas as pd
+
+    from gatekeeper.demo import simulate
+    from gatekeeper.demo.scenarios import demo_config
+    from tests.integration.helpers import run_gate
+
+    model = "demo-clustered"
+    run_gate(demo_config(model, simulate.write_bootstrap(workdir / model / "bootstrap"), workdir))
+    files = simulate.write_scenario("improves", workdir / model / "batch")
+    evaluation = pd.read_parquet(files.evaluation)
+    evaluation["customer_id"] = np.random.default_rng(0).integers(0, 400, len(evaluation))
+    evaluation.to_parquet(files.evaluation, index=False)
+    config = demo_config(model, files, workdir)
+    blocked = run_gate(config.model_copy(update={"cluster_column": "account"}))
+    assert blocked["decision"] == "blocked"
+    assert any("`cluster_column` is 'account'" in r["message"] for r in blocked["reasons"])
+    result = run_gate(config.model_copy(update={"cluster_column": "customer_id"}))
+    assert result["overall"]["method"].endswith("over 400 clusters")
+    assert result["decision"] == "promoted"
