@@ -192,6 +192,11 @@ class PolicyConfig(_Strict):
     time_folds: int = Field(default=4, ge=2, le=12)
     # rows that share an entity (a customer, a device): the paired bootstrap resamples entities
     cluster_column: str | None = None
+    # the share of rows whose decision may flip between champion and candidate (None: reported only)
+    max_churn: float | None = Field(default=None, gt=0, le=1)
+    # how much the candidate may widen the gap between a segment column's best and worst segment
+    # (in the primary metric's units; None: reported only)
+    max_gap_increase: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -233,6 +233,7 @@ class SegmentComparison:
     where: dict[str, Any]
     primary: PairedDelta
     secondary: dict[str, PairedDelta] = field(default_factory=dict)
+    churn: float | None = None  # share of rows whose predicted class differs between the models
 
     @property
     def n(self) -> int:
@@ -251,4 +252,12 @@ def compare_segment(
 ) -> SegmentComparison:
     """Primary metric (first of `metrics`) and the rest, each with its paired bootstrap."""
     results = [paired_delta(m, rows, n_resamples=n_resamples, rng=rng, bins=bins) for m in metrics]
-    return SegmentComparison(name, dict(where), results[0], {r.metric: r for r in results[1:]})
+    return SegmentComparison(name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows))
+
+
+def churn(rows: PairedRows) -> float | None:
+    """The share of rows whose decision flips between champion and candidate, at the operating
+    point the class metrics use (the most probable class); None for regression or no champion."""
+    if not rows.classes or rows.champion is None or not rows.n:
+        return None
+    return float(np.mean(np.argmax(rows.candidate, axis=1) != np.argmax(rows.champion, axis=1)))

@@ -88,6 +88,7 @@ class SegmentResult:
     secondary: dict[str, MetricComparison] = field(default_factory=dict)
     rows_needed: int | None = None
     rows_needed_for_effect: float | None = None
+    churn: float | None = None  # share of rows whose predicted class flips (classification)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from gatekeeper.decide.decision import (
     SegmentResult,
     Thresholds,
 )
+from gatekeeper.decide.gaps import gap_checks
 from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values
 from gatekeeper.decide.results import fmt_ci, result_row
-from gatekeeper.decide.stability import stability_checks
+from gatekeeper.decide.stability import churn_checks, stability_checks
 from gatekeeper.metrics import metric
 from gatekeeper.triage.recovery import recovery_checks
 from gatekeeper.vocabulary import Check, DecisionValue, effect_of, judgement
@@ -49,6 +50,8 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         )
         overall_row = result_row(evidence.overall, verdict, key=None, level=stats.confidence_level)
         checks += _overall_checks(evidence, config, verdict)
+        checks += churn_checks(evidence.overall, verdict.status, config)
+        checks += gap_checks(evidence.segments, config)
         segments, segment_checks = _segment_checks(evidence, config)
         checks += segment_checks
         checks += _discovery_checks(evidence, config)

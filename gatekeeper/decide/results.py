@@ -41,5 +41,6 @@ def result_row(
         undefined_reason=p.undefined_reason,
         method=p.method or None,
         secondary={m: secondary_row(c, level) for m, c in cmp.secondary.items()},
+        churn=cmp.churn,
         **extra,
     )

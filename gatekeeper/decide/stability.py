@@ -1,5 +1,6 @@
-"""Gains that do not last: the comparison per time fold of the evaluation rows (pure).
+"""Gains that do not last, and changes that cost more than they give (pure).
 
+Time.
 On time-ordered data the evaluation window can favour a candidate that fits the recent past
 while the world moves on. With a `time_column`, the evaluation rows are cut into `time_folds`
 folds of equal size, oldest first, and each gets its own paired comparison. A candidate better
@@ -7,6 +8,11 @@ overall is rejected ("gain not stable over time") when its gain reverses in the 
 with evidence: the newest fold's interval lies below zero, or its gain is below the earlier
 folds' pooled gain by more than their noise allows (one-sided, at the confidence level). A
 reversal within the noise is a warning: not enough evidence either way.
+
+Churn. Every decision that flips between champion and candidate is a change someone downstream
+sees. With `max_churn`, more flipped rows than that is a reason to keep the champion when the
+candidate is not clearly better (rejected), and a reason for a person to look when it is
+(needs_review).
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import PairedDelta
+from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.config import PolicyConfig
 from gatekeeper.decide.decision import Evidence, SegmentResult
 from gatekeeper.decide.judge import judge
 from gatekeeper.decide.results import result_row
-from gatekeeper.vocabulary import Check
+from gatekeeper.vocabulary import Check, SegmentStatus
 
 
 def stability_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[SegmentResult], list[Check]]:
@@ -98,3 +104,32 @@ def _pooled(deltas: list[PairedDelta]) -> tuple[float | None, float | None]:
 
 def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.4f}"
+
+
+def churn_checks(overall: SegmentComparison, status: SegmentStatus, config: PolicyConfig) -> list[Check]:
+    """Too many flipped decisions: keep the champion unless the gain is clear, then ask a person."""
+    if config.max_churn is None or overall.churn is None or overall.churn <= config.max_churn:
+        return []
+    flipped = (
+        f"{overall.churn:.1%} of the evaluation rows change their predicted class "
+        f"(max_churn {config.max_churn:.1%})"
+    )
+    if status == "improved":
+        return [
+            Check(
+                "churn",
+                "review",
+                f"{flipped}, with a clear gain: a person should confirm the change is worth it",
+                observed=overall.churn,
+                threshold=config.max_churn,
+            )
+        ]
+    return [
+        Check(
+            "churn",
+            "reject",
+            f"{flipped} without a clear gain ({status}): keeping the champion",
+            observed=overall.churn,
+            threshold=config.max_churn,
+        )
+    ]

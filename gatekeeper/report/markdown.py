@@ -31,6 +31,7 @@ SEGMENT_COLUMNS = [
     "ci_high",
     "status",
     "rows_needed",
+    "churn",
 ]
 
 
@@ -144,17 +145,21 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             f"Intervals: paired bootstrap, {d.n_resamples} resamples, {d.confidence_level:.0%} level; "
             f"segment statuses corrected for multiple testing: {_CORRECTION[d.correction]}.",
             "",
-            "| segment | key | n | champion | candidate | delta | interval | status | rows needed |",
-            "|---|---|---:|---:|---:|---:|---|---|---:|",
+            "| segment | key | n | champion | candidate | delta | interval | status | rows needed | churn |",
+            "|---|---|---:|---:|---:|---:|---|---|---:|---:|",
         ]
         for r in rows:
             lines.append(
                 f"| {r.segment} | {'yes' if r.key else ''} | {r.n} | {_num(r.champion)} | "
                 f"{_num(r.candidate)} | {_num(r.delta, signed=True)} | {_interval(r.ci_low, r.ci_high)} | "
-                f"{r.status} | {r.rows_needed or ''} |"
+                f"{r.status} | {r.rows_needed or ''} | {'' if r.churn is None else f'{r.churn:.1%}'} |"
             )
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
+    gaps = [c for c in d.checks if c.check == "segment_gap"]
+    if gaps:
+        lines += ["", "## Gap between each segment column's best and worst segment", ""]
+        lines += [f"- {c.message}" + (" (**review**)" if c.effect == "review" else "") for c in gaps]
     if d.time_folds:
         lines += [
             "",
