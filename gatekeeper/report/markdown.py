@@ -60,6 +60,11 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{_num(low, signed=True)}, {_num(high, signed=True)}]"
 
 
+def _clusters(d: Decision) -> str:
+    method = (d.overall.method if d.overall else None) or ""
+    return f" of whole clusters ({method.split(' over ')[-1]})" if " over " in method else ""
+
+
 def ordered_segments(decision: Decision) -> list[SegmentResult]:
     """Overall first, then key segments, then the rest."""
     rows = [decision.overall] if decision.overall else []
@@ -142,7 +147,8 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "",
             f"## Evidence ({d.primary_metric}, delta = candidate - champion)",
             "",
-            f"Intervals: paired bootstrap, {d.n_resamples} resamples, {d.confidence_level:.0%} level; "
+            f"Intervals: paired bootstrap, {d.n_resamples} resamples{_clusters(d)}, "
+            f"{d.confidence_level:.0%} level; "
             f"segment statuses corrected for multiple testing: {_CORRECTION[d.correction]}.",
             "",
             "| segment | key | n | champion | candidate | delta | interval | status | rows needed | churn |",

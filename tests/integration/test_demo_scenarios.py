@@ -57,6 +57,9 @@ def test_improves_promotes_and_moves_aliases(improves) -> None:
     assert tags["gate.flow_run_id"] == result["prefect_flow_run_id"]
     assert tags["gate.previous_champion"] == "1"
     assert "overall_improvement" in tags["gate.reasons"]
+    assert 0 < result["overall"]["churn"] < 1, "the share of flipped decisions is reported"
+    gaps = {c["observed"]["column"] for c in result["checks"] if c["check"] == "segment_gap"}
+    assert {"browser", "country"} <= gaps
 
 
 def test_improves_publishes_decision_in_mlflow_and_prefect(improves) -> None:

@@ -144,4 +144,6 @@ def test_cluster_column_resamples_entities_through_the_real_flow(workdir: Path) 
     assert any("`cluster_column` is 'account'" in r["message"] for r in blocked["reasons"])
     result = run_gate(config.model_copy(update={"cluster_column": "customer_id"}))
     assert result["overall"]["method"].endswith("over 400 clusters")
+    markdown = read_artifacts(artifact_key(config.model_name))
+    assert any("of whole clusters (400 clusters)" in a.data for a in markdown)
     assert result["decision"] == "promoted"
