@@ -19,11 +19,14 @@ from tasks.evaluation import explain_relations, score_models
 from tasks.lock import model_lock
 from tasks.publish import publish_for_review
 from tasks.registry import (
+    adopt_champion,
     apply_decision,
+    load_candidate,
     load_champion,
     read_champion_version,
     record_decision,
     register_candidate,
+    resolve_candidate,
     start_gate_run,
 )
 from tasks.review import ask_reviewer, settle_review, waits_for_review
@@ -49,15 +52,20 @@ def _run_name() -> str:
 
 @flow(name="retraining-gate", flow_run_name=_run_name, log_prints=False)
 def retraining_gate(
-    config: GateConfig | str, new_labels: str | None = None, model_name: str | None = None
+    config: GateConfig | str,
+    new_labels: str | None = None,
+    model_name: str | None = None,
+    candidate: str | None = None,
 ) -> Decision:
     """Gate one batch of new labels for one model; pause for a reviewer when the decision asks.
 
     `config` is a GateConfig or the path of its YAML; `new_labels` (a path or URL) replaces the
     config's batch, as a `gatekeeper.labels.arrived` event passes it; `model_name`, when given,
-    must be the config's model.
+    must be the config's model; `candidate` (an MLflow model URI: models:/NAME/VERSION,
+    models:/NAME@ALIAS or runs:/RUN_ID/PATH) is a model trained elsewhere to judge instead of
+    training one, as a `gatekeeper.model_version.created` event passes it.
     """
-    config = read_gate_config(config, new_labels, model_name)
+    config = read_gate_config(config, new_labels, model_name, candidate)
     with model_lock(config, "gate the new labels"):
         decision = gate_batch(config)
     if waits_for_review(config, decision):
@@ -70,9 +78,11 @@ def retraining_gate(
 
 
 def gate_batch(config: GateConfig) -> Decision:
-    """Validate, triage, train, register, score, decide, apply and publish (inside the model's lock)."""
+    """Validate, triage, train (or take the candidate given), register, score, decide, apply and publish
+    (inside the model's lock)."""
     logger = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
+    external = resolve_candidate(config) if config.candidate else None
 
     logger.info("[1/7] loading data")
     tables = load_tables(config)
@@ -81,11 +91,14 @@ def gate_batch(config: GateConfig) -> Decision:
     logger.info("[2/7] validating training data and the new labels")
     checks: list[Check] = validate_tables(config, tables)
     drift = measure_drift(config, tables)
-    champion, triage = None, TriageFindings()
+    champion, triage, adopted = None, TriageFindings(), False
     if not any(c.stops for c in checks):
         logger.info("[3/7] triage: does the champion need retraining, can the labels be trusted?")
-        champion = load_champion(config)
-        found, triage = triage_retraining(config, tables, champion)
+        champion = load_champion(config, tables)
+        if champion is not None and champion.needs_adoption:
+            champion = adopt_champion(config, tables, champion)
+            adopted = champion.record == "adopted"
+        found, triage = triage_retraining(config, tables, champion, candidate_exists=external is not None)
         checks = [*checks, *found]
     evidence = Evidence(
         config.model_name,
@@ -102,10 +115,15 @@ def gate_batch(config: GateConfig) -> Decision:
         where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
         evidence = replace(evidence, quarantine=where)
     elif not any(c.stops for c in checks):
-        logger.info("[4/7] training the candidate")
-        candidate = train_candidate(config, tables)
-        logger.info("[5/7] registering the candidate and scoring it against the champion on the same rows")
-        candidate = register_candidate(config, mlflow_run, candidate)
+        if external is not None:
+            logger.info("[4/7] taking the candidate trained elsewhere: %s", external.uri)
+            candidate = load_candidate(config, tables, mlflow_run, external)
+        else:
+            logger.info("[4/7] training the candidate")
+            candidate = register_candidate(config, mlflow_run, train_candidate(config, tables))
+        logger.info(
+            "[5/7] scoring candidate version %s against the champion on the same rows", candidate.version
+        )
         comparison = score_models(config, tables, candidate, champion)
         changes = explain_relations(config, tables, candidate, champion, comparison)
         evidence = replace(
@@ -115,7 +133,11 @@ def gate_batch(config: GateConfig) -> Decision:
         )
 
     logger.info("[6/7] deciding")
-    decision = decide(evidence, config)
+    decision = replace(
+        decide(evidence, config),
+        champion_adopted=adopted,
+        candidate_source=external.uri if external is not None else None,
+    )
     apply_decision(config, decision)
     logger.info("[7/7] publishing the decision for review")
     publish_for_review(config, decision, record_decision(config, decision))

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from gatekeeper.config_errors import config_error_from as config_error_from
 from gatekeeper.errors import ConfigError, did_you_mean
 from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
 from gatekeeper.vocabulary import Action, Task
@@ -169,6 +170,16 @@ class Lock(_Strict):
     wait_minutes: float = Field(default=6 * 60, gt=0)
 
 
+class Prediction(_Strict):
+    """Which output of a model the gate scores: the flavor's default, or what is named here."""
+
+    # auto: predict_proba where the flavor has it, else the pyfunc output read as probabilities
+    # (a column per class, or one score of the positive class) or as labels
+    method: Literal["auto", "predict_proba", "predict"] = "auto"
+    # a pyfunc model's output column holding the positive class's score (binary), e.g. "probability"
+    column: str | None = None
+
+
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
@@ -251,6 +262,22 @@ class GateConfig(PolicyConfig):
     quarantine_dir: str | None = None
     review: Review = Field(default_factory=Review)
     lock: Lock = Field(default_factory=Lock)
+    # a candidate trained elsewhere (an MLflow model URI): the gate judges it and trains nothing
+    candidate: str | None = None
+    prediction: Prediction = Field(default_factory=Prediction)
+
+    @field_validator("candidate")
+    @classmethod
+    def _candidate_is_a_model_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from gatekeeper.registry.uris import parse_model_uri
+
+        try:
+            return parse_model_uri(value).uri
+        except ConfigError as exc:
+            # pydantic's error adds the value seen
+            raise ValueError(str(exc).removeprefix("`candidate` ").rsplit("; got ", 1)[0]) from None
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -278,57 +305,6 @@ def _resolve(path: str, base: Path) -> str:
     if _is_url(path) or Path(path).is_absolute():
         return path
     return str((base / path).resolve())
-
-
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("str", "list[str]", "function-after[_at_least_one()]"):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Valid keys of the model that holds the key at `loc` (for 'did you mean')."""
-    model: Any = GateConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        for candidate in (ann, *getattr(ann, "__args__", ())):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                model = candidate
-                break
-        else:
-            return []
-    return list(getattr(model, "model_fields", {}))
-
-
-def config_error_from(exc: ValidationError, source: str) -> ConfigError:
-    """Turn pydantic's errors into one readable ConfigError."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = _format_loc(loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            hint = did_you_mean(str(loc[-1]), _fields_at(loc))
-            lines.append(f"`{where}` is not a known key{hint}")
-        elif err["type"] == "missing":
-            lines.append(f"`{where}` is required")
-        elif not loc:
-            lines.append(err["msg"].removeprefix("Value error, "))
-        else:
-            seen = err.get("input")
-            seen_txt = f"; got {seen!r}" if not isinstance(seen, dict) else ""
-            lines.append(f"`{where}`: {err['msg'].removeprefix('Value error, ')}{seen_txt}")
-    return ConfigError(f"invalid gate configuration in {source}: " + "; ".join(lines))
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> GateConfig:

@@ -46,6 +46,11 @@ class AliasMoved(RegistryConflict):
     """An alias moved since the evidence was gathered: promoting now would act on stale evidence."""
 
 
+class ModelError(GatekeeperError, ValueError):
+    """A model cannot be judged as configured: its URI does not resolve, it belongs to another
+    registered model, its output cannot give the metrics, or its signature does not fit the data."""
+
+
 class GateBusyError(GatekeeperError, TimeoutError):
     """Another gate run of the same model held the model's lock for too long."""
 

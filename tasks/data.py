@@ -21,6 +21,7 @@ from gatekeeper.data.suites import run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.errors import ConfigError
 from gatekeeper.findings import DriftResult
+from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.serialize import jsonable
 from gatekeeper.vocabulary import TABLES, Check
 from tasks import gate_task, retry_if
@@ -31,9 +32,13 @@ retry_when_transient_read = retry_if(gate_data.is_transient_read)
 
 @gate_task
 def read_gate_config(
-    config: GateConfig | str, new_labels: str | None = None, model_name: str | None = None
+    config: GateConfig | str,
+    new_labels: str | None = None,
+    model_name: str | None = None,
+    candidate: str | None = None,
 ) -> GateConfig:
-    """The config (a GateConfig, or a YAML path as deployments pass it), with the arrived batch."""
+    """The config (a GateConfig, or a YAML path as deployments pass it), with the arrived batch and,
+    when given, a candidate trained elsewhere (an MLflow model URI) in place of the config's."""
     if isinstance(config, str):
         config = load_config(config)
     if model_name and model_name != config.model_name:
@@ -45,6 +50,9 @@ def read_gate_config(
         batch = new_labels if "://" in new_labels else str(Path(new_labels).resolve())
         config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": batch})})
         get_run_logger().info("new labels for %s: %s", config.model_name, batch)
+    if candidate:
+        config = config.model_copy(update={"candidate": parse_model_uri(candidate).uri})
+        get_run_logger().info("candidate for %s: %s (trained elsewhere)", config.model_name, config.candidate)
     return config
 
 

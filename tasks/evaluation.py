@@ -85,5 +85,11 @@ def explain_relations(
     if lost is None or lost <= config.triage.max_degradation:
         return []
     return relation_changes(
-        champion.model, candidate.model, tables.evaluation, config, champion.features, candidate.features
+        champion.model,
+        candidate.model,
+        tables.evaluation,
+        config,
+        champion.features,
+        candidate.features,
+        candidate.classes,
     )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import pandas as pd
 from prefect import get_run_logger
 
 from gatekeeper.config import GateConfig
-from gatekeeper.data.tables import GateTables
+from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.decide.decision import Decision
-from gatekeeper.registry import CHALLENGER, CHAMPION, client, runs, versions
+from gatekeeper.errors import ModelError
+from gatekeeper.registry import CHALLENGER, CHAMPION, client, flavors, runs, versions
 from gatekeeper.train.models import TrainedModel
+from gatekeeper.triage.reference import model_rows, reference_of
 from tasks import gate_task, retry_if
 
 # MLflow unreachable or briefly unavailable is retried, never a logic failure
@@ -34,15 +38,103 @@ def register_candidate(config: GateConfig, run_id: str, candidate: TrainedModel)
     return replace(candidate, version=version)
 
 
+def _probe(config: GateConfig, tables: GateTables) -> tuple[pd.DataFrame, list[Any], list[str]]:
+    """What a registered model is checked on before scoring: a few evaluation rows, the data's classes,
+    and the features a model without a signature or a gate record is given."""
+    classes = (
+        []
+        if config.task == "regression"
+        else flavors.data_classes(
+            tables.train[config.target], tables.new_labels[config.target], tables.evaluation[config.target]
+        )
+    )
+    sample = tables.evaluation.head(flavors.PROBE_ROWS)
+    return sample, classes, feature_columns(config, tables.train)
+
+
 @gate_task(**REMOTE_RETRIES)
-def load_champion(config: GateConfig) -> TrainedModel | None:
-    """The model version behind alias `champion`, or None (bootstrap)."""
-    champion = versions.load_champion(config)
+def load_champion(config: GateConfig, tables: GateTables) -> TrainedModel | None:
+    """The model version behind alias `champion` in its own flavor, or None (bootstrap)."""
+    champion = versions.load_champion(config, *_probe(config, tables))
+    logger = get_run_logger()
     if champion is None:
-        get_run_logger().info("no %s alias on %s yet: this is a bootstrap run", CHAMPION, config.model_name)
+        logger.info("no %s alias on %s yet: this is a bootstrap run", CHAMPION, config.model_name)
     else:
-        get_run_logger().info("champion is %s version %s", config.model_name, champion.version)
+        logger.info(
+            "champion is %s version %s (flavor %s, %s)",
+            config.model_name,
+            champion.version,
+            champion.flavor,
+            f"{champion.record} by the gate" if champion.record else "no gate record: promoted by hand",
+        )
     return champion
+
+
+@gate_task(**REMOTE_RETRIES)
+def adopt_champion(config: GateConfig, tables: GateTables, champion: TrainedModel) -> TrainedModel:
+    """Record a hand-promoted champion's performance on the evaluation rows as its reference (a run with
+    reference.json, tags on the version), so triage can compare against it from now on."""
+    logger = get_run_logger()
+    frame = tables.evaluation
+    reference = reference_of(frame, model_rows(config, frame, champion), config)
+    if reference is None or champion.version is None:
+        logger.warning(
+            "could not adopt %s version %s: %s is undefined on the evaluation rows",
+            config.model_name,
+            champion.version,
+            config.primary_metric,
+        )
+        return champion
+    facts = {
+        "evaluation": tables.paths.get("evaluation"),
+        "evaluation_sha256": tables.hashes.get("evaluation"),
+        "evaluation_rows": len(frame),
+        "flavor": champion.flavor,
+    }
+    run_id = versions.adopt(config, champion.version, reference, facts)
+    logger.info(
+        "adopted %s version %s: %s %.4f on %d evaluation rows recorded as its reference (MLflow run %s)",
+        config.model_name,
+        champion.version,
+        reference.metric,
+        reference.overall,
+        len(frame),
+        run_id,
+    )
+    return replace(champion, reference=reference, record="adopted")
+
+
+@gate_task(**REMOTE_RETRIES)
+def resolve_candidate(config: GateConfig) -> versions.CandidateRef:
+    """Where the configured candidate URI points (read only): a clear error before any data is read."""
+    ref = versions.resolve_candidate(config, str(config.candidate))
+    where = f"version {ref.version}" if ref.version else f"run {ref.run_id} (not yet registered)"
+    get_run_logger().info("candidate %s is %s of %s", ref.uri, where, config.model_name)
+    return ref
+
+
+@gate_task(**REMOTE_RETRIES)
+def load_candidate(
+    config: GateConfig, tables: GateTables, run_id: str, ref: versions.CandidateRef
+) -> TrainedModel:
+    """A candidate trained elsewhere: registered as a version of `model_name` if it is not one yet, alias
+    `challenger`, loaded in its flavor and checked on a few evaluation rows. A model the gate cannot score
+    stays registered, tagged with the reason, and the run fails with it."""
+    version = versions.register_external(config, ref, run_id)
+    try:
+        candidate = versions.load_version(config, version, *_probe(config, tables), label=ref.uri)
+    except ModelError as exc:
+        versions.mark_unscoreable(config, version, str(exc))
+        raise
+    get_run_logger().info(
+        "candidate %s: %s version %s, flavor %s, %d features",
+        ref.uri,
+        config.model_name,
+        version,
+        candidate.flavor,
+        len(candidate.features),
+    )
+    return candidate
 
 
 @gate_task(**REMOTE_RETRIES)

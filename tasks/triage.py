@@ -2,43 +2,40 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from prefect import get_run_logger
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.findings import TriageFindings
-from gatekeeper.train.models import TrainedModel, model_outputs
+from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
+from gatekeeper.triage.recovery import as_context
+from gatekeeper.triage.reference import model_rows
 from gatekeeper.triage.value import learning_curve, value_check
 from gatekeeper.vocabulary import Check
 from tasks import gate_task
 
 
-def _rows(config: GateConfig, frame: pd.DataFrame, champion: TrainedModel) -> PairedRows:
-    outputs = model_outputs(champion.model, frame.reindex(columns=champion.features), champion.classes)
-    y = frame[config.target].to_numpy()
-    if config.task == "regression":
-        return PairedRows.regression(y, outputs, None)
-    return PairedRows.from_labels(y, outputs, None, champion.classes, config.positive_label)
-
-
 @gate_task
 def triage_retraining(
-    config: GateConfig, tables: GateTables, champion: TrainedModel | None
+    config: GateConfig, tables: GateTables, champion: TrainedModel | None, candidate_exists: bool = False
 ) -> tuple[list[Check], TriageFindings]:
-    """Score the champion on the new labels: degradation against its reference, and label quality."""
+    """Score the champion on the new labels: degradation against its reference, and label quality.
+
+    With `candidate_exists` (a candidate trained elsewhere) the cost of retraining is sunk: whether to
+    retrain is moot, so those findings are context (warn) and the learning curve is not run; label-quality
+    findings still block.
+    """
     logger = get_run_logger()
     if champion is None or not config.triage.enabled:
         logger.info("triage skipped: %s", "no champion yet" if champion is None else "disabled")
         return [], TriageFindings()
-    batch = _rows(config, tables.new_labels, champion)
+    batch = model_rows(config, tables.new_labels, champion)
     checks, degradation = degradation_checks(tables.new_labels, batch, champion.reference, config)
     labels = []
     if config.task == "classification":
-        trusted = _rows(config, tables.evaluation, champion)
+        trusted = model_rows(config, tables.evaluation, champion)
         label_findings, labels = label_checks(
             tables.new_labels, batch, tables.evaluation, trusted, champion.features, config
         )
@@ -49,6 +46,9 @@ def triage_retraining(
         sum(c.check.startswith("labels.") for c in checks),
     )
     value = None
+    if candidate_exists:
+        checks = [as_context(c) for c in checks]
+        return checks, TriageFindings(degradation, labels, champion.reference, value)
     skip = next((c for c in checks if c.check == "triage.no_degradation"), None)
     if skip is not None and config.triage.learning_curve and not any(c.effect == "block" for c in checks):
         logger.info("no degradation: estimating what %d new labels are worth (learning curve)", batch.n)

@@ -160,6 +160,10 @@ class Decision:
     quarantine: str | None = None
     review: Review | None = None
     time_folds: list[SegmentResult] = field(default_factory=list)  # the comparison per time fold
+    # the champion carried no gate record (promoted by hand) and this run recorded its reference
+    champion_adopted: bool = False
+    # where an external candidate came from (its MLflow model URI); None when the gate trained it
+    candidate_source: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property

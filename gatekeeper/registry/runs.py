@@ -35,6 +35,17 @@ def _flat_params(config: GateConfig) -> dict[str, str]:
     return {k: v[:6000] for k, v in out.items()}
 
 
+def experiment_id(client: Any, config: GateConfig) -> str:
+    """The gate's experiment, created on first use (a local store keeps artifacts in the workdir)."""
+    uri = config.resolved_tracking_uri
+    exp = client.get_experiment_by_name(config.experiment_name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
+    location = (Path(config.workdir) / "artifacts").resolve().as_uri() if local else None
+    return str(client.create_experiment(config.experiment_name, artifact_location=location))
+
+
 def open_run(
     config: GateConfig, hashes: dict[str, str], rows: dict[str, int], flow_run_id: str | None
 ) -> str:
@@ -44,13 +55,7 @@ def open_run(
     uri = config.resolved_tracking_uri
     client = connect(uri)
     with registry_errors(uri, "open a run"):
-        exp = client.get_experiment_by_name(config.experiment_name)
-        if exp is None:
-            local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
-            location = (Path(config.workdir) / "artifacts").resolve().as_uri() if local else None
-            exp_id = client.create_experiment(config.experiment_name, artifact_location=location)
-        else:
-            exp_id = exp.experiment_id
+        exp_id = experiment_id(client, config)
         run = client.create_run(
             exp_id,
             run_name=f"gate-{config.model_name}",

@@ -1,38 +1,33 @@
-"""Model versions and the champion alias: register a candidate, load the champion, promote."""
+"""Model versions and the champion alias: register or resolve a candidate, load any version in its own
+flavor, adopt a hand-promoted champion, promote."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
-import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
-from gatekeeper.errors import AliasMoved
-from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS
-from gatekeeper.registry.client import alias_version, connect, registry_errors
+from gatekeeper.errors import AliasMoved, ModelError, RegistryNotFound
+from gatekeeper.findings import ChampionReference
+from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, runs
+from gatekeeper.registry.client import alias_version, connect, http_status, registry_errors
+from gatekeeper.registry.flavors import open_model, scoreable
 from gatekeeper.registry.runs import champion_reference
+from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.report.markdown import reason_lines
 from gatekeeper.serialize import jsonable
 from gatekeeper.train.models import TrainedModel
 
-# Models pickled before the package was laid out by stage name functions by their old module
-# (cloudpickle stores `gatekeeper.training.as_object_text` by reference): keep them loadable.
-LEGACY_MODULES = {
-    "gatekeeper.training": "gatekeeper.train.pipeline",
-    "gatekeeper.simulate": "gatekeeper.demo.simulate",
-}
-
-
-def _alias_legacy_modules() -> None:
-    import importlib
-
-    for old, new in LEGACY_MODULES.items():
-        if old not in sys.modules:
-            sys.modules[old] = importlib.import_module(new)
+REFERENCE_FILE = "reference.json"
 
 
 def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> str:
@@ -71,32 +66,268 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
         return str(version)
 
 
-def load_champion(config: GateConfig) -> TrainedModel | None:
-    """The model version behind alias `champion`, loaded with its reference performance, or None."""
-    import mlflow.artifacts
-    import mlflow.sklearn
+@dataclass(frozen=True)
+class CandidateRef:
+    """A candidate named by URI: its version of `model_name`, or (runs:/ not yet registered) its run."""
+
+    uri: str
+    version: str | None
+    run_id: str | None = None
+    path: str | None = None
+
+
+def resolve_candidate(config: GateConfig, text: str) -> CandidateRef:
+    """Where a candidate URI points, checked against the registry (reads only).
+
+    A version or alias of another registered model, a version or alias that does not exist, a run
+    that does not exist, or the champion itself: each a ModelError saying which.
+    """
+    ref = parse_model_uri(text)
+    uri = config.resolved_tracking_uri
+    client = connect(uri)
+    name = config.model_name
+    if ref.kind in ("version", "alias") and ref.name != name:
+        raise ModelError(
+            f"candidate {ref.uri} is a version of registered model {ref.name!r}, not of {name!r} "
+            f"(model_name): the gate moves {name!r}'s aliases only; register the candidate under {name!r} "
+            "or give it as runs:/<run_id>/<path>"
+        )
+    with registry_errors(uri, f"resolve the candidate {ref.uri}"):
+        if ref.kind == "version":
+            try:
+                mv = client.get_model_version(name, ref.version)
+            except Exception as exc:
+                if not _not_found(exc):
+                    raise
+                raise ModelError(
+                    f"candidate {ref.uri} does not resolve: {name!r} has no version {ref.version} in {uri}"
+                ) from None
+            version = str(mv.version)
+        elif ref.kind == "alias":
+            mv = alias_version(client, name, str(ref.alias))
+            if mv is None:
+                raise ModelError(
+                    f"candidate {ref.uri} does not resolve: {name!r} has no alias {ref.alias!r} in {uri}"
+                )
+            version = str(mv.version)
+        else:
+            try:
+                client.get_run(ref.run_id)
+            except Exception as exc:
+                if not _not_found(exc):
+                    raise
+                raise ModelError(
+                    f"candidate {ref.uri} does not resolve: no run {ref.run_id} in {uri}"
+                ) from None
+            found = _version_of_run(client, name, str(ref.run_id), str(ref.path))
+            return CandidateRef(ref.uri, found, ref.run_id, ref.path)
+        champion = alias_version(client, name, CHAMPION)
+    if champion is not None and str(champion.version) == version:
+        raise ModelError(
+            f"candidate {ref.uri} is version {version}, which already is {name!r}'s {CHAMPION}: "
+            "nothing to judge"
+        )
+    return CandidateRef(ref.uri, version)
+
+
+def _not_found(exc: BaseException) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(exc, MlflowException):
+        return False
+    text = str(exc).lower()
+    return (
+        http_status(exc) == 404
+        or exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+        or "not found" in text
+        or "does not exist" in text
+    )
+
+
+def _version_of_run(client: Any, name: str, run_id: str, path: str) -> str | None:
+    """The newest version of `name` registered from `path` of run `run_id`, if there is one."""
+    try:
+        found = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    except Exception as exc:
+        if _not_found(exc):
+            return None
+        raise
+    tail = "/" + path.strip("/")
+    matching = [
+        mv
+        for mv in found
+        if str(mv.source).rstrip("/").endswith(tail) or str(mv.source).startswith("models:/m-")
+    ]
+    return str(max(matching, key=lambda mv: int(mv.version)).version) if matching else None
+
+
+def register_external(config: GateConfig, ref: CandidateRef, gate_run_id: str) -> str:
+    """The candidate's version of `model_name` (registering a runs:/ candidate first), alias `challenger`."""
+    import mlflow
 
     uri = config.resolved_tracking_uri
     client = connect(uri)
-    with registry_errors(uri, "load the champion"):
-        mv = alias_version(client, config.model_name, CHAMPION)
-        if mv is None:
-            return None
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=client.get_model_version_download_uri(config.model_name, mv.version),
-            tracking_uri=uri,
+    name = config.model_name
+    with registry_errors(uri, f"register the candidate {ref.uri}"):
+        version = ref.version
+        if version is None:
+            previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            try:
+                mv = mlflow.register_model(
+                    ref.uri,
+                    name,
+                    tags={"gate.registered_from": ref.uri, "gate.registered_by_run": gate_run_id},
+                )
+            finally:
+                mlflow.set_tracking_uri(previous[0])
+                mlflow.set_registry_uri(previous[1])
+            version = str(mv.version)
+        client.set_model_version_tag(name, version, "gate.candidate_uri", ref.uri)
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        return version
+
+
+def mark_unscoreable(config: GateConfig, version: str, reason: str) -> None:
+    """Tag a candidate the gate could not score with the reason (it stays registered; nothing moves)."""
+    uri = config.resolved_tracking_uri
+    client = connect(uri)
+    with registry_errors(uri, f"tag version {version} of {config.model_name}"):
+        client.set_model_version_tag(config.model_name, version, "gate.decision", "error")
+        client.set_model_version_tag(config.model_name, version, "gate.reasons", reason[:4900])
+
+
+def _download(client: Any, uri: str, name: str, version: str) -> str:
+    """The version's model folder, downloaded from where its artifacts are stored."""
+    import mlflow.artifacts
+
+    return str(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=client.get_model_version_download_uri(name, version), tracking_uri=uri
         )
-        _alias_legacy_modules()
-        model = mlflow.sklearn.load_model(local)
-        features = json.loads(mv.tags.get("gate.features", "null")) or list(
-            getattr(model, "feature_names_in_", [])
-        )
-        classes = json.loads(mv.tags.get("gate.classes", "null"))
-        if classes is None:
-            classes = list(getattr(model, "classes_", []))
-    reference = champion_reference(client, uri, mv.tags.get("gate.mlflow_run_id") or mv.run_id)
+    )
+
+
+def load_version(
+    config: GateConfig,
+    version: str,
+    sample: pd.DataFrame,
+    classes: list[Any],
+    default_features: list[str],
+    *,
+    require_columns: bool = True,
+    label: str | None = None,
+) -> TrainedModel:
+    """Version `version` of `model_name` in its own flavor, checked on `sample` before scoring."""
+    uri = config.resolved_tracking_uri
+    client = connect(uri)
+    name = config.model_name
+    shown = label or f"models:/{name}/{version}"
+    with registry_errors(uri, f"load {shown}"):
+        mv = client.get_model_version(name, version)
+        flavored = open_model(_download(client, uri, name, version), shown)
+    tags = dict(mv.tags or {})
+    model, features = scoreable(
+        flavored,
+        shown,
+        config,
+        classes,
+        sample,
+        default_features,
+        gate_classes=json.loads(tags.get("gate.classes", "null")),
+        gate_features=json.loads(tags.get("gate.features", "null")),
+        require_columns=require_columns,
+    )
+    reference, record = None, None
+    if tags.get("gate.reference_run_id"):
+        record = "adopted"
+        reference = adopted_reference(client, uri, tags["gate.reference_run_id"])
+    elif tags.get("gate.mlflow_run_id"):
+        record = "gated"
+        reference = champion_reference(client, uri, tags["gate.mlflow_run_id"])
     return TrainedModel(
-        model=model, features=features, classes=classes, version=str(mv.version), reference=reference
+        model=model,
+        features=features,
+        classes=list(model.classes_),
+        version=str(mv.version),
+        reference=reference,
+        flavor=flavored.flavor,
+        record=record,
+    )
+
+
+def load_champion(
+    config: GateConfig, sample: pd.DataFrame, classes: list[Any], default_features: list[str]
+) -> TrainedModel | None:
+    """The model version behind alias `champion`, loaded with its reference performance, or None."""
+    uri = config.resolved_tracking_uri
+    client = connect(uri)
+    with registry_errors(uri, "read the champion alias"):
+        mv = alias_version(client, config.model_name, CHAMPION)
+    if mv is None:
+        return None
+    return load_version(
+        config,
+        str(mv.version),
+        sample,
+        classes,
+        default_features,
+        require_columns=False,
+        label=f"models:/{config.model_name}@{CHAMPION} (version {mv.version})",
+    )
+
+
+def adopt(config: GateConfig, version: str, reference: ChampionReference, facts: dict[str, Any]) -> str:
+    """Record `reference` as the champion's evidence: a run with reference.json, tags on the version.
+
+    Returns the run's id. From then on the version is `adopted`: triage compares against it.
+    """
+    uri = config.resolved_tracking_uri
+    client = connect(uri)
+    name = config.model_name
+    record = {"model_name": name, "version": version, **facts, "reference": dataclasses.asdict(reference)}
+    text = json.dumps(jsonable(record), indent=2)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with registry_errors(uri, f"adopt version {version} of {name}"):
+        exp_id = runs.experiment_id(client, config)
+        run = client.create_run(
+            exp_id,
+            run_name=f"adopt-{name}-v{version}",
+            tags={"gate.model_name": name, "gate.adopted_version": version},
+        )
+        run_id = str(run.info.run_id)
+        client.log_text(run_id, text, REFERENCE_FILE)
+        client.log_metric(run_id, f"reference.{reference.metric}", reference.overall)
+        client.set_terminated(run_id, "FINISHED")
+        for key, value in {
+            "gate.adopted": "true",
+            "gate.reference_run_id": run_id,
+            "gate.reference_sha256": digest,
+        }.items():
+            client.set_model_version_tag(name, version, key, value)
+    return run_id
+
+
+def adopted_reference(client: Any, uri: str, run_id: str) -> ChampionReference | None:
+    """The reference an adoption recorded (reference.json of its run), or None when unreadable."""
+    try:
+        with (
+            registry_errors(uri, "read the adopted champion's reference"),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            path = client.download_artifacts(run_id, REFERENCE_FILE, tmp)
+            data = json.loads(Path(path).read_text())
+    except (RegistryNotFound, ValueError):
+        return None
+    ref = data.get("reference") if isinstance(data, dict) else None
+    if not isinstance(ref, dict) or not isinstance(ref.get("overall"), int | float):
+        return None
+    return ChampionReference(
+        metric=str(ref.get("metric")),
+        overall=float(ref["overall"]),
+        segments={str(k): float(v) for k, v in (ref.get("segments") or {}).items()},
+        rows={str(k): (None if v is None else int(v)) for k, v in (ref.get("rows") or {}).items()},
     )
 
 
@@ -141,6 +372,7 @@ def version_tags(decision: Decision) -> dict[str, str]:
         "gate.reasons": reason_lines(decision.reasons)[:4900],
         "gate.flow_run_id": decision.prefect_flow_run_id or "",
         "gate.champion_version": decision.champion_version or "",
+        "gate.mlflow_run_id": decision.mlflow_run_id or "",
     }
 
 

@@ -125,11 +125,19 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
     lines += _review_lines(d)
     versions = []
     if d.candidate_version:
-        versions.append(f"candidate version **{d.candidate_version}**")
+        source = f" (trained outside the gate: `{d.candidate_source}`)" if d.candidate_source else ""
+        versions.append(f"candidate version **{d.candidate_version}**{source}")
     versions.append(
         f"champion version **{d.champion_version}**" if d.champion_version else "no champion before this run"
     )
     lines += ["; ".join(versions) + f"; primary metric `{d.primary_metric}`.", ""]
+    if d.champion_adopted:
+        lines += [
+            f"**Champion adopted:** version {d.champion_version} carried no gate record (promoted by hand); "
+            "this run scored it on the evaluation rows and recorded that as its reference in the registry, "
+            "so triage compares against it from the next run on.",
+            "",
+        ]
     lines += ["## Why", ""]
     lines += [f"- {r.text(code=True)}" for r in d.reasons] or ["- (no reasons recorded)"]
     if d.warnings:

@@ -7,8 +7,10 @@ candidate show which features' relation to the target changed most.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gatekeeper.compare.bootstrap import PairedDelta
@@ -64,6 +66,20 @@ def recovery_checks(
     ]
 
 
+def as_context(check: Check) -> Check:
+    """A triage finding about whether to retrain, for a candidate that exists already (trained elsewhere):
+    the training cost is sunk, so a skip becomes a warning read as context; blocks stay blocks."""
+    if check.effect != "skip":
+        return check
+    return replace(
+        check,
+        effect="warn",
+        message="context: the candidate was trained elsewhere, so its cost is sunk and it is judged anyway; "
+        f"for a retrain of its own the gate would have said: {check.message}",
+        advice=None,
+    )
+
+
 def relation_changes(
     champion: Any,
     candidate: Any,
@@ -71,14 +87,19 @@ def relation_changes(
     config: GateConfig,
     champion_features: list[str],
     candidate_features: list[str],
+    classes: list[Any] | None = None,
     max_rows: int = 5000,
 ) -> list[RelationChange]:
-    """Per-feature permutation importance of champion and candidate on the same rows, largest change first."""
+    """Per-feature permutation importance of champion and candidate on the same rows, largest change first.
+
+    Any model the gate can score works (a native estimator or one loaded from MLflow in another flavor):
+    the score is the negative log loss (classification, over `classes`) or RMSE of `model_outputs`.
+    """
     from sklearn.inspection import permutation_importance
 
     sample = frame.sample(min(len(frame), max_rows), random_state=config.statistics.seed)
     y = sample[config.target]
-    scoring = "neg_root_mean_squared_error" if config.task == "regression" else "neg_log_loss"
+    scoring = _scorer(config.task == "regression", list(classes or []))
     importances: dict[str, dict[str, float]] = {}
     for name, model, feats in (
         ("champion", champion, champion_features),
@@ -94,3 +115,19 @@ def relation_changes(
         for f in features
     ]
     return sorted(rows, key=lambda r: -abs(r.change))
+
+
+def _scorer(regression: bool, classes: list[Any]) -> Any:
+    """A permutation-importance scorer (higher is better) from the gate's own reading of model outputs."""
+    from gatekeeper.train.models import model_outputs
+
+    def score(model: Any, X: pd.DataFrame, y: pd.Series) -> float:
+        out = model_outputs(model, X, [] if regression else classes)
+        if regression:
+            return -float(np.sqrt(np.mean((np.asarray(y, dtype=float) - out) ** 2)))
+        codes = pd.Index([str(c) for c in classes]).get_indexer(y.astype(str))
+        known = codes >= 0
+        p = np.clip(out[np.flatnonzero(known), codes[known]], 1e-15, 1.0)
+        return float(np.mean(np.log(p)))
+
+    return score

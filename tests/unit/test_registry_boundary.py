@@ -67,7 +67,7 @@ def test_a_programming_error_is_not_disguised_as_registry_trouble() -> None:
 
 
 def test_models_pickled_under_the_old_module_names_still_load() -> None:
-    from gatekeeper.registry.versions import LEGACY_MODULES, _alias_legacy_modules
+    from gatekeeper.registry.flavors import LEGACY_MODULES, _alias_legacy_modules
     from gatekeeper.train.pipeline import as_object_text
 
     # a pickle that names the function by its module before the reshape
