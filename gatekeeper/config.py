@@ -176,7 +176,8 @@ class Prediction(_Strict):
     # auto: predict_proba where the flavor has it, else the pyfunc output read as probabilities
     # (a column per class, or one score of the positive class) or as labels
     method: Literal["auto", "predict_proba", "predict"] = "auto"
-    # a pyfunc model's output column holding the positive class's score (binary), e.g. "probability"
+    # a pyfunc model's output column holding the positive class's score (binary), e.g. "probability";
+    # models with a native predict_proba (sklearn, xgboost, lightgbm) use that unless method is predict
     column: str | None = None
 
 

@@ -148,7 +148,6 @@ def scoreable(
     if (
         not regression
         and method != "predict"
-        and column is None
         and native is not None
         and hasattr(native, "predict_proba")
         and hasattr(native, "classes_")
