@@ -66,10 +66,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gatekeeper.config import load_config
     from gatekeeper.report.markdown import write_decision
 
-    config = load_config(args.config, **({"workdir": args.workdir} if args.workdir else {}))
+    config = load_config(args.config, workdir=args.workdir, candidate=args.candidate)
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
     decision = run_gate(config, args.debug)
     print_decision(decision, write_decision(decision, output))
+    return EXIT_OK
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Record a hand-promoted champion's performance on the config's evaluation rows as its reference."""
+    from gatekeeper.config import load_config
+
+    config = load_config(args.config, workdir=args.workdir)
+    if args.model and args.model != config.model_name:
+        raise ConfigError(
+            f"--model {args.model!r} is not the config's model_name {config.model_name!r}: "
+            "give the config of the model to adopt"
+        )
+    _quiet_environment()
+    from flows.adoption import adopt
+
+    result = adopt(config, args.version)
+    segments = result["segments"]
+    console().print(
+        f"adopted {result['model_name']} version {result['version']} (flavor {result['flavor']}): "
+        f"{result['metric']} {result['overall']:.4f} on {result['rows']} evaluation rows, "
+        f"{len(segments)} segment(s) recorded as its reference; triage compares against it from now on"
+    )
     return EXIT_OK
 
 
@@ -260,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("--config", {"required": True, "help": "path to gate.yaml"}),
         ("--workdir", {"help": "working folder (default: the config's, else ./.gatekeeper)"}),
         ("--output", {"help": "where to write decision JSON (default: WORKDIR/decisions/MODEL.json)"}),
+        ("--candidate", {"help": "judge this model trained elsewhere instead of training one: "
+                                 "models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/PATH"}),
+    )  # fmt: skip
+    command(
+        "adopt", cmd_adopt,
+        "record a champion promoted by hand as the gate's reference (scored on the config's evaluation rows)",
+        ("--config", {"required": True, "help": "path to gate.yaml (its evaluation rows and segments)"}),
+        ("--model", {"help": "registered model name (must be the config's model_name)"}),
+        ("--version", {"help": "the version to adopt (default: the one behind alias champion)"}),
+        ("--workdir", {"help": "working folder (default: the config's, else ./.gatekeeper)"}),
     )  # fmt: skip
     command(
         "demo", cmd_demo, "the whole story on simulated data, nothing to set up",

@@ -71,6 +71,20 @@ def load_champion(config: GateConfig, tables: GateTables) -> TrainedModel | None
 
 
 @gate_task(**REMOTE_RETRIES)
+def load_model_version(config: GateConfig, tables: GateTables, version: str | None) -> TrainedModel:
+    """Version `version` of the model (default: the one behind `champion`), loaded as the gate scores it."""
+    if version is None:
+        champion = versions.load_champion(config, *_probe(config, tables))
+        if champion is None:
+            raise ModelError(
+                f"{config.model_name!r} has no {CHAMPION} alias in {config.resolved_tracking_uri}: name the "
+                "version to adopt (--version)"
+            )
+        return champion
+    return versions.load_version(config, version, *_probe(config, tables), require_columns=False)
+
+
+@gate_task(**REMOTE_RETRIES)
 def adopt_champion(config: GateConfig, tables: GateTables, champion: TrainedModel) -> TrainedModel:
     """Record a hand-promoted champion's performance on the evaluation rows as its reference (a run with
     reference.json, tags on the version), so triage can compare against it from now on."""

@@ -331,3 +331,41 @@ def test_models_the_gate_cannot_score_are_refused_before_scoring(world: dict[str
 def test_a_candidate_uri_is_checked_when_the_config_is_read(world: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"`candidate`.*models:/<name>/<version>.*got 'models:/team-churn'"):
         gate_config(world, candidate="models:/team-churn")
+
+
+def test_cli_adopts_on_demand_and_runs_with_a_candidate(
+    world: dict[str, Any], team: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+    from gatekeeper.demo.scenarios import write_config
+
+    model = f"{MODEL}-cli"
+    train = world["train"]
+    path = write_config(gate_config(world, model), world["root"] / f"{model}.yaml")
+    team_logs(team, "sklearn", fitted("logistic", train), train, register=model)
+    client = mlflow_client(gate_config(world, model))
+    client.set_registered_model_alias(model, "champion", "1")
+
+    assert main(["adopt", "--config", str(path), "--model", "someone-else"]) == 1
+    assert "--model 'someone-else' is not the config's model_name 'team-churn-cli'" in capsys.readouterr().err
+    assert "gate.adopted" not in client.get_model_version(model, "1").tags
+
+    assert main(["adopt", "--config", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert f"adopted {model} version 1 (flavor sklearn): roc_auc 0." in said
+    tags = client.get_model_version(model, "1").tags
+    assert tags["gate.adopted"] == "true"
+    assert len(tags["gate.reference_sha256"]) == 64
+
+    team_logs(team, "lightgbm", fitted("lightgbm", train), train, register=model)
+    out = world["root"] / "cli-decision.json"
+    code = main(["run", "--config", str(path), "--candidate", f"models:/{model}/2", "--output", str(out)])
+    decision = json.loads(out.read_text())
+    assert code == 0
+    assert decision["candidate_source"] == f"models:/{model}/2"
+    assert decision["champion_adopted"] is False, "adopted on demand before this run"
+    assert decision["triage"]["reference"]["overall"] > 0.5
+    assert_alias_follows(decision, "1", gate_config(world, model))
+
+    assert main(["run", "--config", str(path), "--candidate", "models:/nope"]) == 1
+    assert "`candidate`" in capsys.readouterr().err
