@@ -12,7 +12,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.decide.decision import Decision
 from gatekeeper.errors import ModelError
-from gatekeeper.registry import CHALLENGER, CHAMPION, client, flavors, runs, versions
+from gatekeeper.registry import CHALLENGER, CHAMPION, candidates, client, flavors, runs, versions
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.reference import model_rows, reference_of
 from tasks import gate_task, retry_if
@@ -119,9 +119,9 @@ def adopt_champion(config: GateConfig, tables: GateTables, champion: TrainedMode
 
 
 @gate_task(**REMOTE_RETRIES)
-def resolve_candidate(config: GateConfig) -> versions.CandidateRef:
+def resolve_candidate(config: GateConfig) -> candidates.CandidateRef:
     """Where the configured candidate URI points (read only): a clear error before any data is read."""
-    ref = versions.resolve_candidate(config, str(config.candidate))
+    ref = candidates.resolve_candidate(config, str(config.candidate))
     where = f"version {ref.version}" if ref.version else f"run {ref.run_id} (not yet registered)"
     get_run_logger().info("candidate %s is %s of %s", ref.uri, where, config.model_name)
     return ref
@@ -129,16 +129,16 @@ def resolve_candidate(config: GateConfig) -> versions.CandidateRef:
 
 @gate_task(**REMOTE_RETRIES)
 def load_candidate(
-    config: GateConfig, tables: GateTables, run_id: str, ref: versions.CandidateRef
+    config: GateConfig, tables: GateTables, run_id: str, ref: candidates.CandidateRef
 ) -> TrainedModel:
     """A candidate trained elsewhere: registered as a version of `model_name` if it is not one yet, alias
     `challenger`, loaded in its flavor and checked on a few evaluation rows. A model the gate cannot score
     stays registered, tagged with the reason, and the run fails with it."""
-    version = versions.register_external(config, ref, run_id)
+    version = candidates.register_external(config, ref, run_id)
     try:
         candidate = versions.load_version(config, version, *_probe(config, tables), label=ref.uri)
     except ModelError as exc:
-        versions.mark_unscoreable(config, version, str(exc))
+        candidates.mark_unscoreable(config, version, str(exc))
         raise
     get_run_logger().info(
         "candidate %s: %s version %s, flavor %s, %d features",

@@ -8,7 +8,6 @@ import hashlib
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,12 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
-from gatekeeper.errors import AliasMoved, ModelError, RegistryNotFound
+from gatekeeper.errors import AliasMoved, RegistryNotFound
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, runs
-from gatekeeper.registry.client import alias_version, connect, http_status, registry_errors
+from gatekeeper.registry.client import alias_version, connect, registry_errors
 from gatekeeper.registry.flavors import open_model, scoreable
 from gatekeeper.registry.runs import champion_reference
-from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.report.markdown import reason_lines
 from gatekeeper.serialize import jsonable
 from gatekeeper.train.models import TrainedModel
@@ -33,7 +31,6 @@ REFERENCE_FILE = "reference.json"
 def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> str:
     """Log the fitted model in the run, register a new version, point `challenger` at it."""
     import mlflow.sklearn
-    from mlflow.exceptions import MlflowException
 
     uri = config.resolved_tracking_uri
     client = connect(uri)
@@ -46,12 +43,7 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
             mlflow.sklearn.save_model(candidate.model, str(path), serialization_format="cloudpickle")
             client.log_artifacts(run_id, str(path), "model")
         client.log_metric(run_id, "train_rows", candidate.n_train)
-        try:
-            client.get_registered_model(config.model_name)
-        except MlflowException:
-            client.create_registered_model(
-                config.model_name, description="Managed by the retraining gatekeeper."
-            )
+        ensure_registered_model(client, config.model_name)
         version = client.create_model_version(
             config.model_name,
             source=f"runs:/{run_id}/model",
@@ -66,136 +58,13 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
         return str(version)
 
 
-@dataclass(frozen=True)
-class CandidateRef:
-    """A candidate named by URI: its version of `model_name`, or (runs:/ not yet registered) its run."""
-
-    uri: str
-    version: str | None
-    run_id: str | None = None
-    path: str | None = None
-
-
-def resolve_candidate(config: GateConfig, text: str) -> CandidateRef:
-    """Where a candidate URI points, checked against the registry (reads only).
-
-    A version or alias of another registered model, a version or alias that does not exist, a run
-    that does not exist, or the champion itself: each a ModelError saying which.
-    """
-    ref = parse_model_uri(text)
-    uri = config.resolved_tracking_uri
-    client = connect(uri)
-    name = config.model_name
-    if ref.kind in ("version", "alias") and ref.name != name:
-        raise ModelError(
-            f"candidate {ref.uri} is a version of registered model {ref.name!r}, not of {name!r} "
-            f"(model_name): the gate moves {name!r}'s aliases only; register the candidate under {name!r} "
-            "or give it as runs:/<run_id>/<path>"
-        )
-    with registry_errors(uri, f"resolve the candidate {ref.uri}"):
-        if ref.kind == "version":
-            try:
-                mv = client.get_model_version(name, ref.version)
-            except Exception as exc:
-                if not _not_found(exc):
-                    raise
-                raise ModelError(
-                    f"candidate {ref.uri} does not resolve: {name!r} has no version {ref.version} in {uri}"
-                ) from None
-            version = str(mv.version)
-        elif ref.kind == "alias":
-            mv = alias_version(client, name, str(ref.alias))
-            if mv is None:
-                raise ModelError(
-                    f"candidate {ref.uri} does not resolve: {name!r} has no alias {ref.alias!r} in {uri}"
-                )
-            version = str(mv.version)
-        else:
-            try:
-                client.get_run(ref.run_id)
-            except Exception as exc:
-                if not _not_found(exc):
-                    raise
-                raise ModelError(
-                    f"candidate {ref.uri} does not resolve: no run {ref.run_id} in {uri}"
-                ) from None
-            found = _version_of_run(client, name, str(ref.run_id), str(ref.path))
-            return CandidateRef(ref.uri, found, ref.run_id, ref.path)
-        champion = alias_version(client, name, CHAMPION)
-    if champion is not None and str(champion.version) == version:
-        raise ModelError(
-            f"candidate {ref.uri} is version {version}, which already is {name!r}'s {CHAMPION}: "
-            "nothing to judge"
-        )
-    return CandidateRef(ref.uri, version)
-
-
-def _not_found(exc: BaseException) -> bool:
+def ensure_registered_model(client: Any, name: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    if not isinstance(exc, MlflowException):
-        return False
-    text = str(exc).lower()
-    return (
-        http_status(exc) == 404
-        or exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-        or "not found" in text
-        or "does not exist" in text
-    )
-
-
-def _version_of_run(client: Any, name: str, run_id: str, path: str) -> str | None:
-    """The newest version of `name` registered from `path` of run `run_id`, if there is one."""
     try:
-        found = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
-    except Exception as exc:
-        if _not_found(exc):
-            return None
-        raise
-    tail = "/" + path.strip("/")
-    matching = [
-        mv
-        for mv in found
-        if str(mv.source).rstrip("/").endswith(tail) or str(mv.source).startswith("models:/m-")
-    ]
-    return str(max(matching, key=lambda mv: int(mv.version)).version) if matching else None
-
-
-def register_external(config: GateConfig, ref: CandidateRef, gate_run_id: str) -> str:
-    """The candidate's version of `model_name` (registering a runs:/ candidate first), alias `challenger`."""
-    import mlflow
-
-    uri = config.resolved_tracking_uri
-    client = connect(uri)
-    name = config.model_name
-    with registry_errors(uri, f"register the candidate {ref.uri}"):
-        version = ref.version
-        if version is None:
-            previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_registry_uri(uri)
-            try:
-                mv = mlflow.register_model(
-                    ref.uri,
-                    name,
-                    tags={"gate.registered_from": ref.uri, "gate.registered_by_run": gate_run_id},
-                )
-            finally:
-                mlflow.set_tracking_uri(previous[0])
-                mlflow.set_registry_uri(previous[1])
-            version = str(mv.version)
-        client.set_model_version_tag(name, version, "gate.candidate_uri", ref.uri)
-        client.set_registered_model_alias(name, CHALLENGER, version)
-        return version
-
-
-def mark_unscoreable(config: GateConfig, version: str, reason: str) -> None:
-    """Tag a candidate the gate could not score with the reason (it stays registered; nothing moves)."""
-    uri = config.resolved_tracking_uri
-    client = connect(uri)
-    with registry_errors(uri, f"tag version {version} of {config.model_name}"):
-        client.set_model_version_tag(config.model_name, version, "gate.decision", "error")
-        client.set_model_version_tag(config.model_name, version, "gate.reasons", reason[:4900])
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="Managed by the retraining gatekeeper.")
 
 
 def _download(client: Any, uri: str, name: str, version: str) -> str:

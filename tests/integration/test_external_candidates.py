@@ -121,6 +121,8 @@ def team(world: dict[str, Any]) -> Iterator[Any]:
     before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name("team-training") is None:  # artifacts next to the registry
+        mlflow.create_experiment("team-training", artifact_location=(world["root"] / "team").as_uri())
     mlflow.set_experiment("team-training")
     yield mlflow
     mlflow.set_tracking_uri(before[0])
@@ -369,3 +371,72 @@ def test_cli_adopts_on_demand_and_runs_with_a_candidate(
 
     assert main(["run", "--config", str(path), "--candidate", "models:/nope"]) == 1
     assert "`candidate`" in capsys.readouterr().err
+
+
+def test_a_three_class_lightgbm_candidate_against_a_hand_promoted_champion(tmp_path: Path) -> None:
+    """Multiclass from outside the gate: classes as strings, macro one-vs-rest AUC and log loss."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    def plans(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(n, 4))
+        region = rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2])
+        scores = np.stack([x[:, 0] * x[:, 1], 1.2 * x[:, 2] - 0.5, np.abs(x[:, 3]) - 0.6], axis=1)
+        noisy = scores + rng.gumbel(size=scores.shape) * 0.6
+        label = np.array(["basic", "family", "pro"])[noisy.argmax(axis=1)]
+        return pd.DataFrame(x.round(4), columns=FEATURES[:4]).assign(region=region, plan=label)
+
+    for name, (n, seed) in {"train": (4000, 11), "new": (2000, 12), "eval": (6000, 13)}.items():
+        plans(n, seed).to_parquet(tmp_path / f"{name}.parquet", index=False)
+    write_starter_suite(
+        str(tmp_path / "train.parquet"),
+        tmp_path / "suites" / "plans.json",
+        target="plan",
+        id_columns=(),
+        force=False,
+    )
+    config = parse_config(
+        {
+            "model_name": "team-plans",
+            "target": "plan",
+            "data": {k: str(tmp_path / f"{v}.parquet") for k, v in
+                     {"train": "train", "new_labels": "new", "evaluation": "eval"}.items()},
+            "expectations": {"directory": str(tmp_path / "suites"), "train": "plans", "new_labels": "plans"},
+            "segments": ["region"],
+            "primary_metric": "roc_auc",
+            "secondary_metrics": ["log_loss", "recall"],
+            "statistics": {"n_resamples": 300},
+            "workdir": str(tmp_path / "wd"),
+        },
+        source="test",
+    )  # fmt: skip
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    X, y = train[FEATURES[:4]], train["plan"]
+    uri = config.resolved_tracking_uri
+    (tmp_path / "wd").mkdir()
+    # the team's job sets the process-wide URIs (and with them MLFLOW_TRACKING_URI, which the
+    # autouse fixture restores after the test)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("plans", (tmp_path / "team").as_uri()))
+    for flavor, model in (
+        ("sklearn", LogisticRegression(max_iter=500).fit(X, y)),
+        ("lightgbm", lightgbm.LGBMClassifier(n_estimators=120, num_leaves=15, verbose=-1).fit(X, y)),
+    ):
+        with mlflow.start_run() as run:
+            signature = infer_signature(X, model.predict_proba(X))
+            getattr(mlflow, flavor).log_model(model, name="model", signature=signature)
+        mlflow.register_model(f"runs:/{run.info.run_id}/model", "team-plans")
+    mlflow_client(config).set_registered_model_alias("team-plans", "champion", "1")
+
+    decision = run_gate(config.model_copy(update={"candidate": "models:/team-plans/2"}))
+    assert decision["champion_adopted"] is True
+    assert decision["decision"] == "promoted", decision["reasons"]
+    overall = decision["overall"]
+    assert overall["delta"] > 0.02  # the trees learn the interaction the linear champion cannot
+    assert set(overall["secondary"]) == {"log_loss", "recall"}
+    assert overall["secondary"]["log_loss"]["delta"] < 0
+    assert {s["segment"] for s in decision["segments"]} == {"region=north", "region=south", "region=east"}
+    assert aliases(config)["champion"] == "2"
