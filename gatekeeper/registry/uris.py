@@ -37,8 +37,8 @@ def parse_model_uri(uri: str, field: str = "candidate") -> ModelUri:
     if m := _RUN.match(text):
         return ModelUri(text, "run", run_id=m["run_id"], path=m["path"])
     hint = ""
-    if text.startswith("models:/") and text.rstrip("/").count("/") == 1 and "@" not in text:
-        hint = " (a model name alone is ambiguous: add /<version> or @<alias>)"
-    elif text.startswith("models:/m-"):
+    if text.startswith("models:/m-"):
         hint = " (a logged model id is not a registered version: register it, or give runs:/<run_id>/<path>)"
+    elif text.startswith("models:/") and text.rstrip("/").count("/") == 1 and "@" not in text:
+        hint = " (a model name alone is ambiguous: add /<version> or @<alias>)"
     raise ConfigError(f"`{field}` must be an MLflow model URI of the form {FORMS}{hint}; got {text!r}")

@@ -133,6 +133,7 @@ def read_output(
         proba = np.asarray(frame, dtype=float)
     elif kind == "score":
         score = np.asarray(frame[column] if column is not None else frame.iloc[:, 0], dtype=float)
+        _check_unit_interval(score, source)
         proba = np.zeros((len(score), k))
         proba[:, positive], proba[:, 1 - positive] = score, 1 - score
     else:
@@ -142,15 +143,21 @@ def read_output(
             raise ModelError(f"{source} predicted labels {unknown} that are not the classes {classes}")
         proba = np.zeros((len(codes), k))
         proba[np.arange(len(codes)), codes] = 1.0
-    if kind != "labels" and proba.size:
-        finite = np.isfinite(proba)
-        if not finite.all() or proba.min() < -1e-9 or proba.max() > 1 + 1e-9:
-            raise ModelError(
-                f"{source} returned scores outside [0, 1] (min {np.nanmin(proba):.4g}, max "
-                f"{np.nanmax(proba):.4g}, {int((~finite).sum())} not finite); the gate needs probabilities: "
-                "log a model whose output is a probability, or name it with `prediction.column`"
-            )
+    if kind == "probabilities":
+        _check_unit_interval(proba, source)
     return proba
+
+
+def _check_unit_interval(values: Array, source: str) -> None:
+    if not values.size:
+        return
+    finite = np.isfinite(values)
+    if not finite.all() or values.min() < -1e-9 or values.max() > 1 + 1e-9:
+        raise ModelError(
+            f"{source} returned scores outside [0, 1] (min {np.nanmin(values):.4g}, max "
+            f"{np.nanmax(values):.4g}, {int((~finite).sum())} not finite); the gate needs probabilities: "
+            "log a model whose output is a probability, or name it with `prediction.column`"
+        )
 
 
 @dataclass(frozen=True)
