@@ -130,6 +130,8 @@ def scoreable(
     features = _features(flavored, default_features, gate_features)
     if flavored.inputs:
         problems = signature_problems(flavored.inputs, sample)
+        if not require_columns:  # the champion: a column the data lost is scored as missing, with a warning
+            problems = [p for p in problems if not p.startswith("missing column")]
         if problems:
             raise ModelError(
                 f"{uri} (flavor {flavored.flavor}) has a logged signature that does not fit the evaluation "
@@ -137,6 +139,10 @@ def scoreable(
             )
     missing = [f for f in features if f not in sample.columns]
     if not require_columns:
+        if missing:
+            logger.warning(
+                "%s needs columns the evaluation data lacks, scored as missing: %s", uri, missing[:10]
+            )
         sample = sample.reindex(columns=list(dict.fromkeys([*sample.columns, *features])))
     elif missing:
         raise ModelError(

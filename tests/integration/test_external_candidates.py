@@ -10,6 +10,7 @@ hand-promoted champion on its first run, and moves `champion` only as its decisi
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,24 @@ class LabelsOnly:
         return self.model.predict(model_input[FEATURES])
 
 
+@pytest.fixture(autouse=True)
+def _team_uris_do_not_leak() -> Iterator[None]:
+    """A team's `mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI (and the registry's), which the
+    gate reads: put both back, and MLflow's globals, so later tests see the environment they began with."""
+    import mlflow
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {k: os.environ.get(k) for k in keys}
+    yield
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("external")
@@ -112,21 +131,19 @@ def gate_config(world: dict[str, Any], model: str = MODEL, **extra: Any) -> Gate
 
 
 @pytest.fixture
-def team(world: dict[str, Any]) -> Iterator[Any]:
-    """The team's MLflow session: the same registry the gate reads, set globally as team code does."""
+def team(world: dict[str, Any]) -> Any:
+    """The team's MLflow session: the same registry the gate reads, set globally as team code does
+    (put back by `_team_uris_do_not_leak`)."""
     import mlflow
 
     uri = gate_config(world).resolved_tracking_uri
     Path(world["root"] / "wd").mkdir(exist_ok=True)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if mlflow.get_experiment_by_name("team-training") is None:  # artifacts next to the registry
         mlflow.create_experiment("team-training", artifact_location=(world["root"] / "team").as_uri())
     mlflow.set_experiment("team-training")
-    yield mlflow
-    mlflow.set_tracking_uri(before[0])
-    mlflow.set_registry_uri(before[1])
+    return mlflow
 
 
 def team_logs(mlflow: Any, flavor: str, model: Any, frame: pd.DataFrame, register: str | None = None) -> str:
@@ -276,6 +293,7 @@ def test_second_run_on_an_adopted_champion_does_triage(world: dict[str, Any], te
         (f"models:/{MODEL}-errors@nope", "has no alias 'nope'"),
         ("runs:/0123456789abcdef0123456789abcdef/model", "no run 0123456789abcdef0123456789abcdef"),
         ("models:/someone-elses-model/1", "is a version of registered model 'someone-elses-model'"),
+        (f"models:/{MODEL}-errors@champion", "is version 1, which already is 'team-churn-errors''s champion"),
     ],
 )
 def test_candidates_that_do_not_resolve_are_clear_errors(
@@ -416,8 +434,7 @@ def test_a_three_class_lightgbm_candidate_against_a_hand_promoted_champion(tmp_p
     X, y = train[FEATURES[:4]], train["plan"]
     uri = config.resolved_tracking_uri
     (tmp_path / "wd").mkdir()
-    # the team's job sets the process-wide URIs (and with them MLFLOW_TRACKING_URI, which the
-    # autouse fixture restores after the test)
+    # the team's job sets the process-wide URIs (and MLFLOW_TRACKING_URI: put back after the test)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     mlflow.set_experiment(experiment_id=mlflow.create_experiment("plans", (tmp_path / "team").as_uri()))
