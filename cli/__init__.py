@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.printing import console, print_decision, print_status
+from cli.webhook import add_webhook_commands
 from gatekeeper.errors import ConfigError, GatekeeperError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
             ("--json", {"action": "store_true", "help": "print JSON instead of a table"}),
         ),
     )  # fmt: skip
+    add_webhook_commands(sub, common)
     return parser
 
 

@@ -20,6 +20,8 @@ import gatekeeper
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+WEBHOOK_SECRET = "test-webhook-secret-0f6c2b9e"
+WEBHOOK_ENCRYPTION_KEY = "T0i9mY3lW0kq6Z8y2c1b4n7m5x8v2z3a6s9d1f4g7h0="  # a Fernet key: 32 bytes, base64
 
 
 def free_port() -> int:
@@ -78,6 +80,13 @@ class Servers:
             PREFECT_WORKER_PREFETCH_SECONDS="5",
             PREFECT_LOGGING_LEVEL="INFO",
             MLFLOW_TRACKING_URI=self.mlflow_url,
+            # registry webhooks to a receiver on loopback over http (MLflow allows https to public
+            # addresses only by default), re-read at once, with secrets every worker can decrypt
+            MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
+            _MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+            MLFLOW_WEBHOOK_CACHE_TTL="1",
+            MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=WEBHOOK_ENCRYPTION_KEY,
+            GATEKEEPER_WEBHOOK_SECRET=WEBHOOK_SECRET,
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             PYTHONUNBUFFERED="1",
         )

@@ -5,18 +5,29 @@ Marked `servers`; `.ci/run` runs it with the rest. Deselect locally with `pytest
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config, write_config
 from tests.integration.browser import Browser
-from tests.integration.servers import BIN, REPO, Servers, chromium, start_servers, wait_until
+from tests.integration.servers import (
+    BIN,
+    REPO,
+    WEBHOOK_SECRET,
+    Servers,
+    chromium,
+    free_port,
+    start_servers,
+    wait_until,
+)
 
 pytestmark = pytest.mark.servers
 
@@ -70,6 +81,7 @@ def deployed(servers: Servers) -> dict[str, Path]:
         "server-gate": model_config(servers, "server-gate", "improves"),
         "server-review": model_config(servers, "server-review", "improves", require_approval=True),
         "server-ui": model_config(servers, "server-ui", "improves", require_approval=True),
+        "server-ext": model_config(servers, "server-ext", "improves"),
     }
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     spec["deployments"] = [d for m, c in configs.items() for d in deployments_for(m, c)]
@@ -147,7 +159,7 @@ def test_the_repository_prefect_yaml_deploys_a_schedule_and_a_labels_trigger(ser
     }
     assert [s["schedule"]["cron"] for s in scheduled["schedules"]] == ["0 6 * * 1"]
     schema = scheduled["parameter_openapi_schema"]["properties"]
-    assert set(schema) == {"config", "new_labels", "model_name"}
+    assert set(schema) == {"config", "new_labels", "model_name", "candidate"}
     on_labels = deployment_id(servers, "bank-term-deposit-on-labels")
     automations = servers.api("POST", "/automations/filter", json={})
     triggers = [
@@ -224,6 +236,159 @@ def test_the_scheduled_deployment_gates_the_batch_its_config_names(servers, depl
     report = artifacts_of(servers, run["id"], "gate-server-gate")[0]
     assert "champion version **2**" in report["data"]  # judged against what the arrivals left
     assert str(deployed["server-gate"].parent / "new_labels.parquet") in str(logs_of(servers, run["id"]))
+
+
+# ----------------------------------------------------------------------------- a new model version
+
+
+@pytest.fixture(scope="module")
+def receiver(servers: Servers) -> dict[str, str]:
+    """`gatekeeper webhook serve` for model server-ext, and the MLflow webhook pointing at it (as the
+    README says); the secret is in GATEKEEPER_WEBHOOK_SECRET of the servers' environment."""
+    port = free_port()
+    servers.start(
+        "webhook-receiver", str(BIN / "gatekeeper"), "webhook", "serve", "--port", str(port),
+        "--secret-env", "GATEKEEPER_WEBHOOK_SECRET", "--model", "server-ext",
+        "--state-dir", str(servers.root / "webhook"),
+    )  # fmt: skip
+    servers.wait_healthy("webhook-receiver", f"http://127.0.0.1:{port}/health")
+    url = f"http://127.0.0.1:{port}/mlflow-webhook"
+    done = servers.run(
+        str(BIN / "gatekeeper"), "webhook", "register", "--url", url,
+        "--secret-env", "GATEKEEPER_WEBHOOK_SECRET", "--tracking-uri", servers.mlflow_url,
+    )  # fmt: skip
+    webhook_id = done.stdout.split("MLflow webhook ", 1)[1].split()[0]
+    return {"url": url, "webhook_id": webhook_id}
+
+
+def team_registers(servers: Servers, model: str, config: Path) -> str:
+    """A team's own training job: fit on the model's data, log the model in a run of its own and
+    register it (MLflow's client against the server, no gate code in the registration). Its version."""
+    import tempfile
+
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    from gatekeeper.config import load_config
+    from gatekeeper.data.tables import feature_columns, read_table
+    from gatekeeper.train.pipeline import build_default_pipeline
+
+    gate = load_config(config)
+    frame = pd.concat([read_table(gate.data.train), read_table(gate.data.new_labels)], ignore_index=True)
+    features = feature_columns(gate, frame)
+    fitted = build_default_pipeline(gate).fit(frame[features], frame[gate.target])
+    client = MlflowClient(tracking_uri=servers.mlflow_url, registry_uri=servers.mlflow_url)
+    experiment = client.get_experiment_by_name("team-jobs") or client.get_experiment(
+        client.create_experiment("team-jobs")
+    )
+    run = client.create_run(experiment.experiment_id, run_name="nightly-training")
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.sklearn.save_model(fitted, f"{tmp}/model", serialization_format="cloudpickle")
+        client.log_artifacts(run.info.run_id, f"{tmp}/model", "model")
+    client.set_terminated(run.info.run_id)
+    version = client.create_model_version(
+        model, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id, tags={"team": "risk"}
+    )
+    return str(version.version)
+
+
+def gate_runs_for(servers: Servers, model: str, candidate: str) -> list[dict[str, Any]]:
+    deployment = deployment_id(servers, f"{model}-on-new-version")
+    return [r for r in runs_of(servers, deployment) if r["parameters"].get("candidate") == candidate]
+
+
+def test_a_version_registered_outside_the_gate_runs_the_gate(servers, deployed, receiver) -> None:
+    """MLflow webhook -> receiver -> gatekeeper.model_version.created -> the deployment's gate run,
+    whose decision lands on the version in the registry."""
+    bootstrap(servers, "server-ext")  # the gate's own version 1: its webhook delivery is skipped
+    version = team_registers(servers, "server-ext", deployed["server-ext"])
+    assert version == "2"
+    tags = wait_until(
+        "the gate's decision on version 2",
+        lambda: (t := version_tags(servers, "server-ext", "2")).get("gate.decision") and t,
+        timeout=600,
+        every=2,
+    )
+    runs = gate_runs_for(servers, "server-ext", "models:/server-ext/2")
+    assert len(runs) == 1, runs
+    run = wait_for_end(servers, runs[0]["id"])
+    assert run["state_type"] == "COMPLETED", run["state"]
+    assert run["parameters"]["model_name"] == "server-ext"
+    assert tags["gate.flow_run_id"] == run["id"]
+    assert tags["gate.candidate_uri"] == "models:/server-ext/2"
+    assert tags["team"] == "risk"
+    champion = aliases(servers, "server-ext")["champion"]
+    assert champion == ("2" if tags["gate.decision"] == "promoted" else "1"), tags["gate.decision"]
+    report = artifacts_of(servers, run["id"], "gate-server-ext")[0]
+    assert "trained outside the gate: `models:/server-ext/2`" in report["data"]
+    assert "browser=" in report["data"]  # the per-segment table
+    assert "skipped" in servers.log("webhook-receiver")  # version 1's delivery (the gate's own)
+
+
+def test_unsigned_deliveries_are_refused_and_a_burst_runs_the_gate_once(servers, deployed, receiver) -> None:
+    import threading
+    import time
+    import uuid
+
+    import httpx
+    from mlflow import MlflowClient
+    from mlflow.webhooks.delivery import _generate_hmac_signature
+
+    client = MlflowClient(tracking_uri=servers.mlflow_url, registry_uri=servers.mlflow_url)
+    client.update_webhook(receiver["webhook_id"], status="DISABLED")  # this test sends the deliveries
+    time.sleep(3)  # MLflow re-reads its webhooks every MLFLOW_WEBHOOK_CACHE_TTL (1 s here)
+    try:
+        version = team_registers(servers, "server-ext", deployed["server-ext"])
+    finally:
+        client.update_webhook(receiver["webhook_id"], status="ACTIVE")
+    body = json.dumps(
+        {
+            "entity": "model_version",
+            "action": "created",
+            "timestamp": "2026-11-25T00:00:00+00:00",
+            "data": {"name": "server-ext", "version": version, "source": "s", "run_id": None, "tags": {}},
+        }
+    )
+    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
+    signed = {
+        "Content-Type": "application/json",
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": stamp,
+        "X-MLflow-Signature": _generate_hmac_signature(WEBHOOK_SECRET, delivery, stamp, body),
+    }
+    refused = [
+        httpx.post(receiver["url"], content=body, headers={"Content-Type": "application/json"}),
+        httpx.post(receiver["url"], content=body, headers={**signed, "X-MLflow-Signature": "v1,AAAA"}),
+        httpx.post(receiver["url"], content=body.replace(version, "99"), headers=signed),
+        httpx.post(
+            receiver["url"],
+            content=body,
+            headers={**signed, "X-MLflow-Timestamp": str(int(time.time()) - 3600)},
+        ),
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 401, 401], [r.text for r in refused]
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(httpx.post(receiver["url"], content=body, headers=signed, timeout=60).status_code)
+
+    burst = [threading.Thread(target=post) for _ in range(3)]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join()
+    assert sorted(answers) == [200, 200, 202]
+    candidate = f"models:/server-ext/{version}"
+    wait_until(
+        "the burst's gate run finished",
+        lambda: [r for r in gate_runs_for(servers, "server-ext", candidate) if r["state_type"] in TERMINAL],
+        timeout=600,
+        every=2,
+    )
+    time.sleep(5)  # a second run from the burst would have been scheduled by now
+    assert len(gate_runs_for(servers, "server-ext", candidate)) == 1
+    assert len(gate_runs_for(servers, "server-ext", "models:/server-ext/99")) == 0
+    assert version_tags(servers, "server-ext", version).get("gate.decision")
 
 
 # ----------------------------------------------------------------------------- review in the UI
