@@ -143,3 +143,22 @@ class Review:
 
     def as_tags(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "reviewer": self.reviewer, "comment": self.comment, "at": self.at}
+
+
+@dataclass(frozen=True)
+class ClassRecall:
+    """One class's recall (the share of its rows predicted as it) for champion and candidate on the same
+    rows, with the paired difference's normal interval (rows of the class are the unit)."""
+
+    label: str
+    n: int
+    candidate: float
+    champion: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def clear(self) -> bool:
+        """The interval excludes zero: the change is beyond noise."""
+        return self.ci_low is not None and self.ci_high is not None and (self.ci_low > 0 or self.ci_high < 0)

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from gatekeeper.compare.rows import PairedRows
+from gatekeeper.findings import ClassRecall
 from gatekeeper.metrics import Array, estimate, metric
 
 
@@ -234,6 +236,7 @@ class SegmentComparison:
     primary: PairedDelta
     secondary: dict[str, PairedDelta] = field(default_factory=dict)
     churn: float | None = None  # share of rows whose predicted class differs between the models
+    classes: list[ClassRecall] = field(default_factory=list)  # recall per class (classification)
 
     @property
     def n(self) -> int:
@@ -252,7 +255,9 @@ def compare_segment(
 ) -> SegmentComparison:
     """Primary metric (first of `metrics`) and the rest, each with its paired bootstrap."""
     results = [paired_delta(m, rows, n_resamples=n_resamples, rng=rng, bins=bins) for m in metrics]
-    return SegmentComparison(name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows))
+    return SegmentComparison(
+        name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows), class_recall(rows)
+    )
 
 
 def churn(rows: PairedRows) -> float | None:
@@ -261,3 +266,38 @@ def churn(rows: PairedRows) -> float | None:
     if not rows.classes or rows.champion is None or not rows.n:
         return None
     return float(np.mean(np.argmax(rows.candidate, axis=1) != np.argmax(rows.champion, axis=1)))
+
+
+def class_recall(rows: PairedRows, level: float = 0.95) -> list[ClassRecall]:
+    """Each class's recall for both models on these rows (the most probable class is the prediction),
+    the paired change and its normal interval over the class's rows; empty for regression."""
+    if not rows.classes or not rows.n:
+        return []
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    right_candidate = np.argmax(rows.candidate, axis=1) == rows.y
+    right_champion = None if rows.champion is None else np.argmax(rows.champion, axis=1) == rows.y
+    out = []
+    for j, label in enumerate(rows.classes):
+        mine = rows.y == j
+        n = int(mine.sum())
+        if not n:
+            continue
+        candidate = float(right_candidate[mine].mean())
+        if right_champion is None:
+            out.append(ClassRecall(str(label), n, candidate))
+            continue
+        diff = right_candidate[mine].astype(float) - right_champion[mine]
+        delta = float(diff.mean())
+        half = z * float(diff.std(ddof=1)) / np.sqrt(n) if n > 1 else None
+        out.append(
+            ClassRecall(
+                str(label),
+                n,
+                candidate,
+                float(right_champion[mine].mean()),
+                delta,
+                None if half is None else delta - half,
+                None if half is None else delta + half,
+            )
+        )
+    return out

@@ -81,6 +81,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
             absolute_floor=config.absolute_floor,
             min_segment_rows=config.min_segment_rows,
             higher_is_better=metric(evidence.primary_metric).higher_is_better,
+            min_class_rows=config.min_class_rows,
         ),
         overall=overall_row,
         segments=segments,

@@ -42,5 +42,6 @@ def result_row(
         method=p.method or None,
         secondary={m: secondary_row(c, level) for m, c in cmp.secondary.items()},
         churn=cmp.churn,
+        class_recall=list(cmp.classes),
         **extra,
     )

@@ -32,6 +32,7 @@ SEGMENT_COLUMNS = [
     "status",
     "rows_needed",
     "churn",
+    "classes_driving",
 ]
 
 
@@ -73,8 +74,15 @@ def ordered_segments(decision: Decision) -> list[SegmentResult]:
 
 def segment_rows(decision: Decision) -> list[dict[str, Any]]:
     """The evidence table as plain rows (for a Prefect table artifact and CSV)."""
+    least = decision.thresholds.min_class_rows
     rows: list[dict[str, Any]] = jsonable(
-        [{c: getattr(s, c) for c in SEGMENT_COLUMNS} for s in ordered_segments(decision)]
+        [
+            {
+                c: s.driving_classes(least) if c == "classes_driving" else getattr(s, c)
+                for c in SEGMENT_COLUMNS
+            }
+            for s in ordered_segments(decision)
+        ]
     )
     return rows
 
@@ -170,6 +178,7 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             )
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
+    lines += _class_lines(d)
     gaps = [c for c in d.checks if c.check == "segment_gap"]
     if gaps:
         lines += ["", "## Gap between each segment column's best and worst segment", ""]
@@ -292,3 +301,20 @@ def write_decision(decision: Decision, path: str | Path) -> Path:
 def reason_lines(reasons: list[Reason]) -> str:
     """Reasons on one line each, for tags and logs."""
     return "; ".join(r.text() for r in reasons)
+
+
+def _class_lines(d: Decision) -> list[str]:
+    """Three or more classes: which classes drive each segment's change (recall per class)."""
+    rows = [r for r in ordered_segments(d) if len(r.class_recall) >= 3 and r.status != "baseline"]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Which classes drive each segment's change (recall per class, candidate - champion)",
+        "",
+        "| segment | n | classes, largest change first |",
+        "|---|---:|---|",
+    ]
+    for r in rows[:40]:
+        lines.append(f"| {r.segment} | {r.n} | {r.driving_classes(d.thresholds.min_class_rows) or '-'} |")
+    return lines

@@ -28,7 +28,7 @@ def test_markdown_puts_decision_and_reasons_first(config) -> None:
     )
     assert "Holm (family-wise error)" in md
     assert segments_csv(decision).splitlines()[0] == (
-        "segment,key,n,champion,candidate,delta,ci_low,ci_high,status,rows_needed,churn"
+        "segment,key,n,champion,candidate,delta,ci_low,ci_high,status,rows_needed,churn,classes_driving"
     )
 
 
