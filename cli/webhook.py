@@ -87,7 +87,7 @@ def cmd_webhook_register(args: argparse.Namespace) -> int:
     console().print(
         f"MLflow webhook {hook.webhook_id} ({name}) sends model_version.created to {args.url}; "
         "the MLflow server needs MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY set (and, for an http or loopback "
-        "receiver, MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https and _MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true)"
+        "receiver, MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https and MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true)"
     )
     return 0
 

@@ -83,7 +83,7 @@ class Servers:
             # registry webhooks to a receiver on loopback over http (MLflow allows https to public
             # addresses only by default), re-read at once, with secrets every worker can decrypt
             MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
-            _MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+            MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",  # the name in MLflow 3.17 (no leading _)
             MLFLOW_WEBHOOK_CACHE_TTL="1",
             MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=WEBHOOK_ENCRYPTION_KEY,
             GATEKEEPER_WEBHOOK_SECRET=WEBHOOK_SECRET,
