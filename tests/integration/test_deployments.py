@@ -303,15 +303,20 @@ def test_a_version_registered_outside_the_gate_runs_the_gate(servers, deployed, 
     bootstrap(servers, "server-ext")  # the gate's own version 1: its webhook delivery is skipped
     version = team_registers(servers, "server-ext", deployed["server-ext"])
     assert version == "2"
-    tags = wait_until(
-        "the gate's decision on version 2",
-        lambda: (t := version_tags(servers, "server-ext", "2")).get("gate.decision") and t,
+    # the run's end, not the first tag: the decision's tags are set one by one (CI once read them between)
+    runs = wait_until(
+        "the gate run for version 2 finished",
+        lambda: [
+            r
+            for r in gate_runs_for(servers, "server-ext", "models:/server-ext/2")
+            if r["state_type"] in TERMINAL
+        ],
         timeout=600,
         every=2,
     )
-    runs = gate_runs_for(servers, "server-ext", "models:/server-ext/2")
-    assert len(runs) == 1, runs
-    run = wait_for_end(servers, runs[0]["id"])
+    assert len(gate_runs_for(servers, "server-ext", "models:/server-ext/2")) == 1, runs
+    run = runs[0]
+    tags = version_tags(servers, "server-ext", "2")
     assert run["state_type"] == "COMPLETED", run["state"]
     assert run["parameters"]["model_name"] == "server-ext"
     assert tags["gate.flow_run_id"] == run["id"]
