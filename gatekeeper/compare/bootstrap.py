@@ -25,13 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from gatekeeper.compare.rows import PairedRows
-from gatekeeper.findings import ClassRecall
 from gatekeeper.metrics import Array, estimate, metric
 
 
@@ -99,11 +97,32 @@ class PairedDelta:
 
     def interval(self, level: float) -> tuple[float | None, float | None]:
         """Percentile interval of the delta at `level`."""
-        if self.resamples is None:
-            return (None, None)
-        alpha = 1 - level
-        lo, hi = np.quantile(self.resamples, [alpha / 2, 1 - alpha / 2])
-        return float(lo), float(hi)
+        return percentile_interval(self.resamples, level)
+
+
+def percentile_interval(resamples: Array | None, level: float) -> tuple[float | None, float | None]:
+    """The central `level` interval of bootstrap resamples (None, None without them)."""
+    if resamples is None:
+        return (None, None)
+    alpha = 1 - level
+    lo, hi = np.quantile(resamples, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class ClassDelta:
+    """One class's recall (the share of its rows predicted as it) for champion and candidate on the
+    same rows, and the paired bootstrap of the change (candidate - champion)."""
+
+    label: str
+    n: int  # rows of this class
+    candidate: float
+    champion: float | None = None  # None: no champion yet
+    delta: float | None = None
+    resamples: Array | None = None
+
+    def interval(self, level: float) -> tuple[float | None, float | None]:
+        return percentile_interval(self.resamples, level)
 
 
 def paired_delta(
@@ -236,7 +255,7 @@ class SegmentComparison:
     primary: PairedDelta
     secondary: dict[str, PairedDelta] = field(default_factory=dict)
     churn: float | None = None  # share of rows whose predicted class differs between the models
-    classes: list[ClassRecall] = field(default_factory=list)  # recall per class (classification)
+    classes: list[ClassDelta] = field(default_factory=list)  # recall per class (classification)
 
     @property
     def n(self) -> int:
@@ -255,8 +274,10 @@ def compare_segment(
 ) -> SegmentComparison:
     """Primary metric (first of `metrics`) and the rest, each with its paired bootstrap."""
     results = [paired_delta(m, rows, n_resamples=n_resamples, rng=rng, bins=bins) for m in metrics]
+    # a child stream: the per-class resamples leave the metrics' draws as they were without them
+    classes = class_recall(rows, n_resamples=n_resamples, rng=rng.spawn(1)[0], bins=bins)
     return SegmentComparison(
-        name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows), class_recall(rows)
+        name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows), classes
     )
 
 
@@ -268,12 +289,18 @@ def churn(rows: PairedRows) -> float | None:
     return float(np.mean(np.argmax(rows.candidate, axis=1) != np.argmax(rows.champion, axis=1)))
 
 
-def class_recall(rows: PairedRows, level: float = 0.95) -> list[ClassRecall]:
-    """Each class's recall for both models on these rows (the most probable class is the prediction),
-    the paired change and its normal interval over the class's rows; empty for regression."""
+def class_recall(
+    rows: PairedRows, *, n_resamples: int, rng: np.random.Generator, bins: int = 64
+) -> list[ClassDelta]:
+    """Each class's recall for both models on these rows (the most probable class is the prediction)
+    and the paired bootstrap of its change; classes without rows are left out, empty for regression.
+
+    Recall of class c is a ratio, sum(right and c) / sum(c), over the segment's rows: its paired
+    influence ((right_candidate - right_champion) - delta) * [y = c] / share(c) is resampled like every
+    other linearised metric's (whole clusters when the rows carry them), so the class's row count
+    varies across resamples as it would in another sample."""
     if not rows.classes or not rows.n:
         return []
-    z = NormalDist().inv_cdf(0.5 + level / 2)
     right_candidate = np.argmax(rows.candidate, axis=1) == rows.y
     right_champion = None if rows.champion is None else np.argmax(rows.champion, axis=1) == rows.y
     out = []
@@ -284,20 +311,15 @@ def class_recall(rows: PairedRows, level: float = 0.95) -> list[ClassRecall]:
             continue
         candidate = float(right_candidate[mine].mean())
         if right_champion is None:
-            out.append(ClassRecall(str(label), n, candidate))
+            out.append(ClassDelta(str(label), n, candidate))
             continue
-        diff = right_candidate[mine].astype(float) - right_champion[mine]
-        delta = float(diff.mean())
-        half = z * float(diff.std(ddof=1)) / np.sqrt(n) if n > 1 else None
-        out.append(
-            ClassRecall(
-                str(label),
-                n,
-                candidate,
-                float(right_champion[mine].mean()),
-                delta,
-                None if half is None else delta - half,
-                None if half is None else delta + half,
-            )
-        )
+        champion = float(right_champion[mine].mean())
+        delta = candidate - champion
+        diff = right_candidate.astype(float) - right_champion
+        influence = (diff - delta) * mine / mine.mean()
+        if rows.clusters is not None:
+            means = cluster_means(influence, rows.clusters, n_resamples, rng)
+        else:
+            means = InfluenceHistogram.of(influence, bins).resample_means(n_resamples, rng)
+        out.append(ClassDelta(str(label), n, candidate, champion, delta, delta + means))
     return out

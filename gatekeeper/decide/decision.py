@@ -92,23 +92,6 @@ class SegmentResult:
     churn: float | None = None  # share of rows whose predicted class flips (classification)
     class_recall: list[ClassRecall] = field(default_factory=list)  # per class, champion vs candidate
 
-    def driving_classes(self, min_rows: int = 0, top: int = 3) -> str:
-        """Which classes drive this segment's change: the largest recall changes, with each class's
-        share of the rows and interval; classes with fewer than `min_rows` rows are said, not ranked."""
-        measured = [c for c in self.class_recall if c.delta is not None]
-        ranked = sorted((c for c in measured if c.n >= min_rows), key=lambda c: -abs(c.delta or 0.0))
-        parts = [
-            f"{c.label}: {c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] ({c.n / self.n:.0%} of rows)"
-            + ("" if c.clear else ", within noise")
-            if c.ci_low is not None and c.ci_high is not None
-            else f"{c.label}: {c.delta:+.3f} ({c.n} rows)"
-            for c in ranked[:top]
-        ]
-        few = [c.label for c in measured if c.n < min_rows]
-        if few:
-            parts.append(f"too few rows to say: {', '.join(few[:5])}")
-        return "; ".join(parts)
-
 
 @dataclass(frozen=True)
 class Reason:

@@ -13,6 +13,7 @@ from typing import Any
 from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.compare.inference import adjust, rows_needed
 from gatekeeper.config import KeySegment, PolicyConfig
+from gatekeeper.decide.classes import class_recall_checks
 from gatekeeper.decide.decision import (
     Decision,
     Diagnosis,
@@ -55,6 +56,7 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         segments, segment_checks = _segment_checks(evidence, config)
         checks += segment_checks
         checks += _discovery_checks(evidence, config)
+        checks += class_recall_checks(evidence, config)
         fold_rows, fold_checks = stability_checks(evidence, config)
         checks += fold_checks
         checks += recovery_checks(

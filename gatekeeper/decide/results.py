@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
+from gatekeeper.compare.bootstrap import ClassDelta, PairedDelta, SegmentComparison
 from gatekeeper.config import KeySegment
 from gatekeeper.decide.decision import MetricComparison, SegmentResult
 from gatekeeper.decide.judge import Judged
+from gatekeeper.findings import ClassRecall
 
 
 def fmt_ci(lo: float | None, hi: float | None, level: float) -> str:
@@ -19,6 +20,12 @@ def fmt_ci(lo: float | None, hi: float | None, level: float) -> str:
 def secondary_row(delta: PairedDelta, level: float) -> MetricComparison:
     lo, hi = delta.interval(level)
     return MetricComparison(delta.champion, delta.candidate, delta.delta, lo, hi, delta.undefined_reason)
+
+
+def class_row(change: ClassDelta, level: float) -> ClassRecall:
+    """One class's recall change as the decision records it: the interval at the configured level."""
+    lo, hi = change.interval(level)
+    return ClassRecall(change.label, change.n, change.candidate, change.champion, change.delta, lo, hi)
 
 
 def result_row(
@@ -42,6 +49,6 @@ def result_row(
         method=p.method or None,
         secondary={m: secondary_row(c, level) for m, c in cmp.secondary.items()},
         churn=cmp.churn,
-        class_recall=list(cmp.classes),
+        class_recall=[class_row(c, level) for c in cmp.classes],
         **extra,
     )

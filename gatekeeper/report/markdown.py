@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.decide.decision import Decision, Reason, SegmentResult, decision_to_json
+from gatekeeper.report.classes import class_lines, driving_classes
 from gatekeeper.serialize import jsonable
 from gatekeeper.vocabulary import DecisionValue
 
@@ -78,7 +79,7 @@ def segment_rows(decision: Decision) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = jsonable(
         [
             {
-                c: s.driving_classes(least) if c == "classes_driving" else getattr(s, c)
+                c: driving_classes(s, least) if c == "classes_driving" else getattr(s, c)
                 for c in SEGMENT_COLUMNS
             }
             for s in ordered_segments(decision)
@@ -178,7 +179,8 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             )
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
-    lines += _class_lines(d)
+    lines += _secondary_lines(d, rows)
+    lines += class_lines(d, rows)
     gaps = [c for c in d.checks if c.check == "segment_gap"]
     if gaps:
         lines += ["", "## Gap between each segment column's best and worst segment", ""]
@@ -303,18 +305,31 @@ def reason_lines(reasons: list[Reason]) -> str:
     return "; ".join(r.text() for r in reasons)
 
 
-def _class_lines(d: Decision) -> list[str]:
-    """Three or more classes: which classes drive each segment's change (recall per class)."""
-    rows = [r for r in ordered_segments(d) if len(r.class_recall) >= 3 and r.status != "baseline"]
-    if not rows:
+def _secondary_lines(d: Decision, rows: list[SegmentResult], max_rows: int = 40) -> list[str]:
+    """The secondary metrics per segment, each with its paired interval (those with a champion)."""
+    table = [
+        (r.segment, name, c)
+        for r in rows
+        for name, c in r.secondary.items()
+        if c.delta is not None or c.undefined_reason
+    ]
+    if not table:
         return []
     lines = [
         "",
-        "## Which classes drive each segment's change (recall per class, candidate - champion)",
+        "## Secondary metrics (delta = candidate - champion)",
         "",
-        "| segment | n | classes, largest change first |",
-        "|---|---:|---|",
+        "| segment | metric | champion | candidate | delta | interval |",
+        "|---|---|---:|---:|---:|---|",
     ]
-    for r in rows[:40]:
-        lines.append(f"| {r.segment} | {r.n} | {r.driving_classes(d.thresholds.min_class_rows) or '-'} |")
+    for segment, name, c in table[:max_rows]:
+        interval = _interval(c.ci_low, c.ci_high)
+        if c.undefined_reason:
+            interval = f"undefined: {c.undefined_reason}"
+        delta = "" if c.delta is None else _num(c.delta, signed=True)
+        lines.append(
+            f"| {segment} | {name} | {_num(c.champion)} | {_num(c.candidate)} | {delta} | {interval} |"
+        )
+    if len(table) > max_rows:
+        lines += ["", f"{len(table) - max_rows} more rows in decision.json (`secondary`)."]
     return lines
