@@ -52,13 +52,14 @@ def class_recall_checks(evidence: Evidence, config: PolicyConfig) -> list[Check]
     checks = []
     for cmp, c in fell[:MAX_CLASS_WARNINGS]:
         lo, hi = c.interval(level)
+        whole = "all rows" if cmp.segment == "overall" else "the segment"
         checks.append(
             Check(
                 "class_recall_drop",
                 "warn",
                 f"recall of class {c.label!r} in {cmp.segment} fell {c.champion or 0.0:.3f} -> "
                 f"{c.candidate:.3f} (change {c.delta or 0.0:+.3f}{fmt_ci(lo, hi, level)}; {c.n} rows, "
-                f"{c.n / cmp.n:.0%} of the segment), beyond noise after {stats.correction} correction "
+                f"{c.n / cmp.n:.0%} of {whole}), beyond noise after {stats.correction} correction "
                 f"over {len(family)} (segment, class) pairs; an average over classes can hide it",
                 segment=cmp.segment,
                 observed={"class": c.label, "delta": c.delta, "ci_low": lo, "ci_high": hi, "rows": c.n},
