@@ -1,6 +1,6 @@
 """The one metric registry: each metric is one `Metric` entry in `METRICS`.
 
-An entry says how to compute the metric from (targets, model outputs[, row weights]), whether
+An entry says how to compute the metric from (targets, model outputs), whether
 higher is better, whether it needs scores (probabilities) rather than predicted labels, whether
 it is class-sensitive (says little without enough rows of each class), which tasks it fits and
 how its paired bootstrap is done. Config validation, scoring, the bootstrap, the policy,
@@ -9,8 +9,9 @@ triage and the report all ask the registry; adding a metric is adding one entry.
 Every estimate is exact (equal to scikit-learn's) and, where the metric allows it, carries each
 row's **influence** on the value: the first-order change of the metric when that row's weight
 changes. For mean-type metrics (accuracy, log loss, Brier, MAE) the influence is exactly the
-per-row loss minus its mean; for ratio metrics and ROC AUC (DeLong's structural components) it
-is the linearisation. The paired bootstrap (`gatekeeper.compare.bootstrap`) resamples these.
+per-row loss minus its mean; for ratio metrics, ROC AUC (DeLong's structural components) and
+average precision it is the linearisation. The paired bootstrap (`gatekeeper.compare.bootstrap`)
+resamples these: no metric is ever recomputed per resample.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from gatekeeper.vocabulary import Task
 
 Array = np.ndarray[Any, Any]
-Bootstrap = Literal["exact mean", "linearised", "row"]
+Bootstrap = Literal["exact mean", "linearised"]
 ECE_BINS = 10
 
 
@@ -55,7 +56,7 @@ class Metric:
     """One metric: how to compute it and how to read it."""
 
     name: str
-    compute: Callable[[Targets, Array, Array | None], Estimate]
+    compute: Callable[[Targets, Array], Estimate]
     higher_is_better: bool
     tasks: frozenset[Task]
     needs_scores: bool
@@ -158,7 +159,7 @@ def _predicted(proba: Array) -> Array:
     return np.asarray(np.argmax(proba, axis=1))
 
 
-def roc_auc(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def roc_auc(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     if t.positive is not None:
@@ -169,30 +170,61 @@ def roc_auc(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
     return _average([_auc_of(proba[:, c], t.y == c) for c in range(k)])
 
 
-def average_precision(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
-    """No simple influence function: the bootstrap resamples it row by row (`bootstrap="row"`)."""
+def _ap_of(score: Array, positive: Array) -> Estimate:
+    """Average precision exactly as scikit-learn computes it (one threshold per distinct score,
+    precision at each threshold weighted by the recall it adds), with each row's influence.
+
+    AP = sum_g pos_g prec_g / P over score groups g in decreasing order, prec_g = TP_g / N_g (rows
+    scoring at least g's score). Raising row k's weight moves its own term (if positive), the
+    normalisation P, and the precision of every threshold at or below its score:
+    d AP / d w_k = pos_k (prec_k - AP) / P + sum over groups g at or below k of
+    pos_g (pos_k - prec_g) / (P N_g). Suffix sums make that O(n log n); the influence is n times it.
+    """
+    n = len(score)
+    n_pos = int(positive.sum())
+    if n_pos == 0 or n_pos == n:
+        only = "positive" if n_pos == n else "negative"
+        return Estimate(None, undefined_reason=f"only one class present ({only} rows only)")
+    order = np.argsort(-score, kind="mergesort")
+    s = score[order]
+    pos = positive[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    group = np.cumsum(starts) - 1
+    pos_in = np.bincount(group, weights=pos)
+    at_least = np.cumsum(np.bincount(group).astype(float))
+    precision = np.cumsum(pos_in) / at_least
+    ap = float(np.dot(pos_in, precision) / n_pos)
+    share = pos_in / (n_pos * at_least)
+    below = np.cumsum(share[::-1])[::-1]  # sum over groups at or below each group's score
+    weighted_below = np.cumsum((share * precision)[::-1])[::-1]
+    g = group
+    sorted_influence = pos * ((precision[g] - ap) / n_pos + below[g]) - weighted_below[g]
+    influence = np.empty(n)
+    influence[order] = sorted_influence * n
+    return Estimate(ap, influence)
+
+
+def average_precision(t: Targets, proba: Array) -> Estimate:
+    """Binary: the positive class's AP; multiclass: the macro average of one-vs-rest APs."""
     if (e := _empty(t)) is not None:
         return e
-    present = np.unique(t.y)
-    if len(present) < 2:
-        return Estimate(None, undefined_reason=f"only one class present ({t.classes[present[0]]!r})")
-    from sklearn.metrics import average_precision_score
-
     if t.positive is not None:
-        value = average_precision_score(t.y == t.positive, proba[:, t.positive], sample_weight=weight)
-    else:
-        onehot = t.y[:, None] == np.arange(proba.shape[1])[None, :]
-        value = average_precision_score(onehot, proba, average="macro", sample_weight=weight)
-    return Estimate(float(value))
+        return _ap_of(proba[:, t.positive], t.y == t.positive)
+    k = proba.shape[1]
+    if len(np.unique(t.y)) < k:
+        return Estimate(None, undefined_reason="not every class is present for a one-vs-rest average")
+    return _average([_ap_of(proba[:, c], t.y == c) for c in range(k)])
 
 
-def accuracy(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def accuracy(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     return _mean_loss((_predicted(proba) == t.y).astype(float))
 
 
-def log_loss(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def log_loss(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     eps = np.finfo(proba.dtype).eps
@@ -201,7 +233,7 @@ def log_loss(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
     return _mean_loss(-np.log(p[np.arange(t.n), t.y]))
 
 
-def brier(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def brier(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     if t.positive is not None:
@@ -210,7 +242,7 @@ def brier(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
     return _mean_loss(((proba - onehot) ** 2).sum(axis=1))
 
 
-def _prf(which: str) -> Callable[[Targets, Array, Array | None], Estimate]:
+def _prf(which: str) -> Callable[[Targets, Array], Estimate]:
     def one(actual: Array, predicted: Array) -> Estimate:
         tp = (actual & predicted).astype(float)
         if which == "precision":
@@ -219,7 +251,7 @@ def _prf(which: str) -> Callable[[Targets, Array, Array | None], Estimate]:
             return _ratio(tp, actual.astype(float), 0.0)
         return _ratio(2 * tp, predicted.astype(float) + actual.astype(float), 0.0)
 
-    def compute(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+    def compute(t: Targets, proba: Array) -> Estimate:
         if (e := _empty(t)) is not None:
             return e
         pred = _predicted(proba)
@@ -231,7 +263,7 @@ def _prf(which: str) -> Callable[[Targets, Array, Array | None], Estimate]:
     return compute
 
 
-def balanced_accuracy(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def balanced_accuracy(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     pred = _predicted(proba)
@@ -242,7 +274,7 @@ def balanced_accuracy(t: Targets, proba: Array, weight: Array | None = None) -> 
     return _average(parts)
 
 
-def ece(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
+def ece(t: Targets, proba: Array) -> Estimate:
     """Expected calibration error: 10 equal-width confidence bins, |accuracy - confidence| weighted."""
     if (e := _empty(t)) is not None:
         return e
@@ -255,13 +287,13 @@ def ece(t: Targets, proba: Array, weight: Array | None = None) -> Estimate:
     return Estimate(value, np.sign(per_bin)[bins] * gap - value)
 
 
-def mae(t: Targets, prediction: Array, weight: Array | None = None) -> Estimate:
+def mae(t: Targets, prediction: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     return _mean_loss(np.abs(prediction - t.y))
 
 
-def rmse(t: Targets, prediction: Array, weight: Array | None = None) -> Estimate:
+def rmse(t: Targets, prediction: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     squared = (prediction - t.y) ** 2
@@ -271,7 +303,7 @@ def rmse(t: Targets, prediction: Array, weight: Array | None = None) -> Estimate
     return Estimate(value, influence)
 
 
-def r2(t: Targets, prediction: Array, weight: Array | None = None) -> Estimate:
+def r2(t: Targets, prediction: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     squared = (prediction - t.y) ** 2
@@ -294,7 +326,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         # name, compute, higher is better, tasks, needs scores, class-sensitive, bootstrap
         Metric("roc_auc", roc_auc, True, _CLS, True, True, "linearised"),
-        Metric("average_precision", average_precision, True, _CLS, True, True, "row"),
+        Metric("average_precision", average_precision, True, _CLS, True, True, "linearised"),
         Metric("accuracy", accuracy, True, _CLS, False, False, "exact mean"),
         Metric("balanced_accuracy", balanced_accuracy, True, _CLS, False, True, "linearised"),
         Metric("precision", _prf("precision"), True, _CLS, False, True, "linearised"),
@@ -328,6 +360,6 @@ def metrics_for(task: Task) -> list[str]:
     return sorted(n for n, m in METRICS.items() if task in m.tasks)
 
 
-def estimate(name: str, targets: Targets, outputs: Array, weight: Array | None = None) -> Estimate:
+def estimate(name: str, targets: Targets, outputs: Array) -> Estimate:
     """`name` of a model's outputs (class probabilities, or predictions for regression) on `targets`."""
-    return metric(name).compute(targets, outputs, weight)
+    return metric(name).compute(targets, outputs)
