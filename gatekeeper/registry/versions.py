@@ -20,6 +20,7 @@ from gatekeeper.findings import ChampionReference
 from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, runs
 from gatekeeper.registry.client import alias_version, connect, registry_errors
 from gatekeeper.registry.flavors import open_model, scoreable
+from gatekeeper.registry.requirements import pip_requirements
 from gatekeeper.registry.runs import champion_reference
 from gatekeeper.report.markdown import reason_lines
 from gatekeeper.serialize import jsonable
@@ -40,7 +41,13 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
             # cloudpickle, not skops: custom trainers' objects must load without a trust list.
             # MLflow warns about pickle on every save; the choice is deliberate, so it is said here once.
             logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-            mlflow.sklearn.save_model(candidate.model, str(path), serialization_format="cloudpickle")
+            # explicit requirements: MLflow's inference imports the model in a subprocess (~4 s)
+            mlflow.sklearn.save_model(
+                candidate.model,
+                str(path),
+                serialization_format="cloudpickle",
+                pip_requirements=pip_requirements(candidate.model),
+            )
             client.log_artifacts(run_id, str(path), "model")
         client.log_metric(run_id, "train_rows", candidate.n_train)
         ensure_registered_model(client, config.model_name)

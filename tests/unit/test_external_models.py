@@ -207,3 +207,23 @@ def test_a_sunk_candidate_makes_triage_skips_context_and_keeps_blocks() -> None:
     assert "trained elsewhere" in context.message
     assert context.message.endswith(skip.message)
     assert as_context(block) is block
+
+
+def test_a_models_pip_requirements_name_the_packages_its_objects_come_from() -> None:
+    """Registration lists requirements read from the model's objects (MLflow's inference imports the
+    model in a subprocess, ~4 s a registration): the default pipeline needs this package (its
+    FunctionTransformer calls `as_object_text`), an XGBoost step adds xgboost's distribution."""
+    import xgboost
+    from sklearn.pipeline import Pipeline
+
+    from gatekeeper.registry.requirements import pip_requirements
+    from gatekeeper.train.pipeline import build_default_pipeline
+
+    frame = pd.DataFrame({"a": np.arange(60.0), "b": ["x", "y", "z"] * 20})
+    y = np.arange(60) % 2
+    default = build_default_pipeline(make_config()).fit(frame, y)
+    names = {r.split("==")[0] for r in pip_requirements(default)}
+    assert {"retraining-gatekeeper", "scikit-learn", "numpy", "pandas", "cloudpickle", "mlflow"} <= names
+    assert not any(n.startswith("xgboost") for n in names)
+    boosted = Pipeline([("model", xgboost.XGBClassifier(n_estimators=2))]).fit(frame[["a"]], y)
+    assert any(r.startswith(("xgboost-cpu==", "xgboost==")) for r in pip_requirements(boosted))
