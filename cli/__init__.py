@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cli import api
 from cli.printing import console, print_decision, print_status
 from cli.webhook import add_webhook_commands
 from gatekeeper.errors import ConfigError, GatekeeperError
@@ -40,9 +41,12 @@ class _NoTraceback(logging.Filter):
 
 
 def run_gate(config: Any, debug: bool = False) -> Any:
-    """Run the retraining_gate flow once (ephemeral Prefect API unless PREFECT_API_URL is set)."""
+    """Run the retraining_gate flow once (a private Prefect API unless PREFECT_API_URL is set)."""
     _quiet_environment()
+    api.start()  # boots while the flow's imports load
     from flows.retraining_gate import retraining_gate
+
+    api.wait_ready()
 
     if not debug:
         for name in [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]:
@@ -85,7 +89,10 @@ def cmd_adopt(args: argparse.Namespace) -> int:
             "give the config of the model to adopt"
         )
     _quiet_environment()
+    api.start()
     from flows.adoption import adopt
+
+    api.wait_ready()
 
     result = adopt(config, args.version)
     segments = result["segments"]
@@ -182,7 +189,10 @@ def cmd_init_expectations(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     _quiet_environment()
+    api.start()
     from flows.rollback import rollback_champion
+
+    api.wait_ready()
 
     result = rollback_champion(args.model, _registry_uri(args), args.reason, args.by)
     console().print(

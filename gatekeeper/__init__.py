@@ -5,6 +5,10 @@ import sys
 
 __version__ = "0.1.0"
 
+# Set (by `cli.api`) while this process's Prefect API is a private server it started itself: like
+# Prefect's ephemeral API it lives and dies with the process, so the model lock is not taken on it.
+PRIVATE_PREFECT_API = "GATEKEEPER_PRIVATE_PREFECT_API"
+
 # scikit-learn's gradient boosting runs on OpenMP (its bundled libgomp). By default libgomp's
 # idle threads spin on a CPU between parallel regions; when the machine is shared (two gate runs
 # on one worker, a busy server), spinning threads wait for each other's time slices: a 1 s fit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
 
+from gatekeeper import PRIVATE_PREFECT_API
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import GateBusyError
 
@@ -41,9 +43,10 @@ def model_lock(config: GateConfig, what: str) -> Iterator[None]:
     if not config.lock.enabled:
         yield
         return
-    if not get_current_settings().api.url:
-        # the ephemeral API lives and dies with this process: a slot it held when killed would stay
-        # taken, so no lock here; the registry still refuses to promote on stale evidence
+    if not get_current_settings().api.url or os.environ.get(PRIVATE_PREFECT_API):
+        # the ephemeral API (or the CLI's private one, `cli.api`) lives and dies with this process:
+        # a slot it held when killed would stay taken, so no lock here; the registry still refuses
+        # to promote on stale evidence
         logger.info("no Prefect server (ephemeral API): %s runs without the model lock", what)
         yield
         return
