@@ -24,8 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from gatekeeper import PRIVATE_PREFECT_API
 from gatekeeper.errors import GatekeeperError
 
@@ -75,6 +73,8 @@ def wait_ready(timeout: float = STARTUP_TIMEOUT_S) -> None:
     global _process
     if _process is None:
         return
+    import httpx
+
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
