@@ -1,0 +1,161 @@
+"""The partitioned comparison (`gatekeeper.compare.partitions`) on a Dask cluster.
+
+The scores are read lazily as a Dask DataFrame (a Parquet file, a folder of them, a glob, local or
+any fsspec URL), one partition per task; each task returns only its small statistics, which are
+merged in a tree. A `LocalCluster` is started for the run unless `address` names a running
+scheduler. Dask is an optional extra (`pip install -e ".[dask]"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from gatekeeper.compare.partitions import (
+    Columns,
+    check_supported,
+    comparison,
+    count_partition,
+    empty_groups,
+    histogram_partition,
+    merge_counts,
+    merge_histograms,
+    metric_names,
+    plan,
+    score_edges,
+)
+from gatekeeper.config import PolicyConfig
+from gatekeeper.decide.decision import Decision, Evidence, with_comparison
+from gatekeeper.decide.policy import decide
+from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
+
+EDGE_SAMPLE_ROWS = 400_000  # scores sampled (per model) to place the score bins' edges
+FAN_IN = 8  # partial results merged per task
+
+
+@dataclass(frozen=True)
+class DaskCompute:
+    """Where the comparison runs: a scheduler `address`, or a LocalCluster of `n_workers`."""
+
+    address: str | None = None
+    n_workers: int = 2
+    memory_limit: str = "2GiB"  # per worker, LocalCluster only
+
+    def __post_init__(self) -> None:
+        if self.n_workers < 1:
+            raise ConfigError(f"--workers must be at least 1; got {self.n_workers}")
+
+
+@contextmanager
+def dask_client(compute: DaskCompute) -> Iterator[Any]:
+    """A `distributed.Client` on `compute.address`, or on a LocalCluster closed afterwards."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(
+            'engine dask needs dask and distributed: pip install -e ".[dask]" (got neither installed)'
+        ) from None
+    if compute.address:
+        with Client(compute.address) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=compute.n_workers,
+            threads_per_worker=1,
+            memory_limit=compute.memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _tree(items: Sequence[Any], merge: Callable[..., Any]) -> Any:
+    from dask import delayed
+
+    level = list(items)
+    while len(level) > 1:
+        level = [delayed(merge)(level[i : i + FAN_IN]) for i in range(0, len(level), FAN_IN)]
+    return level[0]
+
+
+def compare_scores_on_dask(
+    source: str,
+    *,
+    label: str,
+    champion: str,
+    candidate: str,
+    policy: PolicyConfig,
+    compute: DaskCompute,
+    positive_label: Any | None = None,
+    model_name: str = "scores",
+) -> Decision:
+    """`gatekeeper.compare.scores.compare_scores` for a Parquet dataset that need not fit in memory."""
+    import dask
+    import dask.dataframe as dd
+    from dask import delayed
+
+    check_supported(policy)
+    named = [("--label", label), ("--champion", champion), ("--candidate", candidate)]
+    named += [("--segments", c) for cols in policy.segment_columns for c in cols]
+    named += [("--key", c) for key in policy.key_segments for c in key.where]
+    with dask_client(compute):
+        try:
+            frame = dd.read_parquet(source)
+        except (OSError, ValueError) as exc:
+            raise DataValidationError(
+                f"--scores {source!r} is not a readable Parquet dataset: {exc}"
+            ) from None
+        for flag, column in named:
+            if column not in frame.columns:
+                raise ConfigError(
+                    f"{flag} must name a column of {source}; got {column!r}"
+                    f"{did_you_mean(column, list(frame.columns))}"
+                )
+        frame = frame[list(dict.fromkeys(c for _, c in named))]
+        scores = frame[[champion, candidate]]
+        classes, n, low, high, missing = dask.compute(
+            frame[label].dropna().astype(str).drop_duplicates(),
+            frame.shape[0],
+            scores.min(),
+            scores.max(),
+            scores.isna().sum(),
+        )
+        labels = sorted(classes.tolist())
+        if len(labels) != 2:
+            raise DataValidationError(
+                f"--label {label!r} must hold two classes; got {len(labels)}: {labels[:5]}"
+            )
+        for flag, column in (("--champion", champion), ("--candidate", candidate)):
+            if missing[column] or low[column] < 0 or high[column] > 1:
+                raise DataValidationError(
+                    f"{flag} column {column!r} must hold probabilities of the positive class in [0, 1] "
+                    f"with no missing values; saw min {low[column]:.4g}, max {high[column]:.4g}, "
+                    f"{int(missing[column])} missing"
+                )
+        positive = labels[1]
+        if positive_label is not None:
+            if str(positive_label) not in labels:
+                raise ConfigError(f"positive_label {positive_label!r} is not one of the classes {labels}")
+            positive = str(positive_label)
+        columns = Columns(label, champion, candidate, positive)
+        share = min(1.0, EDGE_SAMPLE_ROWS / max(int(n), 1))
+        sample = scores.sample(frac=share, random_state=policy.statistics.seed).compute()
+        edges = score_edges(sample.to_numpy().ravel())
+
+        parts = frame.to_delayed()
+        counted = [delayed(count_partition)(p, columns, policy, edges) for p in parts]
+        empty = empty_groups(policy, len(edges) + 1)
+        counts = merge_counts([empty, _tree(counted, merge_counts).compute()])
+        the_plan = plan(counts, metric_names(policy), edges)
+        histograms = _tree(
+            [delayed(histogram_partition)(p, columns, policy, the_plan) for p in parts], merge_histograms
+        )
+        merged = histograms.compute()
+    evidence = Evidence(
+        model_name, policy.primary_metric, champion_version=champion, candidate_version=candidate
+    )
+    return decide(with_comparison(evidence, comparison(counts, merged, the_plan, policy)), policy)

@@ -1,0 +1,517 @@
+"""Champion against candidate from per-partition statistics: the comparison for data that does not
+fit one process (pure numpy/pandas; `gatekeeper.compare.on_dask` runs it on a Dask cluster).
+
+Each partition is reduced to small statistics that add up exactly across partitions, whatever the
+partitioning, in two passes over the data:
+
+1. per group (overall, each segment, each key segment) and model: label counts per score bin
+   (fixed edges: quantiles of a sample, with 0.5 as an edge so the predicted class is exact),
+   loss sums, and the rows whose predicted class differs between the models (churn);
+2. per group and metric: the histogram (count, sum, sum of squares per bin, fixed edges) of each
+   row's paired influence on the delta, looked up from pass 1's totals.
+
+From pass 1 come the point estimates; from pass 2 the paired bootstrap, by the same Poisson
+resampling of the influence histogram the single-machine engine uses
+(`InfluenceHistogram.resample_means`), so both engines read the evidence the same way. A
+histogram of influences is a sum over rows, so it is the same for any partitioning, needs no
+shuffle, and its resamples are reproducible from the seed.
+
+The one approximation is score binning: ROC AUC and average precision treat scores within one
+bin as tied. With `SCORE_BINS` quantile bins the error is below 1e-4 AUC on the tests' data
+(`tests/unit/test_partitions.py` checks < 1e-3 against the exact values). Every other supported
+metric is exact: accuracy, precision, recall, F1 and balanced accuracy depend on the predicted
+class, which the 0.5 edge keeps exact; log loss and Brier sum exact per-row losses.
+Binary classification only; other tasks are a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gatekeeper.compare.bootstrap import InfluenceHistogram, PairedDelta, SegmentComparison
+from gatekeeper.compare.segments import Comparison
+from gatekeeper.config import PolicyConfig
+from gatekeeper.data.segments import rows_where, segments_from_columns
+from gatekeeper.errors import ConfigError
+from gatekeeper.metrics import Array
+
+SUPPORTED = (
+    "roc_auc",
+    "average_precision",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+)
+SCORE_BINS = 4096
+INFLUENCE_BINS = 64
+MODELS = ("candidate", "champion")
+
+
+def check_supported(policy: PolicyConfig) -> None:
+    """A clear error for what the partitioned engine cannot compute."""
+    if policy.task != "classification":
+        raise ConfigError(f"engine dask compares binary classifiers only; got task {policy.task!r}")
+    for where, name in [("primary_metric", policy.primary_metric)] + [
+        (f"secondary_metrics[{i}]", m) for i, m in enumerate(policy.secondary_metrics)
+    ]:
+        if name not in SUPPORTED:
+            raise ConfigError(
+                f"`{where}` {name!r} is not computed by engine dask; expected one of {list(SUPPORTED)}"
+            )
+    if policy.cluster_column or policy.time_column:
+        raise ConfigError("engine dask does not resample clusters or time folds yet; use engine local")
+
+
+def score_edges(sample: Array, bins: int = SCORE_BINS) -> Array:
+    """Inner bin edges: quantiles of a sample of both models' scores, and 0.5 (the class boundary)."""
+    values = np.asarray(sample, dtype=float)
+    values = values[np.isfinite(values)]
+    quantiles = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]) if len(values) else np.array([])
+    return np.unique(np.concatenate([quantiles, [0.5]]))
+
+
+def _bin(scores: Array, edges: Array) -> Array:
+    return np.searchsorted(edges, scores, side="left")  # p <= edge goes left: p > 0.5 is above 0.5's bin
+
+
+# ---------------------------------------------------------------- pass 1: label counts per score bin
+
+
+@dataclass
+class ModelCounts:
+    """One model on one group's rows: label counts per score bin and loss sums (mergeable)."""
+
+    positives: Array
+    negatives: Array
+    log_loss: float = 0.0
+    brier: float = 0.0
+    loss_min: Array = field(default_factory=lambda: np.full(2, np.inf))  # log loss, brier
+    loss_max: Array = field(default_factory=lambda: np.full(2, -np.inf))
+
+    @classmethod
+    def empty(cls, n_bins: int) -> ModelCounts:
+        return cls(np.zeros(n_bins), np.zeros(n_bins))
+
+    def add(self, other: ModelCounts) -> None:
+        self.positives += other.positives
+        self.negatives += other.negatives
+        self.log_loss += other.log_loss
+        self.brier += other.brier
+        self.loss_min = np.minimum(self.loss_min, other.loss_min)
+        self.loss_max = np.maximum(self.loss_max, other.loss_max)
+
+
+@dataclass
+class GroupCounts:
+    """Both models on one group's rows (overall, a segment or a key segment)."""
+
+    where: dict[str, Any]
+    models: dict[str, ModelCounts]
+    churned: int = 0  # rows whose predicted class differs between the models
+
+    @property
+    def n(self) -> int:
+        return int(self.models["candidate"].positives.sum() + self.models["candidate"].negatives.sum())
+
+    def add(self, other: GroupCounts) -> None:
+        for name in MODELS:
+            self.models[name].add(other.models[name])
+        self.churned += other.churned
+
+
+def _losses(scores: Array, positive: Array) -> tuple[Array, Array]:
+    """Per-row log loss and Brier score exactly as `gatekeeper.metrics` computes them."""
+    proba = np.column_stack([1 - scores, scores])
+    eps = np.finfo(proba.dtype).eps
+    p = np.clip(proba, eps, 1 - eps)
+    p = p / p.sum(axis=1, keepdims=True)
+    log_loss = -np.log(np.where(positive, p[:, 1], p[:, 0]))
+    return log_loss, (scores - positive) ** 2
+
+
+def _groups(frame: pd.DataFrame, policy: PolicyConfig) -> Iterable[tuple[str, dict[str, Any], Array]]:
+    yield "overall", {}, np.arange(len(frame))
+    for segment in segments_from_columns(frame, policy.segment_columns):
+        yield segment.name, dict(segment.where), segment.index
+    for key in policy.key_segments:
+        yield key.name, dict(key.where), rows_where(frame, key.where)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of the scores table hold what."""
+
+    label: str
+    champion: str
+    candidate: str
+    positive: Any  # the label value of the positive class
+
+    def positives(self, frame: pd.DataFrame) -> Array:
+        return np.asarray(frame[self.label].astype(str) == str(self.positive))
+
+    def scores(self, frame: pd.DataFrame, model: str) -> Array:
+        return np.asarray(frame[getattr(self, model)], dtype=float)
+
+
+def count_partition(
+    frame: pd.DataFrame, columns: Columns, policy: PolicyConfig, edges: Array
+) -> dict[str, GroupCounts]:
+    """Pass 1 on one partition."""
+    positive = columns.positives(frame)
+    n_bins = len(edges) + 1
+    per_model = {}
+    for model in MODELS:
+        scores = columns.scores(frame, model)
+        log_loss, brier = _losses(scores, positive)
+        per_model[model] = (scores, _bin(scores, edges), log_loss, brier)
+    flipped = (per_model["candidate"][0] > 0.5) != (per_model["champion"][0] > 0.5)
+    out: dict[str, GroupCounts] = {}
+    for name, where, index in _groups(frame, policy):
+        models = {}
+        for model, (_, bins, log_loss, brier) in per_model.items():
+            b, pos = bins[index], positive[index]
+            counts = ModelCounts(
+                np.bincount(b[pos], minlength=n_bins).astype(float),
+                np.bincount(b[~pos], minlength=n_bins).astype(float),
+                float(log_loss[index].sum()),
+                float(brier[index].sum()),
+            )
+            if len(index):
+                counts.loss_min = np.array([log_loss[index].min(), brier[index].min()])
+                counts.loss_max = np.array([log_loss[index].max(), brier[index].max()])
+            models[model] = counts
+        out[name] = GroupCounts(where, models, int(flipped[index].sum()))
+    return out
+
+
+def merge_counts(parts: Sequence[dict[str, GroupCounts]]) -> dict[str, GroupCounts]:
+    """Pass 1's statistics of several partitions as one (exact: sums, minima and maxima)."""
+    merged: dict[str, GroupCounts] = {}
+    for part in parts:
+        for name, group in part.items():
+            if name in merged:
+                merged[name].add(group)
+            else:
+                merged[name] = GroupCounts(
+                    dict(group.where),
+                    {
+                        m: ModelCounts(
+                            c.positives.copy(),
+                            c.negatives.copy(),
+                            c.log_loss,
+                            c.brier,
+                            c.loss_min.copy(),
+                            c.loss_max.copy(),
+                        )
+                        for m, c in group.models.items()
+                    },
+                    group.churned,
+                )
+    return merged
+
+
+# ---------------------------------------------------------------- metrics from the counts
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One model's metric on a group and each row's influence: by (label, score bin) in `table`
+    (shape 2 x bins: negatives, positives), or per row as loss minus `mean` (log loss, Brier)."""
+
+    value: float | None
+    table: Array | None = None
+    mean: float | None = None
+    undefined_reason: str | None = None
+
+    def bounds(self, counts: ModelCounts, loss: int) -> tuple[float, float]:
+        if self.table is not None:
+            occupied = np.vstack([counts.negatives, counts.positives]) > 0
+            values = self.table[occupied]
+            return float(values.min()), float(values.max())
+        assert self.mean is not None
+        return float(counts.loss_min[loss] - self.mean), float(counts.loss_max[loss] - self.mean)
+
+
+def _one_class(pos: float, neg: float) -> str | None:
+    if pos == 0 or neg == 0:
+        return f"only one class present ({'positive' if neg == 0 else 'negative'} rows only)"
+    return None
+
+
+def _auc(pos: Array, neg: Array) -> Lookup:
+    n_pos, n_neg = pos.sum(), neg.sum()
+    if (reason := _one_class(n_pos, n_neg)) is not None:
+        return Lookup(None, undefined_reason=reason)
+    n = n_pos + n_neg
+    neg_below = np.cumsum(neg) - neg
+    pos_above = n_pos - np.cumsum(pos)
+    v10 = (neg_below + 0.5 * neg) / n_neg
+    v01 = (pos_above + 0.5 * pos) / n_pos
+    auc = float(np.dot(pos, v10) / n_pos)
+    return Lookup(auc, np.vstack([(v01 - auc) * (n / n_neg), (v10 - auc) * (n / n_pos)]))
+
+
+def _average_precision(pos: Array, neg: Array) -> Lookup:
+    n_pos, n_neg = pos.sum(), neg.sum()
+    if (reason := _one_class(n_pos, n_neg)) is not None:
+        return Lookup(None, undefined_reason=reason)
+    n = n_pos + n_neg
+    pos_d, all_d = pos[::-1], (pos + neg)[::-1]  # thresholds from the highest score down
+    at_least = np.cumsum(all_d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(at_least > 0, np.cumsum(pos_d) / at_least, 0.0)
+        share = np.where(at_least > 0, pos_d / (n_pos * at_least), 0.0)
+    ap = float(np.dot(pos_d, precision) / n_pos)
+    below = np.cumsum(share[::-1])[::-1]
+    weighted_below = np.cumsum((share * precision)[::-1])[::-1]
+    positive = ((precision - ap) / n_pos + below - weighted_below) * n
+    negative = -weighted_below * n
+    return Lookup(ap, np.vstack([negative[::-1], positive[::-1]]))
+
+
+def _class_metric(name: str, pos: Array, neg: Array, above: Array) -> Lookup:
+    """Metrics of the predicted class (score > 0.5): a (label, bin) cell's rows all share it."""
+    n = float(pos.sum() + neg.sum())
+    predicted = above.astype(float)  # per bin: 1 if the bin's scores are > 0.5
+    y = np.vstack([np.zeros_like(predicted), np.ones_like(predicted)])  # table rows: label 0, 1
+    pred = np.vstack([predicted, predicted])
+    counts = np.vstack([neg, pos])
+
+    def ratio(a: Array, b: Array, empty: float | None) -> tuple[float | None, Array | None]:
+        b_sum = float((counts * b).sum())
+        if b_sum == 0:
+            return (empty, np.zeros_like(a)) if empty is not None else (None, None)
+        r = float((counts * a).sum() / b_sum)
+        return r, (a - r * b) / (b_sum / n)
+
+    correct = (y == pred).astype(float)
+    if name == "accuracy":
+        share = float((counts * correct).sum() / n)
+        return Lookup(share, correct - share)
+    tp = y * pred
+    value: float | None
+    table: Array | None
+    if name == "precision":
+        value, table = ratio(tp, pred, 0.0)
+    elif name == "recall":
+        value, table = ratio(tp, y, 0.0)
+    elif name == "f1":
+        value, table = ratio(2 * tp, pred + y, 0.0)
+    else:  # balanced accuracy: the mean of each class's recall
+        parts = [ratio(y * pred, y, None), ratio((1 - y) * (1 - pred), 1 - y, None)]
+        defined = [(v, t) for v, t in parts if v is not None and t is not None]
+        if not defined:
+            return Lookup(None, undefined_reason="no class has rows")
+        value = float(np.mean([v for v, _ in defined]))
+        table = np.mean([t for _, t in defined], axis=0)
+    if value is None:
+        return Lookup(None, undefined_reason="no rows in the denominator")
+    return Lookup(value, table)
+
+
+def lookup(name: str, counts: ModelCounts, above: Array) -> Lookup:
+    """`name` of one model on one group, from pass 1's counts."""
+    pos, neg = counts.positives, counts.negatives
+    n = float(pos.sum() + neg.sum())
+    if n == 0:
+        return Lookup(None, undefined_reason="no rows")
+    if name == "roc_auc":
+        return _auc(pos, neg)
+    if name == "average_precision":
+        return _average_precision(pos, neg)
+    if name in ("log_loss", "brier"):
+        mean = (counts.log_loss if name == "log_loss" else counts.brier) / n
+        return Lookup(mean, mean=mean)
+    return _class_metric(name, pos, neg, above)
+
+
+# ---------------------------------------------------------------- pass 2: influence histograms
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What pass 2 needs from pass 1: each group's metric lookups and fixed influence edges."""
+
+    edges: Array  # score bin edges
+    lookups: dict[tuple[str, str], dict[str, Lookup]]  # (group, metric) -> model -> lookup
+    spans: dict[tuple[str, str], tuple[float, float]]  # (group, metric) -> influence lo, hi
+
+
+def plan(counts: dict[str, GroupCounts], metrics: Sequence[str], edges: Array) -> Plan:
+    above = np.arange(len(edges) + 1) > int(np.searchsorted(edges, 0.5))  # bins of scores > 0.5
+    lookups: dict[tuple[str, str], dict[str, Lookup]] = {}
+    spans: dict[tuple[str, str], tuple[float, float]] = {}
+    for group, found in counts.items():
+        for name in metrics:
+            models = {m: lookup(name, found.models[m], above) for m in MODELS}
+            lookups[(group, name)] = models
+            if all(lk.value is not None for lk in models.values()) and found.n:
+                loss = 0 if name == "log_loss" else 1
+                c_lo, c_hi = models["candidate"].bounds(found.models["candidate"], loss)
+                h_lo, h_hi = models["champion"].bounds(found.models["champion"], loss)
+                spans[(group, name)] = (c_lo - h_hi, c_hi - h_lo)
+    return Plan(edges, lookups, spans)
+
+
+def _row_influence(lk: Lookup, bins: Array, positive: Array, losses: tuple[Array, Array], name: str) -> Array:
+    if lk.table is not None:
+        return np.asarray(lk.table[positive.astype(int), bins])
+    assert lk.mean is not None
+    return (losses[0] if name == "log_loss" else losses[1]) - lk.mean
+
+
+Histogram = tuple[Array, Array, Array]  # count, sum, sum of squares per influence bin
+
+
+def histogram_partition(
+    frame: pd.DataFrame, columns: Columns, policy: PolicyConfig, the_plan: Plan
+) -> dict[tuple[str, str], Histogram]:
+    """Pass 2 on one partition: per group and metric, the histogram of the paired influence."""
+    positive = columns.positives(frame)
+    per_model = {}
+    for model in MODELS:
+        scores = columns.scores(frame, model)
+        per_model[model] = (_bin(scores, the_plan.edges), _losses(scores, positive))
+    out: dict[tuple[str, str], Histogram] = {}
+    for group, _, index in _groups(frame, policy):
+        pos = positive[index]
+        for (g, name), (lo, hi) in the_plan.spans.items():
+            if g != group:
+                continue
+            models = the_plan.lookups[(g, name)]
+            paired = []
+            for model in MODELS:
+                bins, (log_loss, brier) = per_model[model]
+                paired.append(
+                    _row_influence(models[model], bins[index], pos, (log_loss[index], brier[index]), name)
+                )
+            influence = paired[0] - paired[1]
+            span = hi - lo or 1.0
+            codes = np.clip(
+                ((influence - lo) / span * INFLUENCE_BINS).astype(np.int64), 0, INFLUENCE_BINS - 1
+            )
+            out[(g, name)] = (
+                np.bincount(codes, minlength=INFLUENCE_BINS).astype(float),
+                np.bincount(codes, weights=influence, minlength=INFLUENCE_BINS),
+                np.bincount(codes, weights=influence * influence, minlength=INFLUENCE_BINS),
+            )
+    return out
+
+
+def merge_histograms(parts: Sequence[dict[tuple[str, str], Histogram]]) -> dict[tuple[str, str], Histogram]:
+    merged: dict[tuple[str, str], Histogram] = {}
+    for part in parts:
+        for key, (count, total, squares) in part.items():
+            if key in merged:
+                c, t, q = merged[key]
+                merged[key] = (c + count, t + total, q + squares)
+            else:
+                merged[key] = (count.copy(), total.copy(), squares.copy())
+    return merged
+
+
+# ---------------------------------------------------------------- the comparison
+
+
+def comparison(
+    counts: dict[str, GroupCounts],
+    histograms: dict[tuple[str, str], Histogram],
+    the_plan: Plan,
+    policy: PolicyConfig,
+) -> Comparison:
+    """The same `Comparison` the single-machine engine builds, from the merged statistics."""
+    stats = policy.statistics
+    metrics = [policy.primary_metric, *[m for m in policy.secondary_metrics if m != policy.primary_metric]]
+    rng = np.random.default_rng(stats.seed)
+
+    def compare(group: str) -> SegmentComparison:
+        found = counts[group]
+        cand = found.models["candidate"]
+        minority = int(min(cand.positives.sum(), cand.negatives.sum())) if found.n else None
+        results = []
+        for name in metrics:
+            models = the_plan.lookups[(group, name)]
+            c, h = models["candidate"], models["champion"]
+            reason = c.undefined_reason or h.undefined_reason
+            if reason or c.value is None or h.value is None:
+                results.append(PairedDelta(name, found.n, c.value, h.value, None, reason, minority=minority))
+                continue
+            delta = c.value - h.value
+            count, total, squares = histograms[(group, name)]
+            keep = count > 0
+            histogram = InfluenceHistogram(count[keep], total[keep], squares[keep])
+            means = histogram.resample_means(stats.n_resamples, rng)
+            mean = total.sum() / found.n
+            sd = float(np.sqrt(max(squares.sum() / found.n - mean * mean, 0.0)))
+            results.append(
+                PairedDelta(
+                    name,
+                    found.n,
+                    c.value,
+                    h.value,
+                    delta,
+                    None,
+                    delta + means,
+                    sd,
+                    "linearised bootstrap on partitions",
+                    minority,
+                )
+            )
+        churn = found.churned / found.n if found.n else None
+        return SegmentComparison(
+            group, dict(found.where), results[0], {r.metric: r for r in results[1:]}, churn
+        )
+
+    keys = {k.name for k in policy.key_segments}
+    segment_names = [g for g in counts if g != "overall" and g not in keys]
+    return Comparison(
+        compare("overall"),
+        [compare(g) for g in sorted(segment_names, key=_segment_order(policy))],
+        [compare(k.name) for k in policy.key_segments],
+    )
+
+
+def _segment_order(policy: PolicyConfig) -> Any:
+    """Segments in the single-machine engine's order: by segment column list, then by value."""
+    columns = [tuple(cols) for cols in policy.segment_columns]
+
+    def key(name: str) -> tuple[int, str]:
+        cols = tuple(part.split("=", 1)[0] for part in name.split(" & "))
+        return (columns.index(cols) if cols in columns else len(columns), name)
+
+    return key
+
+
+def empty_groups(policy: PolicyConfig, n_bins: int) -> dict[str, GroupCounts]:
+    """Every key segment and the overall group, with no rows (so a key segment absent from every
+    partition is still reported, as having no rows)."""
+    groups: dict[str, dict[str, Any]] = {"overall": {}} | {k.name: dict(k.where) for k in policy.key_segments}
+    return {
+        name: GroupCounts(where, {m: ModelCounts.empty(n_bins) for m in MODELS})
+        for name, where in groups.items()
+    }
+
+
+def compare_partitions(
+    parts: Sequence[pd.DataFrame], columns: Columns, policy: PolicyConfig, edges: Array
+) -> Comparison:
+    """Both passes over in-memory partitions, one after another (what the Dask engine distributes)."""
+    counts = merge_counts(
+        [empty_groups(policy, len(edges) + 1), *(count_partition(p, columns, policy, edges) for p in parts)]
+    )
+    the_plan = plan(counts, metric_names(policy), edges)
+    histograms = merge_histograms([histogram_partition(p, columns, policy, the_plan) for p in parts])
+    return comparison(counts, histograms, the_plan, policy)
+
+
+def metric_names(policy: PolicyConfig) -> list[str]:
+    return [policy.primary_metric, *[m for m in policy.secondary_metrics if m != policy.primary_metric]]
