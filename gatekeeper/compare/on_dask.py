@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from gatekeeper.compare.partitions import (
     Columns,
     check_supported,
@@ -73,6 +75,11 @@ def dask_client(compute: DaskCompute) -> Iterator[Any]:
         yield client
 
 
+def _labels_in(labels: Any) -> Any:
+    """The distinct labels (as text) of one partition."""
+    return labels.dropna().astype(str).drop_duplicates()
+
+
 def _tree(items: Sequence[Any], merge: Callable[..., Any]) -> Any:
     from dask import delayed
 
@@ -116,15 +123,21 @@ def compare_scores_on_dask(
                     f"{did_you_mean(column, list(frame.columns))}"
                 )
         frame = frame[list(dict.fromkeys(c for _, c in named))]
+        for flag, column in (("--champion", champion), ("--candidate", candidate)):
+            if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+                raise DataValidationError(
+                    f"{flag} column {column!r} must hold probabilities of the positive class in [0, 1]; "
+                    f"got values of type {frame[column].dtype}"
+                )
         scores = frame[[champion, candidate]]
         classes, n, low, high, missing = dask.compute(
-            frame[label].dropna().astype(str).drop_duplicates(),
+            frame[label].map_partitions(_labels_in, meta=(label, "object")),  # no shuffle
             frame.shape[0],
             scores.min(),
             scores.max(),
             scores.isna().sum(),
         )
-        labels = sorted(classes.tolist())
+        labels = sorted(set(classes.tolist()))
         if len(labels) != 2:
             raise DataValidationError(
                 f"--label {label!r} must hold two classes; got {len(labels)}: {labels[:5]}"

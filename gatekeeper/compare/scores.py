@@ -39,7 +39,8 @@ def policy_from_options(raw: dict[str, Any], source: str = "compare-scores optio
         raise config_error_from(exc, source) from None
 
 
-def _probabilities(frame: pd.DataFrame, flag: str, column: str) -> Array:
+def _probabilities(frame: pd.DataFrame, flag: str, column: str, positive: int) -> Array:
+    """(n, 2) class probabilities in class order from a column of P(positive class)."""
     values = frame[column].to_numpy(dtype=float)
     if np.isnan(values).any() or values.min() < 0 or values.max() > 1:
         raise DataValidationError(
@@ -47,7 +48,7 @@ def _probabilities(frame: pd.DataFrame, flag: str, column: str) -> Array:
             f"[0, 1] with no missing values; saw min {np.nanmin(values):.4g}, "
             f"max {np.nanmax(values):.4g}, {int(np.isnan(values).sum())} missing"
         )
-    return np.column_stack([1 - values, values])
+    return np.column_stack([1 - values, values] if positive == 1 else [values, 1 - values])
 
 
 def compare_scores(
@@ -76,10 +77,13 @@ def compare_scores(
         raise DataValidationError(
             f"--label {label!r} must hold two classes; got {len(classes)}: {classes[:5]}"
         )
+    positive = 1  # the second class, sorted, unless --positive-label names the first
+    if positive_label is not None and str(positive_label) == str(classes[0]):
+        positive = 0
     rows = PairedRows.from_labels(
         labels,
-        _probabilities(frame, "--candidate", candidate),
-        _probabilities(frame, "--champion", champion),
+        _probabilities(frame, "--candidate", candidate, positive),
+        _probabilities(frame, "--champion", champion, positive),
         classes,
         positive_label,
     )

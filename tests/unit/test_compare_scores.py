@@ -122,3 +122,31 @@ def test_the_core_compare_scores_rejects_a_planted_regression_without_the_cli(sc
     assert next(s for s in healthy.segments if s.segment == "seg=a").status == "improved"
     with pytest.raises(ConfigError, match=r"--key must name a column of .*got 'sgе'"):
         compare_scores(frame, policy=policy("sgе=a"), **common)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("positive", ["churned", "stayed"], ids=["first-sorted", "second-sorted"])
+def test_the_score_columns_are_read_as_the_named_positive_class(positive: str) -> None:
+    """A column of P(positive) is that class's probability whichever place it sorts to (it was read as
+    the second class's, so naming the first sorted class as positive inverted every AUC)."""
+    from gatekeeper.compare.scores import compare_scores, options_policy
+
+    rng = np.random.default_rng(1)
+    y = rng.random(4000) < 0.3
+    is_positive = y if positive == "churned" else ~y
+    score = 1 / (1 + np.exp(-(2.0 * is_positive + rng.normal(0, 1, 4000) - 1)))
+    frame = pd.DataFrame({"label": np.where(y, "churned", "stayed"), "old": score, "new": score})
+    policy = options_policy(
+        metrics=["roc_auc"], segments=[], keys=[], max_regression=0.0, min_improvement=0.0,
+        min_segment_rows=200, level=0.95, resamples=200, seed=0, correction="holm",
+    )  # fmt: skip
+    decision = compare_scores(
+        frame,
+        source="s",
+        label="label",
+        champion="old",
+        candidate="new",
+        policy=policy,
+        positive_label=positive,
+    )
+    assert decision.overall is not None
+    assert decision.overall.candidate > 0.8
