@@ -15,7 +15,7 @@ from gatekeeper.decide.policy import decide
 from gatekeeper.findings import TriageFindings
 from gatekeeper.vocabulary import Check
 from tasks.data import load_tables, measure_drift, quarantine_batch, read_gate_config, validate_tables
-from tasks.evaluation import explain_relations, score_models
+from tasks.evaluation import explain_relations, score_champion, score_models
 from tasks.lock import model_lock
 from tasks.publish import publish_for_review
 from tasks.registry import (
@@ -92,13 +92,18 @@ def gate_batch(config: GateConfig) -> Decision:
     checks: list[Check] = validate_tables(config, tables)
     drift = measure_drift(config, tables)
     champion, triage, adopted = None, TriageFindings(), False
+    champion_outputs = None
     if not any(c.stops for c in checks):
         logger.info("[3/7] triage: does the champion need retraining, can the labels be trusted?")
         champion = load_champion(config, tables)
         if champion is not None and champion.needs_adoption:
             champion = adopt_champion(config, tables, champion)
             adopted = champion.record == "adopted"
-        found, triage = triage_retraining(config, tables, champion, candidate_exists=external is not None)
+        if champion is not None:
+            champion_outputs = score_champion(config, tables, champion)
+        found, triage = triage_retraining(
+            config, tables, champion, candidate_exists=external is not None, on_evaluation=champion_outputs
+        )
         checks = [*checks, *found]
     evidence = Evidence(
         config.model_name,
@@ -124,7 +129,7 @@ def gate_batch(config: GateConfig) -> Decision:
         logger.info(
             "[5/7] scoring candidate version %s against the champion on the same rows", candidate.version
         )
-        comparison = score_models(config, tables, candidate, champion)
+        comparison = score_models(config, tables, candidate, champion, champion_outputs)
         changes = explain_relations(config, tables, candidate, champion, comparison)
         evidence = replace(
             with_comparison(evidence, comparison),

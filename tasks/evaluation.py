@@ -12,16 +12,37 @@ from gatekeeper.compare.segments import Comparison, compare_models
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables
 from gatekeeper.findings import RelationChange
+from gatekeeper.metrics import Array
 from gatekeeper.train.models import TrainedModel, model_outputs
 from gatekeeper.triage.recovery import loss_since_gated, relation_changes
+from gatekeeper.triage.reference import score_on
 from tasks import gate_task
 
 
 @gate_task
+def score_champion(config: GateConfig, tables: GateTables, champion: TrainedModel) -> Array:
+    """The champion's outputs on the evaluation rows, scored once for triage and the comparison."""
+    started = time.perf_counter()
+    outputs = score_on(tables.evaluation, champion)
+    get_run_logger().info(
+        "scored champion version %s on %d evaluation rows in %.1f s",
+        champion.version,
+        len(tables.evaluation),
+        time.perf_counter() - started,
+    )
+    return outputs
+
+
+@gate_task
 def score_models(
-    config: GateConfig, tables: GateTables, candidate: TrainedModel, champion: TrainedModel | None
+    config: GateConfig,
+    tables: GateTables,
+    candidate: TrainedModel,
+    champion: TrainedModel | None,
+    champion_outputs: Array | None = None,
 ) -> Comparison:
-    """Paired bootstrap comparisons overall, per segment and per key segment, and regression discovery."""
+    """Paired bootstrap comparisons overall, per segment and per key segment, and regression discovery.
+    (`champion_outputs`: the champion's outputs on the evaluation rows from `score_champion`.)"""
     logger = get_run_logger()
     frame = tables.evaluation
     classes = candidate.classes
@@ -31,7 +52,10 @@ def score_models(
         missing = [f for f in champion.features if f not in frame.columns]
         if missing:
             logger.warning("champion needs columns the evaluation data lacks: %s", missing)
-        champ = model_outputs(champion.model, frame.reindex(columns=champion.features), classes)
+        if champion_outputs is not None and [str(c) for c in champion.classes] == [str(c) for c in classes]:
+            champ = champion_outputs  # scored in its classes' order, which are the candidate's
+        else:
+            champ = model_outputs(champion.model, frame.reindex(columns=champion.features), classes)
     y = frame[config.target].to_numpy()
     if config.task == "regression":
         rows = PairedRows.regression(y, cand, champ)

@@ -7,6 +7,7 @@ from prefect import get_run_logger
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.findings import TriageFindings
+from gatekeeper.metrics import Array
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
@@ -19,9 +20,14 @@ from tasks import gate_task
 
 @gate_task
 def triage_retraining(
-    config: GateConfig, tables: GateTables, champion: TrainedModel | None, candidate_exists: bool = False
+    config: GateConfig,
+    tables: GateTables,
+    champion: TrainedModel | None,
+    candidate_exists: bool = False,
+    on_evaluation: Array | None = None,
 ) -> tuple[list[Check], TriageFindings]:
     """Score the champion on the new labels: degradation against its reference, and label quality.
+    (`on_evaluation`: the champion's outputs on the evaluation rows, if already scored.)
 
     With `candidate_exists` (a candidate trained elsewhere) the cost of retraining is sunk: whether to
     retrain is moot, so those findings are context (warn) and the learning curve is not run; label-quality
@@ -35,7 +41,7 @@ def triage_retraining(
     checks, degradation = degradation_checks(tables.new_labels, batch, champion.reference, config)
     labels = []
     if config.task == "classification":
-        trusted = model_rows(config, tables.evaluation, champion)
+        trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
         label_findings, labels = label_checks(
             tables.new_labels, batch, tables.evaluation, trusted, champion.features, config
         )

@@ -8,18 +8,26 @@ from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.data.segments import config_segments
 from gatekeeper.findings import ChampionReference
-from gatekeeper.metrics import estimate, metric
+from gatekeeper.metrics import Array, estimate, metric
 from gatekeeper.train.models import TrainedModel, model_outputs
 
 
-def model_rows(config: GateConfig, frame: pd.DataFrame, model: TrainedModel) -> PairedRows:
+def model_rows(
+    config: GateConfig, frame: pd.DataFrame, model: TrainedModel, outputs: Array | None = None
+) -> PairedRows:
     """`model`'s outputs on `frame` against its targets (in `rows.candidate`); columns the model needs
-    and the frame lacks are scored as missing values."""
-    outputs = model_outputs(model.model, frame.reindex(columns=model.features), model.classes)
+    and the frame lacks are scored as missing values. `outputs`: already scored (`score_on`)."""
+    if outputs is None:
+        outputs = score_on(frame, model)
     y = frame[config.target].to_numpy()
     if config.task == "regression":
         return PairedRows.regression(y, outputs, None)
     return PairedRows.from_labels(y, outputs, None, model.classes, config.positive_label)
+
+
+def score_on(frame: pd.DataFrame, model: TrainedModel) -> Array:
+    """`model`'s outputs (class probabilities in its classes' order, or predictions) on `frame`."""
+    return model_outputs(model.model, frame.reindex(columns=model.features), model.classes)
 
 
 def reference_of(frame: pd.DataFrame, rows: PairedRows, config: PolicyConfig) -> ChampionReference | None:
