@@ -25,6 +25,7 @@ from cli.webhook import add_webhook_commands
 from gatekeeper.errors import ConfigError, GatekeeperError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+FLOW_COMMANDS = {"run", "demo", "adopt", "rollback"}  # the commands that run a Prefect flow
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -294,7 +295,7 @@ REGISTRY_HELP = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gatekeeper.demo.simulate import SCENARIOS
+    from gatekeeper.demo import SCENARIOS
 
     common = argparse.ArgumentParser(add_help=False)  # --debug after the command, as before it
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -444,6 +445,10 @@ def entry() -> None:
         os._exit(code[0])
 
     atexit.register(finish)
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if words and words[0] in FLOW_COMMANDS:  # the API boots while the arguments and config are read
+        _quiet_environment()
+        api.start()
     try:
         code[0] = main()
     except SystemExit as done:  # argparse: --help, usage errors

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from gatekeeper.decide.decision import Decision
+if TYPE_CHECKING:
+    from gatekeeper.decide.decision import Decision
+
 
 COLOURS = {
     "promoted": "green",

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatekeeper.demo import SCENARIOS
+
 BROWSERS = ["chrome", "safari", "firefox", "edge", "chrome-beta"]
 BROWSER_SHARE = [0.50, 0.25, 0.12, 0.10, 0.03]
 COUNTRIES = ["US", "GB", "DE", "FR", "BR", "IN"]
@@ -25,32 +27,6 @@ KEY_BROWSER = "chrome-beta"
 BROKEN_BROWSER = "safari"
 NIGHTLY_LOADER_LAST_HOUR = 5  # the unconfigured-slice-fault scenario's broken hours: 0 to 5
 
-SCENARIOS: dict[str, str] = {
-    "improves": "fraudsters moved on; a large batch of new labels shows how: the champion has degraded, "
-    "the retrained candidate recovers and should be promoted",
-    "hurts-key-segment": "the same new labels, trained with a cheaper global linear pipeline: better on "
-    "average, worse on the small chrome-beta segment, so the candidate should be rejected",
-    "broken-feature": "the cookie feature is null for every safari row of the new batch: the run should "
-    "be blocked, the feature named, and the batch quarantined",
-    "unconfigured-slice-fault": "the nightly loader (hours 0-5) writes account_age_days as 0: no "
-    "configured segment is broken, the slice search finds it, and the run is blocked naming the "
-    "feature and the slice",
-    "gain-reverses-over-time": "fraudsters moved on, then came back: the candidate learned the new pattern "
-    "and is better on most of the evaluation window, but worse in its newest quarter of time "
-    "(time_column): rejected, gain not stable over time",
-    "no-retrain-needed": "1,000 new labels from an unchanged world: the champion performs as it did, and "
-    "the learning curve expects less from them than this team's stated retrain cost, so retraining is "
-    "skipped (not_retrained)",
-    "more-data-pays": "30,000 new labels from an unchanged world, 7x the champion's training data: no "
-    "degradation, but the learning curve expects a clear gain, so the gate retrains and promotes",
-    "label-noise": "in an unchanged world, 40% of the new labels for country=BR are flipped by a labelling "
-    "fault: blocked with "
-    "diagnosis label_quality before any training",
-    "drift-beyond-retraining": "fraud stopped following the features: the champion collapses and a "
-    "retrained candidate cannot recover, so it is rejected with diagnosis concept_drift_beyond_retraining",
-    "small-segment-needs-data": "retraining is warranted, but the evaluation rows hold only 120 chrome-beta "
-    "transactions: blocked with diagnosis small_segment_needs_data and the rows to collect",
-}
 SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.demo.simulate:build_linear_model"}
 # what a scenario's team states in its gate.yaml beyond the demo's defaults
 SCENARIO_SETTINGS: dict[str, dict[str, object]] = {
