@@ -109,7 +109,7 @@ def compare_scores_on_dask(
     named = [("--label", label), ("--champion", champion), ("--candidate", candidate)]
     named += [("--segments", c) for cols in policy.segment_columns for c in cols]
     named += [("--key", c) for key in policy.key_segments for c in key.where]
-    with dask_client(compute):
+    with dask_client(compute) as client:
         try:
             frame = dd.read_parquet(source)
         except (OSError, ValueError) as exc:
@@ -164,8 +164,10 @@ def compare_scores_on_dask(
         empty = empty_groups(policy, len(edges) + 1)
         counts = merge_counts([empty, _tree(counted, merge_counts).compute()])
         the_plan = plan(counts, metric_names(policy), edges)
+        # one copy per worker: the lookups are ~100 KB per group and metric, not once per task
+        shared_plan = client.scatter(the_plan, broadcast=True)
         histograms = _tree(
-            [delayed(histogram_partition)(p, columns, policy, the_plan) for p in parts], merge_histograms
+            [delayed(histogram_partition)(p, columns, policy, shared_plan) for p in parts], merge_histograms
         )
         merged = histograms.compute()
     evidence = Evidence(

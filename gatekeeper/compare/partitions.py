@@ -129,7 +129,19 @@ class Columns:
     positive: Any  # the label value of the positive class
 
     def positives(self, frame: pd.DataFrame) -> Array:
-        return np.asarray(frame[self.label].astype(str) == str(self.positive))
+        """Rows of the positive class. Labels are compared as text (1 and '1' agree), without making
+        a Python string per row where the column is numeric or already text."""
+        labels = frame[self.label]
+        text = str(self.positive)
+        if pd.api.types.is_numeric_dtype(labels.dtype) and not pd.api.types.is_bool_dtype(labels.dtype):
+            try:
+                number = float(text)
+            except ValueError:
+                return np.zeros(len(frame), dtype=bool)
+            return np.asarray(labels.to_numpy(dtype=float, na_value=np.nan) == number)
+        if pd.api.types.is_string_dtype(labels.dtype) and not pd.api.types.is_object_dtype(labels.dtype):
+            return np.asarray((labels == text).fillna(False), dtype=bool)
+        return np.asarray(labels.astype(str) == text)
 
     def scores(self, frame: pd.DataFrame, model: str) -> Array:
         return np.asarray(frame[getattr(self, model)], dtype=float)

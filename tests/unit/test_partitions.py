@@ -186,3 +186,21 @@ def test_a_key_segment_with_no_rows_is_reported_not_dropped() -> None:
 def test_what_the_partitioned_engine_cannot_compute_is_a_clear_error(extra, match) -> None:
     with pytest.raises(ConfigError, match=match):
         check_supported(policy(**extra))
+
+
+@pytest.mark.parametrize(
+    ("values", "positive"),
+    [
+        ([0, 1, 1, 0], "1"),
+        ([0.0, 1.0, 1.0, 0.0], "1.0"),
+        (["no", "yes", "yes", "no"], "yes"),
+        (pd.array(["no", "yes", "yes", None], dtype="string"), "yes"),
+        ([False, True, True, False], "True"),
+        (pd.array([0, 1, 1, None], dtype="Int64"), "1"),
+    ],
+    ids=["int", "float", "object", "string", "bool", "nullable-int"],
+)
+def test_the_positive_class_is_found_in_any_label_dtype(values, positive) -> None:
+    frame = pd.DataFrame({"y": values, "champion": 0.5, "candidate": 0.5})
+    found = Columns("y", "champion", "candidate", positive).positives(frame)
+    assert found.tolist() == [False, True, True, False]
