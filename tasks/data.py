@@ -17,7 +17,7 @@ from gatekeeper.data.drift import drift_report
 from gatekeeper.data.segments import config_segments, rows_where
 from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.structure import structural_checks
-from gatekeeper.data.suites import run_suite
+from gatekeeper.data.suites import passes_on_any_subset, run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.errors import ConfigError
 from gatekeeper.findings import DriftResult
@@ -76,6 +76,7 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     logger = get_run_logger()
     features = feature_columns(config, tables.train)
     checks: list[Check] = []
+    whole: list[Check] = []  # the new labels' suite results on the whole batch
     for name in TABLES:
         checks += structural_checks(tables.table(name), name, config, tables.train, features)
     broken = broken_feature_checks(tables.train, tables.new_labels, features, config)
@@ -103,20 +104,25 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
                 len(results),
             )
             checks += results
-    checks += _suite_per_key_segment(config, tables)
+            if name == "new_labels":
+                whole = results
+    checks += _suite_per_key_segment(config, tables, whole)
     for check in checks:
         if check.stops:
             logger.warning("validation failed: %s", check.message)
     return checks
 
 
-def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check]:
+def _suite_per_key_segment(config: GateConfig, tables: GateTables, whole: list[Check]) -> list[Check]:
     """The new labels' column expectations again on each key segment's rows: a breakage confined to a
-    small segment hides in the whole table's `mostly` thresholds."""
+    small segment hides in the whole table's `mostly` thresholds. Expectations that cannot fail on a
+    subset given the whole batch's result (no unexpected row at all, a passed type check) are not
+    run again."""
     suite = config.expectations.new_labels
     batch = tables.new_labels
     if not suite or not len(batch):
         return []
+    skip = frozenset().union(*(passes_on_any_subset(c) for c in whole))
     found: list[Check] = []
     for key in config.key_segments:
         if not all(col in batch.columns for col in key.where):
@@ -139,6 +145,7 @@ def _suite_per_key_segment(config: GateConfig, tables: GateTables) -> list[Check
             "new_labels",
             rules=config.data_checks,
             segment=key.name,
+            skip=skip,
         )
         found += [
             replace(c, segment=key.name, message=f"[{key.name}] {c.message}")

@@ -186,3 +186,65 @@ def test_a_suite_edited_between_runs_is_read_again(tmp_path: Path) -> None:
     _suite(tmp_path, "s", [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}])
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
     assert [c.effect for c in run_suite(frame, path, "train")] == ["block"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_key_segment_reruns_only_what_could_fail_on_its_rows(tmp_path: Path, seed: int) -> None:
+    """On a key segment's rows the suite runs again only for expectations the whole batch does not
+    settle: one that saw unexpected rows (hidden by `mostly`) or an aggregate; a per-row expectation
+    with no unexpected row, a passed type check and the table-level ones are skipped. The fault,
+    planted in a random column and segment, is still found there."""
+    from gatekeeper.data.suites import passes_on_any_subset
+
+    rng = np.random.default_rng(seed)
+    n = 4000
+    frame = pd.DataFrame(
+        {
+            "segment": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.25, 0.05]),
+            "x": rng.normal(0, 1, n),
+            "y": rng.normal(5, 1, n),
+            "z": rng.choice(["p", "q"], n),
+        }
+    )
+    broken_column, broken_segment = str(rng.choice(["x", "y"])), str(rng.choice(["b", "d"]))
+    rows = frame.index[frame["segment"] == broken_segment][:30]
+    frame.loc[rows, broken_column] = 99.0  # under 1% of the batch: inside `mostly`
+    path = _suite(
+        tmp_path,
+        "s",
+        [
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+            {
+                "type": "expect_column_values_to_be_in_type_list",
+                "kwargs": {"column": "x", "type_list": ["float64"]},
+            },
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "z", "value_set": ["p", "q"]}},
+            {
+                "type": "expect_column_mean_to_be_between",
+                "kwargs": {"column": "y", "min_value": 0, "max_value": 50},
+            },
+            *[
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "kwargs": {
+                        "column": c,
+                        "min_value": -10,
+                        "max_value": 10 + 5 * (c == "y"),
+                        "mostly": 0.99,
+                    },
+                }
+                for c in ("x", "y")
+            ],
+        ],
+    )
+    whole = run_suite(frame, path, "new_labels")
+    assert all(c.holds for c in whole)
+    skip = frozenset().union(*(passes_on_any_subset(c) for c in whole))
+    part = frame[frame["segment"] == broken_segment]
+    again = run_suite(part, path, "new_labels", segment=f"segment={broken_segment}", skip=skip)
+    ran = sorted((c.observed["expectation"], c.column) for c in again)
+    assert ran == sorted(
+        [("expect_column_mean_to_be_between", "y"), ("expect_column_values_to_be_between", broken_column)]
+    )
+    failed = [c for c in again if not c.holds]
+    assert [c.column for c in failed] == [broken_column]
