@@ -189,7 +189,7 @@ def cmd_compare_scores(args: argparse.Namespace) -> int:
         from gatekeeper.compare.on_dask import DaskCompute, compare_scores_on_dask
 
         compute = DaskCompute(args.address, args.workers, args.memory_limit)
-        decision = compare_scores_on_dask(args.scores, compute=compute, **shared)
+        decision = compare_scores_on_dask(args.scores, compute=compute, progress=console().print, **shared)
     else:
         decision = compare_scores(read_table(args.scores), source=args.scores, **shared)
     output = write_decision(decision, Path(args.output or "comparison.json"))

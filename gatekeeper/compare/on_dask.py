@@ -99,8 +99,10 @@ def compare_scores_on_dask(
     compute: DaskCompute,
     positive_label: Any | None = None,
     model_name: str = "scores",
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Decision:
-    """`gatekeeper.compare.scores.compare_scores` for a Parquet dataset that need not fit in memory."""
+    """`gatekeeper.compare.scores.compare_scores` for a Parquet dataset that need not fit in memory;
+    `progress` hears what each pass is doing (the CLI prints it)."""
     import dask
     import dask.dataframe as dd
     from dask import delayed
@@ -110,6 +112,7 @@ def compare_scores_on_dask(
     named += [("--segments", c) for cols in policy.segment_columns for c in cols]
     named += [("--key", c) for key in policy.key_segments for c in key.where]
     with dask_client(compute) as client:
+        progress(f"Dask scheduler {client.scheduler_info()['address']}")
         try:
             frame = dd.read_parquet(source)
         except (OSError, ValueError) as exc:
@@ -155,17 +158,20 @@ def compare_scores_on_dask(
                 raise ConfigError(f"positive_label {positive_label!r} is not one of the classes {labels}")
             positive = str(positive_label)
         columns = Columns(label, champion, candidate, positive)
+        progress(f"{int(n):,} rows in {frame.npartitions} partitions; sampling scores for the bin edges")
         share = min(1.0, EDGE_SAMPLE_ROWS / max(int(n), 1))
         sample = scores.sample(frac=share, random_state=policy.statistics.seed).compute()
         edges = score_edges(sample.to_numpy().ravel())
 
         parts = frame.to_delayed()
+        progress("pass 1 of 2: label counts per score bin, per segment and model")
         counted = [delayed(count_partition)(p, columns, policy, edges) for p in parts]
         empty = empty_groups(policy, len(edges) + 1)
         counts = merge_counts([empty, _tree(counted, merge_counts).compute()])
         the_plan = plan(counts, metric_names(policy), edges)
         # one copy per worker: the lookups are ~100 KB per group and metric, not once per task
         shared_plan = client.scatter(the_plan, broadcast=True)
+        progress(f"pass 2 of 2: paired influence histograms of {len(the_plan.spans)} segment-metric pairs")
         histograms = _tree(
             [delayed(histogram_partition)(p, columns, policy, shared_plan) for p in parts], merge_histograms
         )
