@@ -32,6 +32,9 @@ class ModelCounts:
     def empty(cls, n_bins: int) -> ModelCounts:
         return cls(np.zeros(n_bins), np.zeros(n_bins))
 
+    def __sizeof__(self) -> int:  # what Dask counts (sys.getsizeof), so it can spill these
+        return 200 + self.positives.nbytes + self.negatives.nbytes
+
     def add(self, other: ModelCounts) -> None:
         self.positives += other.positives
         self.negatives += other.negatives
@@ -60,6 +63,9 @@ class Lookup:
     table: Array | None = None
     mean: float | None = None
     undefined_reason: str | None = None
+
+    def __sizeof__(self) -> int:
+        return 200 + (0 if self.table is None else self.table.nbytes)
 
     def bounds(self, counts: ModelCounts, loss: int) -> tuple[float, float]:
         if self.table is not None:

@@ -29,6 +29,7 @@ Binary classification only; other tasks are a clear error.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -100,6 +101,9 @@ class GroupCounts:
     where: dict[str, Any]
     models: dict[str, ModelCounts]
     churned: int = 0  # rows whose predicted class differs between the models
+
+    def __sizeof__(self) -> int:  # what Dask counts (sys.getsizeof), so it can spill these
+        return 200 + sum(sys.getsizeof(m) for m in self.models.values())
 
     @property
     def n(self) -> int:
@@ -214,6 +218,11 @@ class Plan:
     edges: Array  # score bin edges
     lookups: dict[tuple[str, str], dict[str, Lookup]]  # (group, metric) -> model -> lookup
     spans: dict[tuple[str, str], tuple[float, float]]  # (group, metric) -> influence lo, hi
+
+    def __sizeof__(self) -> int:  # ~1.3 MiB per segment at 9 metrics: Dask must see it
+        return self.edges.nbytes + sum(
+            sys.getsizeof(lk) for models in self.lookups.values() for lk in models.values()
+        )
 
 
 def plan(counts: dict[str, GroupCounts], metrics: Sequence[str], edges: Array) -> Plan:
