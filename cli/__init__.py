@@ -86,6 +86,25 @@ def _registry_uri(args: argparse.Namespace) -> str:
     )
 
 
+def _existing_registry(args: argparse.Namespace) -> str:
+    """The registry a command reads or changes, which must exist: a local sqlite file that is not
+    there means a wrong --workdir, and connecting would create an empty registry in its place."""
+    uri = _registry_uri(args)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        where = (
+            "--tracking-uri"
+            if args.tracking_uri
+            else "MLFLOW_TRACKING_URI"
+            if (os.environ.get("MLFLOW_TRACKING_URI"))
+            else "--workdir"
+        )
+        raise ConfigError(
+            f"{where}: no registry at {uri} (the file does not exist); expected the --workdir of an "
+            "earlier gate run (default ./.gatekeeper) or the --tracking-uri it used"
+        )
+    return uri
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -221,7 +240,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     api.wait_ready()
 
-    result = rollback_champion(args.model, _registry_uri(args), args.reason, args.by)
+    result = rollback_champion(args.model, _existing_registry(args), args.reason, args.by)
     console().print(
         f"{args.model}: version {result['restored']} is champion again; version "
         f"{result['demoted']} carries alias rolled-back (by {result['by']}: {result['reason']})"
@@ -235,7 +254,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from gatekeeper.registry.review import status
 
-    result = status(_registry_uri(args), args.model, args.last)
+    result = status(_existing_registry(args), args.model, args.last)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -247,7 +266,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     _quiet_environment()
     from gatekeeper.registry.review import settle_review
 
-    uri = _registry_uri(args)
+    uri = _existing_registry(args)
     said, _ = settle_review(
         uri,
         args.model,

@@ -74,3 +74,22 @@ def test_upweight_gives_segment_rows_more_weight_in_training() -> None:
     model = fit_candidate(config, frame, y, weights)
     assert model.predict_proba(frame).shape == (400, 2)
     assert sample_weights(make_config(), frame) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status", "--model", "churn"], ["approve", "--model", "churn", "--version", "3", "--by", "ana"]],
+    ids=["status", "approve"],
+)
+def test_a_wrong_workdir_is_named_and_no_empty_registry_is_created(
+    tmp_path, capsys, monkeypatch, argv
+) -> None:
+    """Commands that read or change an existing registry refuse a --workdir without one (they used to
+    create an empty mlflow.db there and report nothing)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    nowhere = tmp_path / "typo"
+    assert main([*argv, "--workdir", str(nowhere)]) == 1
+    err = capsys.readouterr().err
+    assert "--workdir: no registry at sqlite:///" in err
+    assert str(nowhere / "mlflow.db") in err
+    assert not nowhere.exists()
