@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -243,6 +244,11 @@ class PolicyConfig(_Strict):
         return [[s] if isinstance(s, str) else list(s) for s in self.segments]
 
 
+TRACKING_URI = re.compile(
+    r"^(sqlite:///.+|https?://[^\s/]+.*|(postgresql|mysql|mssql)(\+\w+)?://\S+|databricks(-uc)?(://\S*)?|uc(://\S*)?)$"
+)
+
+
 class GateConfig(PolicyConfig):
     """Everything one gate run needs. Unknown keys are errors."""
 
@@ -266,6 +272,17 @@ class GateConfig(PolicyConfig):
     # a candidate trained elsewhere (an MLflow model URI): the gate judges it and trains nothing
     candidate: str | None = None
     prediction: Prediction = Field(default_factory=Prediction)
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_uri_names_a_store(cls, value: str | None) -> str | None:
+        if value is None or TRACKING_URI.match(value):
+            return value
+        raise ValueError(
+            "must be an MLflow tracking URI with a database or a server: sqlite:///path/mlflow.db, "
+            "http(s)://host:port, postgresql://..., mysql://..., mssql://... or databricks "
+            "(MLflow's file store is in maintenance mode); pass credentials through the environment"
+        )
 
     @field_validator("candidate")
     @classmethod

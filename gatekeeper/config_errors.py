@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -42,6 +43,11 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+def redact(text: str) -> str:
+    """`text` with the password of any URL in it (scheme://user:password@host) replaced by ***."""
+    return re.sub(r"(\w+://[^\s/@:'\"]*:)[^\s@/'\"]*@", r"\1***@", text)
+
+
 def config_error_from(exc: ValidationError, source: str) -> ConfigError:
     """Turn pydantic's errors into one readable ConfigError."""
     lines = []
@@ -57,6 +63,6 @@ def config_error_from(exc: ValidationError, source: str) -> ConfigError:
             lines.append(err["msg"].removeprefix("Value error, "))
         else:
             seen = err.get("input")
-            seen_txt = f"; got {seen!r}" if not isinstance(seen, dict) else ""
+            seen_txt = f"; got {redact(repr(seen))}" if not isinstance(seen, dict) else ""
             lines.append(f"`{where}`: {err['msg'].removeprefix('Value error, ')}{seen_txt}")
     return ConfigError(f"invalid gate configuration in {source}: " + "; ".join(lines))

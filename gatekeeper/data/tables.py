@@ -118,6 +118,14 @@ def check_config_against(config: GateConfig, tables: GateTables) -> None:
             f"`target` must name a column of the training data {tables.paths['train']!r}; "
             f"got {config.target!r}{did_you_mean(config.target, train_cols)}"
         )
+    if config.task == "classification" and config.positive_label is not None:
+        values = sorted({str(v) for v in tables.train[config.target].dropna().unique()})
+        if str(config.positive_label) not in values and len(values) <= 50:
+            raise ConfigError(
+                f"`positive_label` must be a value of the target {config.target!r}; got "
+                f"{config.positive_label!r}{did_you_mean(str(config.positive_label), values)} "
+                f"(the training data has {values[:10]})"
+            )
     for i, feat in enumerate(config.features or []):
         if feat not in train_cols:
             raise ConfigError(

@@ -85,7 +85,15 @@ def sample_weights(config: GateConfig, frame: pd.DataFrame) -> Array | None:
 
 def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: Array | None = None) -> Any:
     """Build the estimator from the configured builder and fit it (with sample weights if given)."""
-    estimator = load_trainer(config.trainer)(config)
+    try:
+        estimator = load_trainer(config.trainer)(config)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the builder is the user's code: say which setting called it
+        raise ConfigError(
+            f"`trainer` {config.trainer!r} failed when called with the gate's config: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     needs = "predict" if config.task == "regression" else "predict_proba"
     if not hasattr(estimator, "fit") or not hasattr(estimator, needs):
         raise ConfigError(

@@ -113,3 +113,40 @@ def test_regression_task_defaults_to_rmse_and_rejects_classification_metrics() -
         ConfigError, match=r"`secondary_metrics\[0\]` 'mae' does not fit task 'classification'"
     ):
         make_config(secondary_metrics=["mae"])
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["not a uri at all", "./mlruns", "file:///tmp/mlruns", "ftp://ana:s3cr3t@host/store"],
+    ids=["garbage", "file-store-path", "file-uri", "unsupported-scheme"],
+)
+def test_a_tracking_uri_that_names_no_store_is_named_without_its_password(uri: str) -> None:
+    with pytest.raises(ConfigError, match=r"`tracking_uri`: must be an MLflow tracking URI") as raised:
+        make_config(tracking_uri=uri)
+    assert "s3cr3t" not in str(raised.value)
+    for good in ("sqlite:///x/mlflow.db", "http://127.0.0.1:5000", "postgresql+psycopg2://u@db/mlflow"):
+        assert make_config(tracking_uri=good).tracking_uri == good
+
+
+def test_a_positive_label_the_target_never_takes_is_named() -> None:
+    import pandas as pd
+
+    from gatekeeper.data.tables import GateTables, check_config_against
+
+    frame = pd.DataFrame({"is_fraud": ["no", "yes", "no"], "browser": ["a", "chrome-beta", "a"]})
+    tables = GateTables(frame, frame, frame, {}, {"train": "t", "new_labels": "n", "evaluation": "e"})
+    with pytest.raises(
+        ConfigError, match=r"`positive_label` must be a value of the target 'is_fraud'; got 'Yes'"
+    ):
+        check_config_against(make_config(positive_label="Yes"), tables)
+    check_config_against(make_config(positive_label="yes"), tables)
+
+
+def test_a_trainer_that_fails_when_called_is_named() -> None:
+    import pandas as pd
+
+    from gatekeeper.train.pipeline import fit_candidate
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(ConfigError, match=r"`trainer` 'os:getcwd' failed when called .*TypeError"):
+        fit_candidate(make_config(trainer="os:getcwd"), frame, pd.Series([0, 1, 0, 1]))
