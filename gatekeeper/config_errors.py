@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gatekeeper.errors import ConfigError, did_you_mean
+from gatekeeper.errors import ConfigError, did_you_mean, redact
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -41,11 +40,6 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
         else:
             return []
     return list(getattr(model, "model_fields", {}))
-
-
-def redact(text: str) -> str:
-    """`text` with the password of any URL in it (scheme://user:password@host) replaced by ***."""
-    return re.sub(r"(\w+://[^\s/@:'\"]*:)[^\s@/'\"]*@", r"\1***@", text)
 
 
 def config_error_from(exc: ValidationError, source: str) -> ConfigError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -67,3 +68,9 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
 class DecisionFormatError(GatekeeperError, ValueError):
     """A decision.json cannot be read (malformed, or written by a newer schema version)."""
+
+
+def redact(text: str) -> str:
+    """`text` with the password of any URL in it (scheme://user:password@host) replaced by ***:
+    credentials belong in the environment, never in a message, a log or a stored parameter."""
+    return re.sub(r"(\w+://[^\s/@:'\"]*:)[^\s@/'\"]*@", r"\1***@", text)

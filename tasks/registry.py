@@ -11,7 +11,7 @@ from prefect import get_run_logger
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.decide.decision import Decision
-from gatekeeper.errors import ModelError
+from gatekeeper.errors import ModelError, redact
 from gatekeeper.registry import CHALLENGER, CHAMPION, candidates, client, flavors, runs, versions
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.reference import model_rows, reference_of
@@ -26,7 +26,7 @@ def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | No
     """Open the MLflow run that holds this gate run's params, data hashes and decision."""
     rows = {n: len(tables.table(n)) for n in tables.hashes}
     run_id = runs.open_run(config, tables.hashes, rows, flow_run_id)
-    get_run_logger().info("MLflow run %s at %s", run_id, config.resolved_tracking_uri)
+    get_run_logger().info("MLflow run %s at %s", run_id, redact(config.resolved_tracking_uri))
     return run_id
 
 

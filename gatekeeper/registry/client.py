@@ -21,6 +21,7 @@ from gatekeeper.errors import (
     RegistryNotFound,
     RegistryPermissionError,
     RegistryUnavailable,
+    redact,
 )
 
 # MLflow's HTTP client reads these on every request; the gate's defaults, unless the user set them
@@ -81,7 +82,7 @@ def classify(error: BaseException, uri: str, what: str) -> RegistryError:
 
     status = http_status(error)
     code = str(getattr(error, "error_code", ""))
-    text = f"MLflow at {uri} failed to {what}: {type(error).__name__}: {str(error)[:500]}"
+    text = redact(f"MLflow at {uri} failed to {what}: {type(error).__name__}: {str(error)[:500]}")
     if _unreachable(error) or status in TRANSIENT_STATUS or code == "TEMPORARILY_UNAVAILABLE":
         return RegistryUnavailable(text)
     if isinstance(error, FileNotFoundError) or status == 404:

@@ -12,7 +12,7 @@ import yaml
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision, decision_to_json, read_decision
-from gatekeeper.errors import DecisionFormatError, RegistryNotFound
+from gatekeeper.errors import DecisionFormatError, RegistryNotFound, redact
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, registry_errors
 from gatekeeper.report.markdown import render_markdown, segments_csv
@@ -32,7 +32,12 @@ def _flat_params(config: GateConfig) -> dict[str, str]:
             out[prefix] = value if isinstance(value, str) else json.dumps(value)
 
     walk("", config.model_dump(mode="json"))
-    return {k: v[:6000] for k, v in out.items()}
+    return {k: redact(v)[:6000] for k, v in out.items()}
+
+
+def config_text(config: GateConfig) -> str:
+    """The config as the run's gate.yaml, with any password in a URL replaced by ***."""
+    return redact(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
 def experiment_id(client: Any, config: GateConfig) -> str:
@@ -70,7 +75,7 @@ def open_run(
             params=[Param(k, v) for k, v in params.items()],
             tags=[RunTag(f"gate.data.{n}.sha256", h) for n, h in hashes.items()],
         )
-        client.log_text(run_id, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), "gate.yaml")
+        client.log_text(run_id, config_text(config), "gate.yaml")
         return run_id
 
 

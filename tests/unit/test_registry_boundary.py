@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 
@@ -80,3 +81,22 @@ def test_models_pickled_under_the_old_module_names_still_load() -> None:
         pickle.loads(data)
     _alias_legacy_modules()
     assert pickle.loads(data) is as_object_text
+
+
+def test_a_password_in_the_tracking_uri_is_kept_out_of_errors_params_and_gate_yaml() -> None:
+    """Credentials belong in the environment: a password written in `tracking_uri` shows as *** in
+    registry errors, the run's params and its gate.yaml (issue 14's audit found it in all three)."""
+    from mlflow.exceptions import MlflowException
+
+    from gatekeeper.registry.runs import _flat_params, config_text
+    from tests.builders import make_config
+
+    uri = "https://ana:s3cr3t@mlflow.example.com"
+    with pytest.raises(RegistryError) as info, registry_errors(uri, "open a run"):
+        raise MlflowException(f"API request to {uri}/api/2.0/runs failed")
+    assert "s3cr3t" not in str(info.value)
+    assert "https://ana:***@mlflow.example.com" in str(info.value)
+    config = make_config(tracking_uri=uri)
+    assert "s3cr3t" not in json.dumps(_flat_params(config))
+    assert _flat_params(config)["tracking_uri"] == "https://ana:***@mlflow.example.com"
+    assert "s3cr3t" not in config_text(config)
