@@ -102,21 +102,27 @@ def _auc_of(score: Array, positive: Array) -> Estimate:
     if n_pos == 0 or n_neg == 0:
         only = "positive" if n_neg == 0 else "negative"
         return Estimate(None, undefined_reason=f"only one class present ({only} rows only)")
-    order = np.argsort(score, kind="mergesort")
+    order = np.argsort(score)  # ties are grouped below, so the sort need not be stable
     s = score[order]
     pos = positive[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(s[1:], s[:-1], out=starts[1:])
-    group = np.cumsum(starts) - 1
-    pos_in = np.bincount(group, weights=pos)
-    neg_in = np.bincount(group, weights=~pos)
+    group = None if starts.all() else np.cumsum(starts) - 1  # None: no ties, each row its own group
+    pos_in = pos.astype(float) if group is None else np.bincount(group, weights=pos)
+    neg_in = (~pos).astype(float) if group is None else np.bincount(group, weights=~pos)
     neg_below = np.cumsum(neg_in) - neg_in
     pos_above = n_pos - np.cumsum(pos_in)
     v10 = (neg_below + 0.5 * neg_in) / n_neg  # for a positive in the group: share of negatives below it
     v01 = (pos_above + 0.5 * pos_in) / n_pos  # for a negative: share of positives above it
     auc = float(np.dot(pos_in, v10) / n_pos)
-    sorted_influence = np.where(pos, (v10[group] - auc) * (n / n_pos), (v01[group] - auc) * (n / n_neg))
+    if group is not None:
+        v10, v01 = v10[group], v01[group]
+    sorted_influence = v01 - auc  # a negative's influence, then a positive's where it is one
+    sorted_influence *= n / n_neg
+    for_positive = v10 - auc
+    for_positive *= n / n_pos
+    np.copyto(sorted_influence, for_positive, where=pos)
     influence = np.empty(n)
     influence[order] = sorted_influence
     return Estimate(auc, influence)
@@ -155,7 +161,18 @@ def _empty(t: Targets) -> Estimate | None:
     return Estimate(None, undefined_reason="no rows") if t.n == 0 else None
 
 
-def _predicted(proba: Array) -> Array:
+def _picked(proba: Array, column: Array) -> Array:
+    """proba[i, column[i]] for every row (binary: a choice between two columns, ~5x faster)."""
+    if proba.shape[1] == 2:
+        return np.asarray(np.where(column == 1, proba[:, 1], proba[:, 0]))
+    return np.asarray(proba[np.arange(len(proba)), column])
+
+
+def predicted(proba: Array) -> Array:
+    """The most probable class of each row (the first on ties, as argmax; a NaN counts as largest)."""
+    if proba.ndim == 2 and proba.shape[1] == 2:  # binary: one comparison, ~10x argmax's speed
+        first, second = proba[:, 0], proba[:, 1]
+        return np.asarray((second > first) | (np.isnan(second) & ~np.isnan(first)), dtype=np.intp)
     return np.asarray(np.argmax(proba, axis=1))
 
 
@@ -185,22 +202,23 @@ def _ap_of(score: Array, positive: Array) -> Estimate:
     if n_pos == 0 or n_pos == n:
         only = "positive" if n_pos == n else "negative"
         return Estimate(None, undefined_reason=f"only one class present ({only} rows only)")
-    order = np.argsort(-score, kind="mergesort")
+    order = np.argsort(-score)  # ties are grouped below, so the sort need not be stable
     s = score[order]
     pos = positive[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(s[1:], s[:-1], out=starts[1:])
-    group = np.cumsum(starts) - 1
-    pos_in = np.bincount(group, weights=pos)
-    at_least = np.cumsum(np.bincount(group).astype(float))
+    group = None if starts.all() else np.cumsum(starts) - 1  # None: no ties, each row its own group
+    pos_in = pos.astype(float) if group is None else np.bincount(group, weights=pos)
+    at_least = np.arange(1.0, n + 1) if group is None else np.cumsum(np.bincount(group).astype(float))
     precision = np.cumsum(pos_in) / at_least
     ap = float(np.dot(pos_in, precision) / n_pos)
     share = pos_in / (n_pos * at_least)
     below = np.cumsum(share[::-1])[::-1]  # sum over groups at or below each group's score
     weighted_below = np.cumsum((share * precision)[::-1])[::-1]
-    g = group
-    sorted_influence = pos * ((precision[g] - ap) / n_pos + below[g]) - weighted_below[g]
+    if group is not None:
+        precision, below, weighted_below = precision[group], below[group], weighted_below[group]
+    sorted_influence = pos * ((precision - ap) / n_pos + below) - weighted_below
     influence = np.empty(n)
     influence[order] = sorted_influence * n
     return Estimate(ap, influence)
@@ -221,7 +239,7 @@ def average_precision(t: Targets, proba: Array) -> Estimate:
 def accuracy(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
-    return _mean_loss((_predicted(proba) == t.y).astype(float))
+    return _mean_loss((predicted(proba) == t.y).astype(float))
 
 
 def log_loss(t: Targets, proba: Array) -> Estimate:
@@ -230,7 +248,7 @@ def log_loss(t: Targets, proba: Array) -> Estimate:
     eps = np.finfo(proba.dtype).eps
     p = np.clip(proba, eps, 1 - eps)
     p = p / p.sum(axis=1, keepdims=True)
-    return _mean_loss(-np.log(p[np.arange(t.n), t.y]))
+    return _mean_loss(-np.log(_picked(p, t.y)))
 
 
 def brier(t: Targets, proba: Array) -> Estimate:
@@ -254,7 +272,7 @@ def _prf(which: str) -> Callable[[Targets, Array], Estimate]:
     def compute(t: Targets, proba: Array) -> Estimate:
         if (e := _empty(t)) is not None:
             return e
-        pred = _predicted(proba)
+        pred = predicted(proba)
         if t.positive is not None:
             return one(t.y == t.positive, pred == t.positive)
         return _average([one(t.y == c, pred == c) for c in range(proba.shape[1])])
@@ -266,7 +284,7 @@ def _prf(which: str) -> Callable[[Targets, Array], Estimate]:
 def balanced_accuracy(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
-    pred = _predicted(proba)
+    pred = predicted(proba)
     parts = [
         _ratio(((t.y == c) & (pred == c)).astype(float), (t.y == c).astype(float), None)
         for c in range(proba.shape[1])
@@ -278,8 +296,8 @@ def ece(t: Targets, proba: Array) -> Estimate:
     """Expected calibration error: 10 equal-width confidence bins, |accuracy - confidence| weighted."""
     if (e := _empty(t)) is not None:
         return e
-    pred = _predicted(proba)
-    confidence = proba[np.arange(t.n), pred]
+    pred = predicted(proba)
+    confidence = _picked(proba, pred)
     gap = (pred == t.y).astype(float) - confidence
     bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
     per_bin = np.bincount(bins, weights=gap, minlength=ECE_BINS)

@@ -16,6 +16,7 @@ from gatekeeper.data.checks import broken_feature_checks, label_checks_against_r
 from gatekeeper.data.drift import drift_report
 from gatekeeper.data.segments import config_segments, rows_where
 from gatekeeper.data.slice_checks import slice_checks
+from gatekeeper.data.sources import check_batch_source
 from gatekeeper.data.structure import structural_checks
 from gatekeeper.data.suites import passes_on_any_subset, run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
@@ -48,11 +49,16 @@ def read_gate_config(
         )
     if new_labels:
         batch = new_labels if "://" in new_labels else str(Path(new_labels).resolve())
+        check_batch_source(config, batch)  # before anything is read
         config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": batch})})
         get_run_logger().info("new labels for %s: %s", config.model_name, batch)
     if candidate:
         config = config.model_copy(update={"candidate": parse_model_uri(candidate).uri})
         get_run_logger().info("candidate for %s: %s (trained elsewhere)", config.model_name, config.candidate)
+    if config.compute.engine == "dask" and config.expectations.evaluation:
+        from gatekeeper.data.lazy import check_suite_fits
+
+        check_suite_fits(config.suite_path(config.expectations.evaluation))  # before a cluster starts
     return config
 
 
@@ -64,8 +70,14 @@ def load_tables(config: GateConfig) -> GateTables:
     gate_data.check_config_against(config, tables)
     for name in TABLES:
         frame = tables.table(name)
+        rows = tables.n_evaluation if name == "evaluation" else len(frame)
+        logger.info("loaded %s: %d rows x %d columns from %s", name, rows, frame.shape[1], tables.paths[name])
+    if tables.lazy_evaluation is not None:
         logger.info(
-            "loaded %s: %d rows x %d columns from %s", name, len(frame), frame.shape[1], tables.paths[name]
+            "evaluation rows stay on the Dask cluster in %d partitions; %d sampled rows here for the "
+            "label-noise baseline, the learning curve, discovery and explanations",
+            tables.lazy_evaluation.npartitions,
+            len(tables.evaluation),
         )
     return tables
 
@@ -77,8 +89,12 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     features = feature_columns(config, tables.train)
     checks: list[Check] = []
     whole: list[Check] = []  # the new labels' suite results on the whole batch
+    lazy = tables.lazy_evaluation
     for name in TABLES:
-        checks += structural_checks(tables.table(name), name, config, tables.train, features)
+        if name == "evaluation" and tables.evaluation_shape is not None:  # merged from partitions
+            checks += structural_checks(tables.evaluation_shape, name, config, tables.train, features)
+        else:
+            checks += structural_checks(tables.table(name), name, config, tables.train, features)
     broken = broken_feature_checks(tables.train, tables.new_labels, features, config)
     if broken:
         logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))
@@ -93,19 +109,25 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
     checks += label_checks_against_reference(tables.train, tables.new_labels, config)
     for name in TABLES:
         suite = getattr(config.expectations, name)
-        if suite and len(tables.table(name)):
+        if suite and name == "evaluation" and lazy is not None:
+            from gatekeeper.data.lazy import run_suite_on_dask
+
+            results = run_suite_on_dask(lazy, config.suite_path(suite), name, config.data_checks)
+        elif suite and len(tables.table(name)):
             results = run_suite(tables.table(name), config.suite_path(suite), name, rules=config.data_checks)
-            failed = [c for c in results if not c.holds]
-            logger.info(
-                "suite %s on %s: %d of %d expectations passed",
-                suite,
-                name,
-                len(results) - len(failed),
-                len(results),
-            )
-            checks += results
-            if name == "new_labels":
-                whole = results
+        else:
+            continue
+        failed = [c for c in results if not c.holds]
+        logger.info(
+            "suite %s on %s: %d of %d expectations passed",
+            suite,
+            name,
+            len(results) - len(failed),
+            len(results),
+        )
+        checks += results
+        if name == "new_labels":
+            whole = results
     checks += _suite_per_key_segment(config, tables, whole)
     for check in checks:
         if check.stops:
@@ -181,6 +203,13 @@ def quarantine_batch(config: GateConfig, tables: GateTables, checks: list[Check]
     bad_tables = sorted({c.table for c in failed if c.table}) or ["new_labels"]
     for name in bad_tables:
         source = tables.paths[name]
+        if name == "evaluation" and tables.lazy_evaluation is not None:
+            logger.warning(
+                "the evaluation dataset %s is left where it is, not copied (engine dask: it need not fit on "
+                "this machine); report.json holds the fingerprint of its files",
+                source,
+            )
+            continue
         target = folder / f"{name}{_suffix(source)}"
         if "://" in source:
             import fsspec

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from prefect import get_run_logger
 
+from gatekeeper.compare.discovery import discover_regressions
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.segments import Comparison, compare_models
 from gatekeeper.config import GateConfig
@@ -25,9 +27,10 @@ def score_champion(config: GateConfig, tables: GateTables, champion: TrainedMode
     started = time.perf_counter()
     outputs = score_on(tables.evaluation, champion)
     get_run_logger().info(
-        "scored champion version %s on %d evaluation rows in %.1f s",
+        "scored champion version %s on %d %sevaluation rows in %.1f s",
         champion.version,
         len(tables.evaluation),
+        "" if tables.lazy_evaluation is None else "sampled ",
         time.perf_counter() - started,
     )
     return outputs
@@ -68,9 +71,11 @@ def score_models(
             "the paired bootstrap resamples %d clusters of %r, not rows", clusters, config.cluster_column
         )
     started = time.perf_counter()
-    comparison = compare_models(
-        frame, rows, config, features=[f for f in candidate.features if f in frame.columns]
-    )
+    features = [f for f in candidate.features if f in frame.columns]
+    if tables.lazy_evaluation is None:
+        comparison = compare_models(frame, rows, config, features=features)
+    else:
+        comparison = _compare_on_dask(config, tables, candidate, champion, rows, features)
     logger.info(
         "compared %d segments (%d paired resamples each) in %.1f s; %d discovered subgroups (%d confirmed)",
         len(comparison.segments) + len(comparison.key_segments),
@@ -91,6 +96,29 @@ def score_models(
             lo,
             hi,
         )
+    return comparison
+
+
+def _compare_on_dask(
+    config: GateConfig,
+    tables: GateTables,
+    candidate: TrainedModel,
+    champion: TrainedModel | None,
+    sampled: PairedRows,
+    features: list[str],
+) -> Comparison:
+    """Every evaluation row compared on the Dask cluster; regression discovery (which needs rows, not
+    sums) on the sampled rows held here."""
+    from gatekeeper.compare.on_dask import compare_models_on_dask
+
+    logger = get_run_logger()
+    comparison = compare_models_on_dask(
+        tables.lazy_evaluation, tables.n_evaluation, config, candidate, champion, logger.info
+    )
+    if features and champion is not None and config.discovery.enabled:
+        logger.info("regression discovery on %d sampled evaluation rows", sampled.n)
+        found = discover_regressions(tables.evaluation, features, sampled, config.primary_metric, config)
+        comparison = replace(comparison, discovered=found)
     return comparison
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from gatekeeper.compare.rows import PairedRows
-from gatekeeper.metrics import Array, estimate, metric
+from gatekeeper.metrics import Array, estimate, metric, predicted
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,17 @@ class InfluenceHistogram:
 
     @classmethod
     def of(cls, influence: Array, bins: int) -> InfluenceHistogram:
-        values = np.unique(influence) if len(influence) <= 50_000 else None
-        if values is not None and len(values) <= bins:
+        """Equal-width bins; on up to 50,000 rows with at most `bins` distinct values, the values."""
+        if not len(influence):
+            return cls(np.zeros(0), np.zeros(0), np.zeros(0))
+        lo, hi = float(influence.min()), float(influence.max())
+        span = hi - lo or 1.0
+        codes = np.minimum(((influence - lo) / span * bins).astype(np.int64), bins - 1)
+        width = bins
+        values = _few_values(influence, codes, bins) if len(influence) <= 50_000 else None
+        if values is not None:
             codes = np.searchsorted(values, influence)
             width = len(values)
-        else:
-            lo, hi = float(influence.min()), float(influence.max())
-            span = hi - lo or 1.0
-            codes = np.minimum(((influence - lo) / span * bins).astype(np.int64), bins - 1)
-            width = bins
         count = np.bincount(codes, minlength=width).astype(float)
         total = np.bincount(codes, weights=influence, minlength=width)
         squares = np.bincount(codes, weights=influence * influence, minlength=width)
@@ -70,6 +72,23 @@ class InfluenceHistogram:
         # always drawn, so the stream a seed gives does not hinge on a rounding-level variance
         sums += np.sqrt(spread) * rng.standard_normal(n_resamples)
         return np.asarray(sums / rows)
+
+
+def _few_values(influence: Array, codes: Array, bins: int) -> Array | None:
+    """The distinct values, sorted, if there are at most `bins` of them, else None; without sorting
+    the rows: each pass keeps one value of every equal-width bin and sets aside the rows equal to it."""
+    found: list[Array] = []
+    values, where = influence, codes
+    while len(values):
+        some = np.zeros(bins)
+        some[where] = values  # one value of each filled bin
+        filled = np.flatnonzero(np.bincount(where, minlength=bins))
+        found.append(some[filled])
+        if sum(len(f) for f in found) > bins:
+            return None
+        other = values != some[where]
+        values, where = values[other], where[other]
+    return np.sort(np.concatenate(found))
 
 
 @dataclass(frozen=True)
@@ -226,7 +245,7 @@ def churn(rows: PairedRows) -> float | None:
     point the class metrics use (the most probable class); None for regression or no champion."""
     if not rows.classes or rows.champion is None or not rows.n:
         return None
-    return float(np.mean(np.argmax(rows.candidate, axis=1) != np.argmax(rows.champion, axis=1)))
+    return float(np.mean(predicted(rows.candidate) != predicted(rows.champion)))
 
 
 def class_recall(
@@ -241,21 +260,21 @@ def class_recall(
     varies across resamples as it would in another sample."""
     if not rows.classes or not rows.n:
         return []
-    right_candidate = np.argmax(rows.candidate, axis=1) == rows.y
-    right_champion = None if rows.champion is None else np.argmax(rows.champion, axis=1) == rows.y
+    right_candidate = predicted(rows.candidate) == rows.y
+    right_champion = None if rows.champion is None else predicted(rows.champion) == rows.y
+    diff = None if right_champion is None else right_candidate.astype(float) - right_champion
     out = []
     for j, label in enumerate(rows.classes):
         mine = rows.y == j
-        n = int(mine.sum())
+        n = int(np.count_nonzero(mine))
         if not n:
             continue
-        candidate = float(right_candidate[mine].mean())
-        if right_champion is None:
+        candidate = np.count_nonzero(right_candidate & mine) / n  # the class's recall, as a mean would give
+        if right_champion is None or diff is None:
             out.append(ClassDelta(str(label), n, candidate))
             continue
-        champion = float(right_champion[mine].mean())
+        champion = np.count_nonzero(right_champion & mine) / n
         delta = candidate - champion
-        diff = right_candidate.astype(float) - right_champion
         influence = (diff - delta) * mine / mine.mean()
         if rows.clusters is not None:
             means = cluster_means(influence, rows.clusters, n_resamples, rng)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from gatekeeper.metrics import Array, Targets
 
@@ -23,6 +22,8 @@ def encode_labels(y_true: Array, classes: Sequence[Any]) -> Array:
         pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
         codes = np.where(sorted_classes[pos] == y, order[pos], -1)
     if codes is None:
+        import pandas as pd
+
         text = pd.Series(y, dtype=object).astype(str)
         codes = pd.Index(names).get_indexer(text).astype(np.int64)
     if (codes < 0).any():
@@ -62,6 +63,18 @@ class PairedRows:
         classes: Sequence[Any],
         positive_label: Any | None = None,
     ) -> PairedRows:
+        return cls.from_codes(encode_labels(y_true, classes), candidate, champion, classes, positive_label)
+
+    @classmethod
+    def from_codes(
+        cls,
+        codes: Array,
+        candidate: Array,
+        champion: Array | None,
+        classes: Sequence[Any],
+        positive_label: Any | None = None,
+    ) -> PairedRows:
+        """Labels already encoded as indices into `classes`."""
         classes = list(classes)
         positive = None
         if len(classes) == 2:
@@ -71,16 +84,29 @@ class PairedRows:
                 if not matches:
                     raise ValueError(f"positive_label {positive_label!r} is not one of the classes {classes}")
                 positive = matches[0]
-        return cls(encode_labels(y_true, classes), candidate, champion, classes, positive)
+        return cls(np.asarray(codes, dtype=np.int64), candidate, champion, classes, positive)
 
-    def take(self, index: Array) -> PairedRows:
-        champ = None if self.champion is None else self.champion[index]
-        clusters = None if self.clusters is None else self.clusters[index]
-        return PairedRows(self.y[index], self.candidate[index], champ, self.classes, self.positive, clusters)
+    def take(self, index: Array | slice) -> PairedRows:
+        """These rows at `index`: positions or a slice (views, no copy)."""
+
+        def rows_of(values: Array) -> Array:
+            if isinstance(index, slice):
+                return values[index]
+            if index.dtype == bool:
+                raise TypeError("PairedRows.take takes positions or a slice, not a mask")
+            return np.take(values, index, axis=0)  # on (n, k) outputs ~5x faster than values[index]
+
+        champ = None if self.champion is None else rows_of(self.champion)
+        clusters = None if self.clusters is None else rows_of(self.clusters)
+        return PairedRows(
+            rows_of(self.y), rows_of(self.candidate), champ, self.classes, self.positive, clusters
+        )
 
     def with_clusters(self, values: Any) -> PairedRows:
         """The same rows, resampled by cluster: `values` names each row's entity (a customer, a
         device); missing values are each their own cluster."""
+        import pandas as pd
+
         codes = pd.Series(values).astype("string").fillna("").to_numpy()
         _, inverse = np.unique(codes, return_inverse=True)
         missing = pd.isna(pd.Series(values)).to_numpy()

@@ -8,19 +8,22 @@ gate run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
 from gatekeeper.compare.rows import PairedRows
-from gatekeeper.compare.segments import compare_models
+from gatekeeper.compare.score_table import ScoreTable, read_scores
+from gatekeeper.compare.segments import compare_groups, time_folds
 from gatekeeper.config import PolicyConfig, config_error_from
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
 from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
 from gatekeeper.metrics import Array
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def parse_key(text: str) -> dict[str, str]:
@@ -39,9 +42,9 @@ def policy_from_options(raw: dict[str, Any], source: str = "compare-scores optio
         raise config_error_from(exc, source) from None
 
 
-def _probabilities(frame: pd.DataFrame, flag: str, column: str, positive: int) -> Array:
+def _probabilities(table: ScoreTable, flag: str, column: str, positive: int) -> Array:
     """(n, 2) class probabilities in class order from a column of P(positive class)."""
-    values = frame[column].to_numpy(dtype=float)
+    values = table.probabilities(column)
     if np.isnan(values).any() or values.min() < 0 or values.max() > 1:
         raise DataValidationError(
             f"{flag} column {column!r} must hold probabilities of the positive class in "
@@ -51,8 +54,22 @@ def _probabilities(frame: pd.DataFrame, flag: str, column: str, positive: int) -
     return np.column_stack([1 - values, values] if positive == 1 else [values, 1 - values])
 
 
+def scores_columns(policy: PolicyConfig, *named: str) -> list[str]:
+    """The columns a comparison under `policy` reads, after the `named` ones (label and scores)."""
+    columns = [*named, *(c for cols in policy.segment_columns for c in cols)]
+    columns += [c for key in policy.key_segments for c in key.where]
+    return columns + ([policy.time_column] if policy.time_column else [])
+
+
+def read_and_compare_scores(path: str, **options: Any) -> Decision:
+    """`compare_scores` on a scores file, reading only the columns it needs."""
+    named = (options["label"], options["champion"], options["candidate"])
+    table = read_scores(path, scores_columns(options["policy"], *named))
+    return compare_scores(table, source=path, **options)
+
+
 def compare_scores(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | ScoreTable,
     *,
     source: str,
     label: str,
@@ -63,16 +80,16 @@ def compare_scores(
     model_name: str = "scores",
 ) -> Decision:
     """Decide between the `champion` and `candidate` score columns of `frame` on its `label` column."""
+    table = frame if isinstance(frame, ScoreTable) else ScoreTable.of_frame(frame)
     named = [("--label", label), ("--champion", champion), ("--candidate", candidate)]
     named += [("--segments", c) for cols in policy.segment_columns for c in cols]
     named += [("--key", c) for key in policy.key_segments for c in key.where]
     for flag, column in named:
-        if column not in frame.columns:
+        if column not in table.columns:
             raise ConfigError(
-                f"{flag} must name a column of {source}; got {column!r}{did_you_mean(column, frame.columns)}"
+                f"{flag} must name a column of {source}; got {column!r}{did_you_mean(column, table.columns)}"
             )
-    labels = frame[label].to_numpy()
-    classes = sorted(set(labels.tolist()), key=str)
+    codes, classes = table.labels(label)
     if len(classes) != 2:
         raise DataValidationError(
             f"--label {label!r} must hold two classes; got {len(classes)}: {classes[:5]}"
@@ -80,17 +97,24 @@ def compare_scores(
     positive = 1  # the second class, sorted, unless --positive-label names the first
     if positive_label is not None and str(positive_label) == str(classes[0]):
         positive = 0
-    rows = PairedRows.from_labels(
-        labels,
-        _probabilities(frame, "--candidate", candidate, positive),
-        _probabilities(frame, "--champion", champion, positive),
+    rows = PairedRows.from_codes(
+        codes,
+        _probabilities(table, "--candidate", candidate, positive),
+        _probabilities(table, "--champion", champion, positive),
         classes,
         positive_label,
+    )
+    comparison = compare_groups(
+        rows,
+        policy,
+        families=[table.segments(columns) for columns in policy.segment_columns],
+        keys=[(k.name, k.where, table.rows_where(k.where)) for k in policy.key_segments],
+        folds=time_folds(table.frame(), policy) if policy.time_column in table.columns else [],
     )
     evidence = Evidence(
         model_name, policy.primary_metric, champion_version=champion, candidate_version=candidate
     )
-    return decide(with_comparison(evidence, compare_models(frame, rows, policy)), policy)
+    return decide(with_comparison(evidence, comparison), policy)
 
 
 def options_policy(

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from gatekeeper.compare.bootstrap import SegmentComparison, compare_segment
-from gatekeeper.compare.discovery import discover_regressions
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import PolicyConfig
-from gatekeeper.data.segments import rows_where, segments_from_columns
+from gatekeeper.data.segments import Segment, rows_where, segments_from_columns
 from gatekeeper.findings import DiscoveredRegression
 from gatekeeper.metrics import Array
+
+if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow never needs it)
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -33,25 +35,52 @@ def compare_models(
 ) -> Comparison:
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
+    comparison = compare_groups(
+        rows,
+        config,
+        families=[segments_from_columns(frame, [columns]) for columns in config.segment_columns],
+        keys=[(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments],
+        folds=time_folds(frame, config),
+    )
+    if features and rows.champion is not None and config.discovery.enabled:
+        from gatekeeper.compare.discovery import discover_regressions
+
+        found = discover_regressions(frame, features, rows, config.primary_metric, config)
+        return replace(comparison, discovered=found)
+    return comparison
+
+
+def compare_groups(
+    rows: PairedRows,
+    config: PolicyConfig,
+    *,
+    families: Sequence[Sequence[Segment]],
+    keys: Sequence[tuple[str, dict[str, Any], Array]] = (),  # name, where, rows
+    folds: Sequence[tuple[str, Array]] = (),
+) -> Comparison:
+    """Overall, every segment of each family (the segments of one column set: they split the rows),
+    each key segment and time fold, in that order from one random stream (no discovery)."""
     stats = config.statistics
     metrics = [config.primary_metric, *[m for m in config.secondary_metrics if m != config.primary_metric]]
     rng = np.random.default_rng(stats.seed)
 
-    def compare(name: str, where: dict[str, Any], index: Array) -> SegmentComparison:
+    def compare(name: str, where: dict[str, Any], part: PairedRows) -> SegmentComparison:
         return compare_segment(
-            name, where, rows.take(index), metrics, n_resamples=stats.n_resamples, rng=rng, bins=stats.bins
+            name, where, part, metrics, n_resamples=stats.n_resamples, rng=rng, bins=stats.bins
         )
 
-    overall = compare("overall", {}, np.arange(rows.n))
-    segments = [
-        compare(s.name, s.where, s.index) for s in segments_from_columns(frame, config.segment_columns)
-    ]
-    keys = [compare(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments]
-    discovered = []
-    if features and rows.champion is not None and config.discovery.enabled:
-        discovered = discover_regressions(frame, features, rows, config.primary_metric, config)
-    folds = [compare(name, {}, index) for name, index in time_folds(frame, config)]
-    return Comparison(overall, segments, keys, discovered, folds)
+    overall = compare("overall", {}, rows)
+    segments = []
+    for family in families:  # gather a family's rows once: then every segment is a slice (a view)
+        grouped = rows.take(np.concatenate([s.index for s in family])) if family else rows
+        bounds = np.cumsum([0, *(len(s.index) for s in family)])
+        segments += [
+            compare(s.name, s.where, grouped.take(slice(start, stop)))
+            for s, start, stop in zip(family, bounds[:-1], bounds[1:], strict=True)
+        ]
+    key_results = [compare(name, where, rows.take(index)) for name, where, index in keys]
+    fold_results = [compare(name, {}, rows.take(index)) for name, index in folds]
+    return Comparison(overall, segments, key_results, [], fold_results)
 
 
 def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:
@@ -78,6 +107,8 @@ def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Arr
 
 def _when(value: Any) -> str:
     """A time as a person writes it: the date alone at midnight."""
+    import pandas as pd
+
     if isinstance(value, pd.Timestamp) and value == value.normalize():
         return str(value.date())
     return str(value)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow never needs it)
+    import pandas as pd
 
 MISSING_VALUE = "<missing>"
+Factorized = tuple[np.ndarray, list[str]]  # codes 0..k-1 per row and the k labels, sorted as values
 
 
 # ---------------------------------------------------------------- segments
@@ -28,8 +31,10 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.astype("string").fillna(MISSING_VALUE).astype(object)
 
 
-def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+def factorize(column: pd.Series) -> Factorized:
     """Codes 0..k-1 and their labels; missing values get their own label."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(column, sort=True)
     labels = [str(u) for u in uniques]
     if (codes < 0).any():
@@ -40,16 +45,28 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 def segments_from_columns(frame: pd.DataFrame, segment_columns: Sequence[Sequence[str]]) -> list[Segment]:
     """One segment per value of each column; a list of columns gives their intersections."""
+    factorized = {col: factorize(frame[col]) for cols in segment_columns for col in cols}
+    return segments_from_codes(factorized, segment_columns, len(frame))
+
+
+def segments_from_codes(
+    factorized: Mapping[str, Factorized], segment_columns: Sequence[Sequence[str]], rows: int
+) -> list[Segment]:
+    """`segments_from_columns` from each column's codes and labels (however they were read)."""
     out: list[Segment] = []
     for cols in segment_columns:
-        combined = np.zeros(len(frame), dtype=np.int64)
+        combined = np.zeros(rows, dtype=np.int64)
         label_sets = []
         for col in cols:
-            codes, labels = _factorize(frame[col])
+            codes, labels = factorized[col]
             combined = combined * len(labels) + codes
             label_sets.append(labels)
-        order = np.argsort(combined, kind="stable")
-        keys, starts = np.unique(combined[order], return_index=True)
+        # a stable sort of small codes is a radix sort: cast them to the narrowest type that fits
+        narrow = np.min_scalar_type(int(combined.max())) if rows else np.int64
+        order = np.argsort(combined.astype(narrow, copy=False), kind="stable")
+        ranked = combined[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if rows else np.zeros(0, int)
+        keys = ranked[starts]
         bounds = [*starts[1:], len(order)] if len(starts) else []
         found = []
         for key, start, stop in zip(keys, starts, bounds, strict=True):
@@ -65,6 +82,8 @@ def segments_from_columns(frame: pd.DataFrame, segment_columns: Sequence[Sequenc
 
 def rows_where(frame: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
     """Positional indices of rows matching every `column: value` (numbers compare as numbers)."""
+    import pandas as pd
+
     mask = np.ones(len(frame), dtype=bool)
     for col, value in where.items():
         column = frame[col]

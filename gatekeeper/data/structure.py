@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gatekeeper.config import GateConfig
@@ -14,25 +17,68 @@ def _fail(table: TableName, check: str, message: str, **kw: Any) -> Check:
     return Check(f"validation.{check}", "block", f"{table}: {message}", table=table, **kw)
 
 
-def _kind(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series):
+def _kind(dtype: Any) -> str:
+    if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
-    if pd.api.types.is_numeric_dtype(series):
+    if pd.api.types.is_numeric_dtype(dtype):
         return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(series):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     return "categorical"
 
 
+MAX_LABELS = 1_000  # distinct target values kept: enough to name unknown ones
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What the structural checks read of a table: sums that merge exactly across partitions."""
+
+    rows: int
+    dtypes: dict[str, Any]
+    nulls: dict[str, int]
+    labels: tuple[Any, ...] = ()  # distinct non-null target values, in order of appearance
+    infinite: dict[str, int] = field(default_factory=dict)  # +-inf values of float columns
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, target: str) -> TableShape:
+        labels = tuple(pd.unique(frame[target].dropna())[:MAX_LABELS]) if target in frame.columns else ()
+        nulls = {str(c): int(v) for c, v in frame.isna().sum().items()}
+        floats = frame.select_dtypes("floating")
+        infinite = {str(c): int(v) for c, v in np.isinf(floats).sum().items() if v}
+        return cls(len(frame), {str(c): frame[c].dtype for c in frame.columns}, nulls, labels, infinite)
+
+    @classmethod
+    def merge(cls, parts: Sequence[TableShape]) -> TableShape:
+        first = parts[0]
+        labels = tuple(dict.fromkeys(v for p in parts for v in p.labels))[:MAX_LABELS]
+        nulls = {c: sum(p.nulls.get(c, 0) for p in parts) for c in first.nulls}
+        infinite = {c: n for c in first.nulls if (n := sum(p.infinite.get(c, 0) for p in parts))}
+        return cls(sum(p.rows for p in parts), dict(first.dtypes), nulls, labels, infinite)
+
+    def all_null(self, column: str) -> bool:
+        return self.nulls.get(column, 0) >= self.rows
+
+
 def structural_checks(
-    frame: pd.DataFrame, table: TableName, config: GateConfig, reference: pd.DataFrame, features: list[str]
+    table_or_shape: pd.DataFrame | TableShape,
+    table: TableName,
+    config: GateConfig,
+    reference: pd.DataFrame,
+    features: list[str],
 ) -> list[Check]:
     """Rows present, target present and usable, features present with the reference's types.
 
-    `reference` is the training data: the kinds of its columns are what the model expects.
+    `reference` is the training data: the kinds of its columns are what the model expects. A table
+    partitioned on a cluster is checked by its merged `TableShape`.
     """
     checks: list[Check] = []
-    if len(frame) == 0:
+    frame = (
+        table_or_shape
+        if isinstance(table_or_shape, TableShape)
+        else TableShape.of(table_or_shape, config.target)
+    )
+    if frame.rows == 0:
         return [_fail(table, "empty", "has no rows", observed=0, threshold=1)]
     target = config.target
     for key, column, use in (
@@ -41,7 +87,7 @@ def structural_checks(
     ):
         if not column or table != "evaluation":
             continue
-        if column not in frame.columns:
+        if column not in frame.dtypes:
             checks.append(
                 _fail(
                     table,
@@ -50,38 +96,38 @@ def structural_checks(
                     column=column,
                 )
             )
-        elif frame[column].isna().all():
+        elif frame.all_null(column):
             checks.append(
                 _fail(table, f"{key}_empty", f"the {key} {column!r} holds no values", column=column)
             )
-    if target not in frame.columns:
+    if target not in frame.dtypes:
         checks.append(
             _fail(table, "target_missing", f"the target column {target!r} is missing", column=target)
         )
     else:
-        labels = frame[target]
-        nulls = int(labels.isna().sum())
+        dtype = frame.dtypes[target]
+        nulls = frame.nulls.get(target, 0)
         if nulls:
             checks.append(
                 _fail(
                     table,
                     "target_null",
-                    f"{nulls} of {len(frame)} labels in {target!r} are empty",
+                    f"{nulls} of {frame.rows} labels in {target!r} are empty",
                     column=target,
                     observed=nulls,
                     threshold=0,
                 )
             )
-        values = pd.unique(labels.dropna())
+        values = frame.labels
         if config.task == "regression":
-            if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+            if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
                 checks.append(
                     _fail(
                         table,
                         "target_type",
-                        f"the target {target!r} is {labels.dtype}; a regression target must be numeric",
+                        f"the target {target!r} is {dtype}; a regression target must be numeric",
                         column=target,
-                        observed=str(labels.dtype),
+                        observed=str(dtype),
                         threshold="numeric",
                     )
                 )
@@ -113,22 +159,27 @@ def structural_checks(
                         threshold=sorted(known),
                     )
                 )
-    missing = [c for c in features if c not in frame.columns]
+    for col in features:  # no model takes an infinite value: one is a fault, whatever the tolerance
+        if frame.infinite.get(col):
+            count = frame.infinite[col]
+            message = f"{count} of {frame.rows} values of feature {col!r} are infinite"
+            checks.append(_fail(table, "infinite", message, column=col, observed=count, threshold=0))
+    missing = [c for c in features if c not in frame.dtypes]
     for col in missing:
         checks.append(_fail(table, "column_missing", f"feature column {col!r} is missing", column=col))
     for col in features:
-        if col in missing or col not in reference.columns or frame[col].isna().all():
+        if col in missing or col not in reference.columns or frame.all_null(col):
             continue
-        want, got = _kind(reference[col]), _kind(frame[col])
+        want, got = _kind(reference[col].dtype), _kind(frame.dtypes[col])
         if want != got:
             checks.append(
                 _fail(
                     table,
                     "column_type",
-                    f"column {col!r} is {got} ({frame[col].dtype}); "
+                    f"column {col!r} is {got} ({frame.dtypes[col]}); "
                     f"expected {want} as in the training data ({reference[col].dtype})",
                     column=col,
-                    observed=str(frame[col].dtype),
+                    observed=str(frame.dtypes[col]),
                     threshold=str(reference[col].dtype),
                 )
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,62 @@ def _suite(
     return gx.ExpectationSuite(name=spec.get("name", suite_path.stem), expectations=expectations)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One expectation's result as plain values (what a Dask worker sends back)."""
+
+    kind: str
+    kwargs: dict[str, Any]
+    meta: dict[str, Any]
+    success: bool
+    details: dict[str, Any]
+
+
+def suite_outcomes(
+    frame: pd.DataFrame,
+    suite_path: Path,
+    table: TableName,
+    *,
+    on_segment: bool = False,
+    skip: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[str, list[Outcome]]:
+    """The suite's name and each expectation's result on `frame`."""
+    import great_expectations as gx
+
+    # on a segment's rows only column expectations say anything (a table's size or columns are the table's)
+    suite_obj = _suite(Path(suite_path), skip, columns_only=on_segment)
+    if on_segment and not suite_obj.expectations:
+        return suite_obj.name, []  # nothing that could fail on these rows
+    _quiet_gx()
+    context = gx.get_context(mode="ephemeral")
+    try:
+        context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+    except Exception:  # older configs: progress bars are cosmetic
+        pass
+    source = context.data_sources.add_pandas(f"gate-{table}")
+    batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+    suite = context.suites.add(suite_obj)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{table}-{suite.name}", data=batch, suite=suite)
+    )
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    return suite.name, [_outcome(r) for r in result.results]
+
+
+def _outcome(result: Any) -> Outcome:
+    cfg = result.expectation_config
+    details = {k: result.result.get(k) for k in _RESULT_KEYS if result.result.get(k) is not None}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        details["exception"] = str(result.exception_info.get("exception_message"))[:300]
+    return Outcome(
+        cfg.type,
+        {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)},
+        dict(cfg.meta or {}),
+        bool(result.success),
+        jsonable(details),
+    )
+
+
 def run_suite(
     frame: pd.DataFrame,
     suite_path: Path,
@@ -169,27 +226,9 @@ def run_suite(
     `mostly`: then it blocks only when the change is at least the effect floor of `rules` and
     beyond what sampling noise shows at that many rows; otherwise it warns.
     """
-    import great_expectations as gx
-
-    # on a segment's rows only column expectations say anything (a table's size or columns are the table's)
-    suite_obj = _suite(Path(suite_path), skip, columns_only=segment is not None)
-    if segment is not None and not suite_obj.expectations:
-        return []  # nothing that could fail on these rows
-    _quiet_gx()
-    context = gx.get_context(mode="ephemeral")
-    try:
-        context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    except Exception:  # older configs: progress bars are cosmetic
-        pass
-    source = context.data_sources.add_pandas(f"gate-{table}")
-    batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
-    suite = context.suites.add(suite_obj)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{table}-{suite.name}", data=batch, suite=suite)
-    )
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    name, outcomes = suite_outcomes(frame, suite_path, table, on_segment=segment is not None, skip=skip)
     judged = rules or DataChecks()
-    return [_to_check(r, table, suite.name, judged, segment is not None) for r in result.results]
+    return [check_of(o, table, name, judged, segment is not None) for o in outcomes]
 
 
 FLOORS = {  # the effect floor of a reference expectation: the matching per-segment data check's
@@ -233,20 +272,16 @@ def judge_failure(
     return "warn", f" ({why}: reported, not blocking)"
 
 
-def _to_check(result: Any, table: TableName, suite: str, rules: DataChecks, on_segment: bool) -> Check:
-    cfg = result.expectation_config
-    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
-    column = kwargs.get("column")
-    details = {k: result.result.get(k) for k in _RESULT_KEYS if result.result.get(k) is not None}
-    details["expectation"] = cfg.type
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        details["exception"] = str(result.exception_info.get("exception_message"))[:300]
+def check_of(outcome: Outcome, table: TableName, suite: str, rules: DataChecks, on_segment: bool) -> Check:
+    """The gate's Check of one expectation's outcome, with its effect judged."""
+    kwargs, column = outcome.kwargs, outcome.kwargs.get("column")
+    details = {**outcome.details, "expectation": outcome.kind}
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
-    what = f"{cfg.type}({column + (', ' if args else '') if column else ''}{args})"
+    what = f"{outcome.kind}({column + (', ' if args else '') if column else ''}{args})"
     effect: Effect = "none"
     message = f"{table}: {what} passed"
-    if not result.success:
-        effect, why = judge_failure(cfg.type, dict(cfg.meta or {}), kwargs, details, rules, on_segment)
+    if not outcome.success:
+        effect, why = judge_failure(outcome.kind, outcome.meta, kwargs, details, rules, on_segment)
         message = f"{table} (suite {suite}): {what} failed: {_describe(details)}{why}"
     return Check(
         "validation.expectation",

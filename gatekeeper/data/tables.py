@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import ConfigError, DataLoadError, did_you_mean
 from gatekeeper.vocabulary import TABLES
 
+if TYPE_CHECKING:  # pandas loads when a table is read through it (compare-scores reads Arrow)
+    import pandas as pd
+
+    from gatekeeper.data.structure import TableShape
+
 
 @dataclass(frozen=True)
 class GateTables:
-    """The three tables of a run, as read, with the sha256 of each source file."""
+    """The three tables of a run, as read, with the sha256 of each source file.
+
+    On engine dask `lazy_evaluation` is the whole evaluation dataset (a Dask DataFrame, its hash a
+    fingerprint of the file listing; `evaluation_shape` its structural statistics, merged from its
+    partitions in one pass) and `evaluation` a random sample of it (`compute.sample_rows`) for what
+    needs rows in this process."""
 
     train: pd.DataFrame
     new_labels: pd.DataFrame
     evaluation: pd.DataFrame
     hashes: dict[str, str]
     paths: dict[str, str]
+    lazy_evaluation: Any = None
+    evaluation_shape: TableShape | None = None
+
+    @property
+    def n_evaluation(self) -> int:
+        """Rows of the whole evaluation table (not of its sample)."""
+        return len(self.evaluation) if self.evaluation_shape is None else self.evaluation_shape.rows
 
     def table(self, name: str) -> pd.DataFrame:
         frame: pd.DataFrame = getattr(self, name)
@@ -63,6 +78,8 @@ def is_transient_read(error: BaseException) -> bool:
 
 def read_table(path: str) -> pd.DataFrame:
     """Read a CSV (separator from its header: , ; or tab) or Parquet file, path or fsspec URL."""
+    import pandas as pd
+
     fmt = _format_of(path)
     try:
         if fmt == "parquet":
@@ -74,7 +91,8 @@ def read_table(path: str) -> pd.DataFrame:
     except FileNotFoundError:
         raise DataLoadError(f"data file {path!r} does not exist") from None
     except Exception as exc:
-        raise DataLoadError(f"could not read {path!r} as {fmt}: {exc}") from exc
+        # one line: pandas ends a tokenizing error with a newline, pyarrow spreads some over lines
+        raise DataLoadError(f"could not read {path!r} as {fmt}: {' '.join(str(exc).split())}") from exc
 
 
 def file_sha256(path: str) -> str:
@@ -92,9 +110,26 @@ def file_sha256(path: str) -> str:
 def load_tables(config: GateConfig) -> GateTables:
     """Read train, new_labels and evaluation as named by the config."""
     paths: dict[str, str] = {name: getattr(config.data, name) for name in TABLES}
+    if config.compute.engine == "dask":
+        return _with_lazy_evaluation(config, paths)
     frames = {name: read_table(path) for name, path in paths.items()}
     hashes = {name: file_sha256(path) for name, path in paths.items()}
     return GateTables(**frames, hashes=hashes, paths=paths)
+
+
+def _with_lazy_evaluation(config: GateConfig, paths: dict[str, str]) -> GateTables:
+    """Train and new labels in memory, the evaluation rows as a Dask DataFrame (and a sample)."""
+    from gatekeeper.data.lazy import dataset_fingerprint, read_dataset, sample_rows, table_shape
+
+    frames = {name: read_table(paths[name]) for name in ("train", "new_labels")}
+    hashes = {name: file_sha256(paths[name]) for name in ("train", "new_labels")}
+    lazy = read_dataset(paths["evaluation"])
+    hashes["evaluation"] = dataset_fingerprint(paths["evaluation"])
+    shape = table_shape(lazy, config.target)  # the rows counted with the structural statistics
+    sample = sample_rows(lazy, config.compute.sample_rows, shape.rows, config.statistics.seed)
+    return GateTables(
+        **frames, evaluation=sample, hashes=hashes, paths=paths, lazy_evaluation=lazy, evaluation_shape=shape
+    )
 
 
 def feature_columns(config: GateConfig, reference: pd.DataFrame) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
-from gatekeeper.errors import DataLoadError
+from gatekeeper.errors import ConfigError, DataLoadError
 from tests.integration.helpers import run_gate
 
 
@@ -73,3 +73,32 @@ def test_a_missing_remote_batch_is_not_retried(tmp_path: Path, batch_server) -> 
     with pytest.raises(DataLoadError, match=r"missing\.csv"):
         run_gate(config)
     assert handler.seen["/missing.csv"] == 1
+
+
+def test_a_batch_from_outside_the_allowed_roots_is_refused_before_it_is_read(
+    tmp_path: Path, batch_server
+) -> None:
+    """An event or --batch naming a loopback URL or a file elsewhere on the machine: refused with the
+    location named; the server sees no request, nothing is quarantined. Listed in `allowed_roots`,
+    the same URL is read."""
+    from flows.retraining_gate import retraining_gate
+
+    url, handler = batch_server
+    handler.failures = 0
+    files = simulate.write_bootstrap(tmp_path / "boot")
+    pd.read_parquet(files.new_labels).to_csv(tmp_path / "served" / "batch.csv", index=False)
+    secrets = tmp_path / "elsewhere" / "secrets.csv"
+    secrets.parent.mkdir()
+    pd.read_parquet(files.new_labels).to_csv(secrets, index=False)
+    config = demo_config("outside-roots", files, tmp_path)
+    for location in (f"{url}/batch.csv?x=.csv", f"{url}/batch.csv", str(secrets)):
+        with pytest.raises(ConfigError, match="outside the allowed roots") as caught:
+            retraining_gate(config, new_labels=location)
+        assert repr(location) in str(caught.value) or location in str(caught.value)
+    assert sum(handler.seen.values()) == 0
+    assert not (tmp_path / "quarantine").exists()
+    trusted = config.model_copy(
+        update={"data": config.data.model_copy(update={"allowed_roots": [f"{url}/"]})}
+    )
+    assert retraining_gate(trusted, new_labels=f"{url}/batch.csv").decision == "bootstrap"
+    assert handler.seen["/batch.csv"] >= 1  # read (and fingerprinted) once allowed

@@ -14,26 +14,17 @@ pytestmark = pytest.mark.slow  # runs the benchmark script in a fresh process
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "segment_comparison.py"
 
 
-def test_benchmark_runs_and_reports_json() -> None:
+def run_benchmark(script: Path, *args: str) -> dict:
+    """The script's JSON report, after checking it exited 0."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--rows",
-            "20000",
-            "--segments",
-            "10",
-            "--resamples",
-            "200",
-            "--no-peer",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=False, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_benchmark_runs_and_reports_json() -> None:
+    report = run_benchmark(SCRIPT, "--rows", "20000", "--segments", "10", "--resamples", "200", "--no-peer")
     assert report["job"]["rows"] == 20000
     assert report["ours"]["seconds"] > 0
     assert report["ours"]["peak_traced_mib"] > 0
@@ -41,15 +32,18 @@ def test_benchmark_runs_and_reports_json() -> None:
 
 def test_slice_search_benchmark_runs_and_finds_the_planted_fault() -> None:
     script = SCRIPT.parent / "slice_search.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--rows", "20000", "--columns", "12", "--bare-cuts", "3"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    report = run_benchmark(script, "--rows", "20000", "--columns", "12", "--bare-cuts", "3")
     assert report["job"] == {"rows": 20000, "columns": 12, "reference_rows": 20000}
     assert [m.split(":")[0] for m in report["ours"]["findings"]] == ["num0 is missing where cat1=v0"]
     assert report["bare_script"]["cuts"] > report["bare_script"]["cuts_timed"] == 3
+
+
+def test_compare_scores_process_benchmark_runs_both_metric_sets() -> None:
+    script = SCRIPT.parent / "compare_scores_process.py"
+    report = run_benchmark(script, "--rows", "20000", "--segments", "10", "--repeat", "1", "--no-peer")
+    assert report["job"]["rows"] == 20000
+    assert report["auc"]["metrics"] == ["roc_auc"]
+    assert len(report["all"]["metrics"]) == 10
+    for name in ("auc", "all"):
+        assert report[name]["ours"]["median_seconds"] > 0
+        assert report[name]["decision"] in {"promoted", "rejected", "blocked", "needs_review"}

@@ -150,3 +150,85 @@ def test_the_score_columns_are_read_as_the_named_positive_class(positive: str) -
     )
     assert decision.overall is not None
     assert decision.overall.candidate > 0.8
+
+
+@pytest.fixture(scope="module")
+def mixed_frame() -> pd.DataFrame:
+    """Every kind of segment column: text with missing values, integers, floats, booleans."""
+    rng = np.random.default_rng(2)
+    n = 6000
+    y = rng.integers(0, 2, n)
+    z = 1.0 * y + rng.normal(0, 1, n)
+    text = rng.choice(["north", "south", "éast", "West"], n).astype(object)
+    text[:500] = None
+    code = rng.integers(0, 12, n) * 7
+    return pd.DataFrame(
+        {
+            "label": np.where(y == 1, "churned", "stayed"),
+            "y": y,
+            "region": text,
+            "code": code,
+            "ratio": rng.integers(0, 3, n) * 1.5,
+            "flag": code > 30,
+            "tier": pd.Categorical(rng.choice(["low", "mid", "high"], n), categories=["low", "mid", "high"]),
+            "old": 1 / (1 + np.exp(-(z + rng.normal(0, 0.8, n)))),
+            "new": 1 / (1 + np.exp(-(z + rng.normal(0, 0.5, n)))),
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+@pytest.mark.parametrize(
+    ("label", "segments", "keys"),
+    [
+        ("label", ["region", "code"], ["region=<missing>", "code=14", "region=south&code=21"]),
+        ("y", ["ratio", "flag", "tier", ["region", "code"]], ["ratio=1.5", "flag=True", "tier=mid"]),
+    ],
+    ids=["text-and-integers", "floats-booleans-categoricals-intersections"],
+)
+def test_reading_through_arrow_means_what_reading_through_pandas_meant(
+    mixed_frame: pd.DataFrame, tmp_path: Path, suffix: str, label: str, segments: list, keys: list[str]
+) -> None:
+    """The same decision, segment for segment and interval for interval, whichever way a file is read:
+    Arrow for text and integer columns, pandas for the rest (Parquet in row groups whose text
+    dictionaries differ)."""
+    from gatekeeper.compare.scores import compare_scores, options_policy, read_and_compare_scores
+    from gatekeeper.data.tables import read_table
+    from gatekeeper.decide.decision import decision_to_json
+
+    path = tmp_path / f"scores.{suffix}"
+    if suffix == "parquet":
+        mixed_frame.to_parquet(path, row_group_size=700)
+    else:
+        mixed_frame.to_csv(path, index=False)
+    policy = options_policy(
+        metrics=["roc_auc", "accuracy", "f1"], segments=segments, keys=keys, max_regression=0.0,
+        min_improvement=0.0, min_segment_rows=100, level=0.95, resamples=200, seed=0, correction="holm",
+    )  # fmt: skip
+    common = {"label": label, "champion": "old", "candidate": "new", "policy": policy}
+    by_pandas = json.loads(
+        decision_to_json(compare_scores(read_table(str(path)), source=str(path), **common))
+    )
+    by_arrow = json.loads(decision_to_json(read_and_compare_scores(str(path), **common)))
+    for record in (by_pandas, by_arrow):
+        record.pop("created_at", None)
+    assert by_arrow == by_pandas
+    assert len(by_arrow["segments"]) > 10
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_local_file_is_compared_without_importing_pandas(
+    mixed_frame: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"scores.{suffix}"
+    mixed_frame.to_parquet(path) if suffix == "parquet" else mixed_frame.to_csv(path, index=False)
+    code = (
+        "import sys; from cli import main; "
+        f"rc = main(['compare-scores', '--scores', {str(path)!r}, '--label', 'label', '--champion', 'old', "
+        "'--candidate', 'new', '--segments', 'region,code', '--key', 'region=south', "
+        f"'--output', {str(tmp_path / 'o.json')!r}]); "
+        "print('PANDAS', 'pandas' in sys.modules); sys.exit(rc)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "PANDAS False" in result.stdout
