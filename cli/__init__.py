@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cli import api
-from cli.printing import console, print_decision, print_status
+from cli.printing import console, print_custody, print_decision, print_status
 from cli.webhook import add_webhook_commands
 from gatekeeper.errors import ConfigError, GatekeeperError
 
@@ -180,8 +180,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_compare_scores(args: argparse.Namespace) -> int:
     """Champion against candidate from a file of scores: no Prefect, no MLflow, no GX."""
-    from gatekeeper.compare.scores import compare_scores, options_policy
-    from gatekeeper.data.tables import read_table
+    # One BLAS thread (before numpy loads): the comparison's products are small (resamples x bins),
+    # and OpenBLAS's extra threads only spin, taking a shared machine's cores from the main one.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from gatekeeper.compare.scores import options_policy, read_and_compare_scores
     from gatekeeper.report.markdown import render_markdown, write_decision
 
     policy = options_policy(
@@ -210,7 +212,7 @@ def cmd_compare_scores(args: argparse.Namespace) -> int:
         compute = DaskCompute(args.address, args.workers, args.memory_limit)
         decision = compare_scores_on_dask(args.scores, compute=compute, progress=console().print, **shared)
     else:
-        decision = compare_scores(read_table(args.scores), source=args.scores, **shared)
+        decision = read_and_compare_scores(args.scores, **shared)
     output = write_decision(decision, Path(args.output or "comparison.json"))
     if args.markdown:
         Path(args.markdown).write_text(render_markdown(decision))
@@ -240,7 +242,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     api.wait_ready()
 
-    result = rollback_champion(args.model, _existing_registry(args), args.reason, args.by)
+    result = rollback_champion(args.model, _existing_registry(args), args.reason, args.who)
     console().print(
         f"{args.model}: version {result['restored']} is champion again; version "
         f"{result['demoted']} carries alias rolled-back (by {result['by']}: {result['reason']})"
@@ -262,6 +264,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Is the champion where the gate put it, on a record that still holds? Exit 1 when not."""
+    _quiet_environment()
+    import json
+
+    from gatekeeper.registry.custody import verify
+
+    result = verify(_existing_registry(args), args.model)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_custody(result)
+    return EXIT_OK if result["ok"] else EXIT_ERROR
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Complete or undo an alias move that a killed process left half done."""
+    _quiet_environment()
+    from gatekeeper.registry.custody import recover_moves
+
+    console().print(recover_moves(_existing_registry(args), args.model))
+    return EXIT_OK
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     _quiet_environment()
     from gatekeeper.registry.review import settle_review
@@ -273,7 +299,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         str(args.version),
         approve=args.command == "approve",
         comment=args.comment or "",
-        reviewer=args.by,
+        reviewer=args.who,
     )
     console().print(f"{args.model}: {said} (recorded on the model version in {uri})")
     return EXIT_OK
@@ -328,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, func: Command, help: str, *options: tuple[str, dict[str, Any]]) -> Any:
         p = sub.add_parser(name, help=help, parents=[common])
         for flag, kwargs in options:
-            p.add_argument(flag, **kwargs)
+            aliases = ["--by"] if flag == "--who" else []  # --by: the flag's name before --who
+            p.add_argument(flag, *aliases, **kwargs)
         p.set_defaults(func=func)
         return p
 
@@ -403,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
                 ("--model", {"required": True, "help": "registered model name"}),
                 ("--version", {"required": True, "help": "the candidate's model version"}),
                 ("--comment", {"help": "why (recorded on the model version)"}),
-                ("--by", {"help": "who decides (default: $GATEKEEPER_REVIEWER, else the login name)"}),
+                ("--who", {"required": True, "dest": "who",
+                           "help": "who decides (required; recorded; checked against review.reviewers)"}),
             ),
         )  # fmt: skip
     command(
@@ -417,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         *registry(
             ("--model", {"required": True}),
             ("--reason", {"required": True, "help": "why (recorded on both versions and in the Prefect UI)"}),
-            ("--by", {"help": "who (default: $GATEKEEPER_REVIEWER, else the login name)"}),
+            ("--who", {"dest": "who", "help": "who (default: $GATEKEEPER_REVIEWER, else the login name)"}),
         ),
     )  # fmt: skip
     command(
@@ -427,6 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
             ("--last", {"type": int, "default": 10, "help": "how many versions to list"}),
             ("--json", {"action": "store_true", "help": "print JSON instead of a table"}),
         ),
+    )  # fmt: skip
+    command(
+        "verify", cmd_verify,
+        "check that champion is where the gate put it, on an intact record (exit 1 when not)",
+        *registry(
+            ("--model", {"required": True}),
+            ("--json", {"action": "store_true", "help": "print JSON instead of text"}),
+        ),
+    )  # fmt: skip
+    command(
+        "recover", cmd_recover, "complete or undo an alias move a killed process left half done",
+        *registry(("--model", {"required": True})),
     )  # fmt: skip
     add_webhook_commands(sub, common)
     return parser

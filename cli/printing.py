@@ -79,3 +79,18 @@ def print_status(result: dict[str, Any]) -> None:
     for v in result["versions"]:
         table.add_row(v["version"], v["decision"], v["review"], v["created"], v["reasons"][:200])
     out.print(table)
+    if result.get("custody"):
+        print_custody(result["custody"])
+
+
+def print_custody(custody: dict[str, Any]) -> None:
+    """`verify`: the champion's standing, or every problem found (also shown by `status`)."""
+    out = console()
+    name, champion = custody["model_name"], custody["champion"]
+    if custody["ok"]:
+        standing = custody["standing"] or "no champion yet"
+        out.print(f"[green]OK[/] {escape(name)}: champion {champion or '-'}: {escape(standing)}")
+    for problem in custody["problems"]:
+        out.print(f"[bold red]WARNING[/] {escape(problem)}")
+    if custody.get("last_move"):
+        out.print(f"last alias move by the gate: {escape(custody['last_move'])}")

@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import DataValidationError
+from tasks.compute import compute_engine
 from tasks.data import load_tables, read_gate_config, validate_tables
 from tasks.lock import model_lock
 from tasks.registry import adopt_champion, load_model_version
@@ -33,7 +34,7 @@ def adopt(
     """
     config = read_gate_config(config, model_name=model_name)
     logger = get_run_logger()
-    with model_lock(config, "adopt the champion"):
+    with model_lock(config, "adopt the champion"), compute_engine(config):
         tables = load_tables(config)
         blocking = [c for c in validate_tables(config, tables) if c.effect == "block"]
         if blocking:
@@ -57,5 +58,5 @@ def adopt(
         "metric": reference.metric,
         "overall": reference.overall,
         "segments": dict(reference.segments),
-        "rows": len(tables.evaluation),
+        "rows": tables.n_evaluation,
     }

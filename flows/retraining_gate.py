@@ -10,10 +10,14 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from gatekeeper.config import GateConfig
+from gatekeeper.data.tables import GateTables
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
 from gatekeeper.findings import TriageFindings
+from gatekeeper.registry.candidates import CandidateRef
+from gatekeeper.registry.custody import custody_checks
 from gatekeeper.vocabulary import Check
+from tasks.compute import compute_engine
 from tasks.data import load_tables, measure_drift, quarantine_batch, read_gate_config, validate_tables
 from tasks.evaluation import explain_relations, score_champion, score_models
 from tasks.lock import model_lock
@@ -21,12 +25,15 @@ from tasks.publish import publish_for_review
 from tasks.registry import (
     adopt_champion,
     apply_decision,
+    decision_kept_on_failure,
     load_candidate,
     load_champion,
     read_champion_version,
     record_decision,
+    recover_unfinished_move,
     register_candidate,
     resolve_candidate,
+    run_ended_on_failure,
     start_gate_run,
 )
 from tasks.review import ask_reviewer, settle_review, waits_for_review
@@ -66,7 +73,7 @@ def retraining_gate(
     training one, as a `gatekeeper.model_version.created` event passes it.
     """
     config = read_gate_config(config, new_labels, model_name, candidate)
-    with model_lock(config, "gate the new labels"):
+    with model_lock(config, "gate the new labels"), compute_engine(config):
         decision = gate_batch(config)
     if waits_for_review(config, decision):
         answer = ask_reviewer(config, decision)
@@ -87,9 +94,18 @@ def gate_batch(config: GateConfig) -> Decision:
     logger.info("[1/7] loading data")
     tables = load_tables(config)
     mlflow_run = start_gate_run(config, tables, run_id)
+    with run_ended_on_failure(config, mlflow_run):
+        return judge_batch(config, tables, mlflow_run, run_id, external)
 
+
+def judge_batch(
+    config: GateConfig, tables: GateTables, mlflow_run: str, run_id: str | None, external: CandidateRef | None
+) -> Decision:
+    """Everything after the MLflow run is open: a reached decision is always kept (in the registry, or
+    locally when the registry fails while applying or recording it)."""
+    logger = get_run_logger()
     logger.info("[2/7] validating training data and the new labels")
-    checks: list[Check] = validate_tables(config, tables)
+    checks: list[Check] = [*recover_unfinished_move(config), *validate_tables(config, tables)]
     drift = measure_drift(config, tables)
     champion, triage, adopted = None, TriageFindings(), False
     champion_outputs = None
@@ -99,6 +115,7 @@ def gate_batch(config: GateConfig) -> Decision:
         if champion is not None and champion.needs_adoption:
             champion = adopt_champion(config, tables, champion)
             adopted = champion.record == "adopted"
+        checks = [*checks, *custody_checks(champion)]
         if champion is not None:
             champion_outputs = score_champion(config, tables, champion)
         found, triage = triage_retraining(
@@ -143,7 +160,9 @@ def gate_batch(config: GateConfig) -> Decision:
         champion_adopted=adopted,
         candidate_source=external.uri if external is not None else None,
     )
-    apply_decision(config, decision)
-    logger.info("[7/7] publishing the decision for review")
-    publish_for_review(config, decision, record_decision(config, decision))
+    with decision_kept_on_failure(config, decision):
+        apply_decision(config, decision)
+        logger.info("[7/7] publishing the decision for review")
+        links = record_decision(config, decision)
+    publish_for_review(config, decision, links)
     return decision

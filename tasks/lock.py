@@ -17,6 +17,37 @@ from prefect.settings import get_current_settings
 from gatekeeper import PRIVATE_PREFECT_API
 from gatekeeper.config import GateConfig
 from gatekeeper.errors import GateBusyError
+from gatekeeper.registry.moves import lock_path
+
+
+@contextmanager
+def _file_lock(config: GateConfig, what: str) -> Iterator[None]:
+    """One gate run per model on this machine, without a Prefect server (a file lock)."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path(config.resolved_tracking_uri, config.model_name, "gate")
+    logger = get_run_logger()
+    started = time.monotonic()
+    try:
+        lock = FileLock(str(path), timeout=config.lock.wait_minutes * 60)
+        lock.acquire()
+    except Timeout:
+        raise GateBusyError(
+            f"another gate run of {config.model_name} held {path} for more than "
+            f"{config.lock.wait_minutes:g} minutes (lock.wait_minutes); this run did not {what} "
+            f"(new labels: {config.data.new_labels}); nothing was changed: trigger the gate again"
+        ) from None
+    waited = time.monotonic() - started
+    logger.info(
+        "holding %s to %s (no Prefect server: a file lock)%s",
+        path,
+        what,
+        f"; waited {waited:.0f} s for another run" if waited > 2 else "",
+    )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def lock_name(model_name: str) -> str:
@@ -45,10 +76,10 @@ def model_lock(config: GateConfig, what: str) -> Iterator[None]:
         return
     if not get_current_settings().api.url or os.environ.get(PRIVATE_PREFECT_API):
         # the ephemeral API (or the CLI's private one, `cli.api`) lives and dies with this process:
-        # a slot it held when killed would stay taken, so no lock here; the registry still refuses
-        # to promote on stale evidence
-        logger.info("no Prefect server (ephemeral API): %s runs without the model lock", what)
-        yield
+        # a slot it held when killed would stay taken, so a file lock beside the registry instead
+        # (the OS releases it with the process); promotions also re-check the champion under their own
+        with _file_lock(config, what):
+            yield
         return
     name = lock_name(config.model_name)
     ensure_lock(name)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,11 +14,12 @@ from prefect import get_run_logger
 
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
-from gatekeeper.decide.decision import Decision
-from gatekeeper.errors import ModelError, redact
-from gatekeeper.registry import CHALLENGER, CHAMPION, candidates, client, flavors, runs, versions
+from gatekeeper.decide.decision import Decision, decision_to_json
+from gatekeeper.errors import AliasMoved, GatekeeperError, ModelError, redact
+from gatekeeper.registry import CHALLENGER, CHAMPION, candidates, client, custody, flavors, runs, versions
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.reference import model_rows, reference_of
+from gatekeeper.vocabulary import Check
 from tasks import gate_task, retry_if
 
 # MLflow unreachable or briefly unavailable is retried, never a logic failure
@@ -24,7 +29,7 @@ REMOTE_RETRIES = {"retries": 2, "retry_delay_seconds": 3, "retry_condition_fn": 
 @gate_task(**REMOTE_RETRIES)
 def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | None) -> str:
     """Open the MLflow run that holds this gate run's params, data hashes and decision."""
-    rows = {n: len(tables.table(n)) for n in tables.hashes}
+    rows = {n: tables.n_evaluation if n == "evaluation" else len(tables.table(n)) for n in tables.hashes}
     run_id = runs.open_run(config, tables.hashes, rows, flow_run_id)
     get_run_logger().info("MLflow run %s at %s", run_id, redact(config.resolved_tracking_uri))
     return run_id
@@ -59,6 +64,9 @@ def load_champion(config: GateConfig, tables: GateTables) -> TrainedModel | None
     logger = get_run_logger()
     if champion is None:
         logger.info("no %s alias on %s yet: this is a bootstrap run", CHAMPION, config.model_name)
+    elif champion.custody:
+        for problem in champion.custody:
+            logger.warning("%s; its record is not used as the reference", problem)
     else:
         logger.info(
             "champion is %s version %s (flavor %s, %s)",
@@ -105,6 +113,8 @@ def adopt_champion(config: GateConfig, tables: GateTables, champion: TrainedMode
         "evaluation_rows": len(frame),
         "flavor": champion.flavor,
     }
+    if tables.lazy_evaluation is not None:  # engine dask: measured on the sample held here
+        facts["sampled_from_rows"] = tables.n_evaluation
     run_id = versions.adopt(config, champion.version, reference, facts)
     logger.info(
         "adopted %s version %s: %s %.4f on %d evaluation rows recorded as its reference (MLflow run %s)",
@@ -169,3 +179,70 @@ def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
 def read_champion_version(config: GateConfig) -> str | None:
     """The version behind alias `champion` (no download), for runs that stop before loading it."""
     return versions.current_champion_version(config)
+
+
+@gate_task(**REMOTE_RETRIES)
+def recover_unfinished_move(config: GateConfig) -> list[Check]:
+    """Complete or undo an alias move a killed run left half done, before judging against the champion."""
+    found = custody.recover_before_gating(config.resolved_tracking_uri, config.model_name)
+    for check in found:
+        get_run_logger().warning(check.message)
+    return found
+
+
+@gate_task
+def end_failed_run(config: GateConfig, run_id: str, error: str) -> None:
+    """Mark the MLflow run of a gate run that failed as FAILED, with the error."""
+    if not runs.end_failed_run(config, run_id, error):
+        get_run_logger().warning(
+            "could not end MLflow run %s: the registry is unreachable; the next gate run of %s ends it",
+            run_id,
+            config.model_name,
+        )
+
+
+@gate_task
+def keep_decision_locally(config: GateConfig, decision: Decision, error: str) -> str:
+    """A decision that was reached but could not be applied or recorded in the registry, kept in the
+    workdir (decisions/unrecorded/) with the error, so it is never lost."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(config.workdir) / "decisions" / "unrecorded"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{config.model_name}-{stamp}-{(decision.mlflow_run_id or 'no-run')[:8]}.json"
+    path.write_text(decision_to_json(decision))
+    path.with_suffix(".error.txt").write_text(redact(error) + "\n")
+    get_run_logger().error(
+        "the decision %s (candidate %s) was reached but not applied or recorded in the registry: %s; "
+        "kept at %s",
+        decision.decision,
+        decision.candidate_version,
+        redact(error),
+        path,
+    )
+    return str(path)
+
+
+@contextmanager
+def run_ended_on_failure(config: GateConfig, run_id: str) -> Iterator[None]:
+    """Whatever fails inside, the MLflow run is ended (FAILED, with the error), never left RUNNING."""
+    try:
+        yield
+    except Exception as exc:
+        end_failed_run(config, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@contextmanager
+def decision_kept_on_failure(config: GateConfig, decision: Decision) -> Iterator[None]:
+    """Applying and recording a reached decision: if the registry fails, the decision is kept locally.
+    A promotion refused on stale evidence is not such a failure: the registry recorded the decision
+    and the refusal on the version, which a kept copy would later overwrite with "registry failed"."""
+    try:
+        yield
+    except AliasMoved:
+        raise
+    except Exception as exc:
+        path = keep_decision_locally(config, decision, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, GatekeeperError):  # the one paragraph a person reads says where it is
+            raise type(exc)(f"{exc}; the decision reached ({decision.decision}) is kept at {path}") from exc
+        raise

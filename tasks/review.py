@@ -32,7 +32,9 @@ class ReviewAnswer(RunInput):
         description="approve: the candidate becomes champion; reject: the champion stays"
     )
     comment: str = Field(default="", description="why (recorded on the MLflow model version)")
-    reviewer: str = Field(default="", description="your name (recorded with the answer)")
+    reviewer: str = Field(
+        min_length=1, pattern=r"\S", description="your name (required; recorded with the answer)"
+    )
 
 
 def waits_for_review(config: GateConfig, decision: Decision) -> bool:
@@ -74,7 +76,7 @@ def ask_reviewer(config: GateConfig, decision: Decision) -> dict[str, Any]:
     return {
         "outcome": "approved" if answer.decision == "approve" else "rejected",
         "comment": answer.comment,
-        "reviewer": answer.reviewer.strip() or "prefect-ui",
+        "reviewer": answer.reviewer.strip(),
     }
 
 
@@ -110,12 +112,18 @@ def settle_review(config: GateConfig, decision: Decision, answer: dict[str, Any]
         return replace(decision, review=review)
     approve = outcome == "approved"
     comment = answer.get("comment", "")
-    reviewer = answer.get("reviewer")
+    reviewer = str(answer.get("reviewer") or "")
     if outcome == "timeout":
         reviewer = "gatekeeper (timeout)"
         comment = f"no answer within {_duration(answer['after_seconds'])}: rejected (review.on_timeout)"
     said, review = registry_review.settle_review(
-        uri, config.model_name, version, approve=approve, comment=comment, reviewer=reviewer
+        uri,
+        config.model_name,
+        version,
+        approve=approve,
+        comment=comment,
+        reviewer=reviewer,
+        automatic=outcome == "timeout",
     )
     logger.info("%s: %s", config.model_name, said)
     return _reviewed(decision, review)

@@ -11,6 +11,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.errors import ModelError
 from gatekeeper.registry import CHALLENGER, CHAMPION
 from gatekeeper.registry.client import alias_version, connect, http_status, registry_errors
+from gatekeeper.registry.runs import mark_error
 from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.registry.versions import ensure_registered_model
 
@@ -160,5 +161,4 @@ def mark_unscoreable(config: GateConfig, version: str, reason: str) -> None:
     uri = config.resolved_tracking_uri
     client = connect(uri)
     with registry_errors(uri, f"tag version {version} of {config.model_name}"):
-        client.set_model_version_tag(config.model_name, version, "gate.decision", "error")
-        client.set_model_version_tag(config.model_name, version, "gate.reasons", reason[:4900])
+        mark_error(client, config.model_name, version, reason)

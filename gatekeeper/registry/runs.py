@@ -12,13 +12,13 @@ import yaml
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision, decision_to_json, read_decision
-from gatekeeper.errors import DecisionFormatError, RegistryNotFound, redact
+from gatekeeper.errors import DecisionFormatError, RegistryError, RegistryNotFound, redact
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, registry_errors
+from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
 from gatekeeper.report.markdown import render_markdown, segments_csv
 
 FOREST_PLOT = "segment_forest.png"
-DECISION_FILE = "decision.json"
 
 
 def _flat_params(config: GateConfig) -> dict[str, str]:
@@ -61,6 +61,8 @@ def open_run(
     client = connect(uri)
     with registry_errors(uri, "open a run"):
         exp_id = experiment_id(client, config)
+        end_stale_runs(client, exp_id, config.model_name)
+        send_unrecorded(client, config)
         run = client.create_run(
             exp_id,
             run_name=f"gate-{config.model_name}",
@@ -77,6 +79,88 @@ def open_run(
         )
         client.log_text(run_id, config_text(config), "gate.yaml")
         return run_id
+
+
+def end_stale_runs(client: Any, exp_id: str, model_name: str) -> list[str]:
+    """End this model's gate runs still marked RUNNING (KILLED, with why): runs of one model are
+    serialised by its lock, so one still running when another opens died before it could finish (a
+    kill, MLflow gone mid-run). Call inside `registry_errors`; returns their ids."""
+    stale = client.search_runs(
+        [exp_id],
+        filter_string=f"tags.`gate.model_name` = '{model_name}' and attributes.status = 'RUNNING'",
+        max_results=100,
+    )
+    for run in stale:
+        client.set_tag(run.info.run_id, "gate.ended_by", "a later gate run: it stopped before it finished")
+        client.set_terminated(run.info.run_id, "KILLED")
+        why = (
+            f"gate run {run.info.run_id} registered it, then stopped before it decided "
+            "(killed, or the registry failed)"
+        )
+        tag_undecided_versions(client, model_name, str(run.info.run_id), why)
+    return [str(r.info.run_id) for r in stale]
+
+
+def tag_undecided_versions(client: Any, model_name: str, run_id: str, why: str) -> list[str]:
+    """Versions the gate run `run_id` registered that carry no decision, tagged `gate.decision: error`
+    with why: a candidate stays registered and says why nothing became of it. Call inside
+    `registry_errors`; returns the versions tagged."""
+    found = client.search_model_versions(f"name = '{model_name}' and run_id = '{run_id}'")
+    tagged = [str(v.version) for v in found if "gate.decision" not in (v.tags or {})]
+    for version in tagged:
+        mark_error(client, model_name, version, why)
+    return tagged
+
+
+def mark_error(client: Any, model_name: str, version: str, why: str) -> None:
+    """Tag a version `gate.decision: error` with why (it stays registered; nothing moves). Call inside
+    `registry_errors`."""
+    client.set_model_version_tag(model_name, version, "gate.decision", "error")
+    client.set_model_version_tag(model_name, version, "gate.reasons", why[:4900])
+
+
+UNRECORDED = "unrecorded_decision.json"  # a decision reached while the registry was gone
+
+
+def send_unrecorded(client: Any, config: GateConfig) -> list[str]:
+    """Decisions kept in the workdir because the registry failed (`decisions/unrecorded/`), logged
+    into their runs as `unrecorded_decision.json` (never as decision.json: they were not applied),
+    the run tagged, and the file moved to `sent/`. Call inside `registry_errors`."""
+    folder = Path(config.workdir) / "decisions" / "unrecorded"
+    sent = []
+    for path in sorted(folder.glob(f"{config.model_name}-*.json")):
+        try:
+            decision = read_decision(path.read_text(), str(path))
+        except (OSError, DecisionFormatError):
+            continue
+        if decision.mlflow_run_id:
+            client.log_text(decision.mlflow_run_id, path.read_text(), UNRECORDED)
+            client.set_tag(decision.mlflow_run_id, "gate.unrecorded_decision", decision.decision)
+        if decision.candidate_version:  # the version the outage left untagged says what happened
+            why = f"the gate decided {decision.decision}, but the registry failed before it was applied"
+            mark_error(client, config.model_name, decision.candidate_version, why)
+        (folder / "sent").mkdir(exist_ok=True)
+        for file in (path, path.with_suffix(".error.txt")):
+            if file.exists():
+                file.rename(folder / "sent" / file.name)
+        sent.append(str(path))
+    return sent
+
+
+def end_failed_run(config: GateConfig, run_id: str, error: str) -> bool:
+    """Mark a gate run whose flow failed as FAILED with the error (redacted); False when the registry
+    cannot be reached (the next run ends it as stale)."""
+    uri = config.resolved_tracking_uri
+    try:
+        client = connect(uri)
+        with registry_errors(uri, "end the failed run"):
+            client.set_tag(run_id, "gate.error", redact(error)[:4900])
+            client.set_terminated(run_id, "FAILED")
+            why = f"the gate run that registered it failed before it decided: {redact(error)}"
+            tag_undecided_versions(client, config.model_name, run_id, why)
+    except RegistryError:
+        return False
+    return True
 
 
 def champion_reference(client: Any, uri: str, run_id: str | None) -> ChampionReference | None:
@@ -96,6 +180,20 @@ def champion_reference(client: Any, uri: str, run_id: str | None) -> ChampionRef
         return read_decision(text, source=f"{DECISION_FILE} of run {run_id}").champion_reference()
     except DecisionFormatError:
         return None
+
+
+def log_decision(client: Any, model_name: str, decision: Decision) -> str:
+    """decision.json into the run, its sha256 on the candidate's version (the record a review and
+    `verify` check against); returns the hash. Call inside `registry_errors`."""
+    text = decision_to_json(decision)
+    digest = sha256(text)
+    if decision.mlflow_run_id is None:
+        return digest
+    client.log_text(decision.mlflow_run_id, text, DECISION_FILE)
+    client.set_tag(decision.mlflow_run_id, DECISION_SHA_TAG, digest)
+    if decision.candidate_version is not None:
+        client.set_model_version_tag(model_name, decision.candidate_version, DECISION_SHA_TAG, digest)
+    return digest
 
 
 def web_links(
@@ -133,7 +231,7 @@ def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
         links = web_links(
             uri, run.info.experiment_id, run_id, config.model_name, decision.candidate_version
         ) or {"MLflow run": run_id, "MLflow artifacts": run.info.artifact_uri}
-        client.log_text(run_id, decision_to_json(decision), DECISION_FILE)
+        log_decision(client, config.model_name, decision)
         client.log_text(run_id, segments_csv(decision), "segments.csv")
         client.log_text(run_id, render_markdown(decision), "report.md")
         picture = forest_plot(decision)

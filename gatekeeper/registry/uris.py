@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from gatekeeper.errors import ConfigError
+from pydantic import AfterValidator, PlainSerializer
+
+from gatekeeper.errors import ConfigError, redact
 
 FORMS = "models:/<name>/<version>, models:/<name>@<alias> or runs:/<run_id>/<path>"
 _VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
@@ -42,3 +44,25 @@ def parse_model_uri(uri: str, field: str = "candidate") -> ModelUri:
     elif text.startswith("models:/") and text.rstrip("/").count("/") == 1 and "@" not in text:
         hint = " (a model name alone is ambiguous: add /<version> or @<alias>)"
     raise ConfigError(f"`{field}` must be an MLflow model URI of the form {FORMS}{hint}; got {text!r}")
+
+
+STORE = re.compile(
+    r"^(sqlite:///.+|https?://[^\s/]+.*|(postgresql|mysql|mssql)(\+\w+)?://\S+|databricks(-uc)?(://\S*)?|uc(://\S*)?)$"
+)
+
+
+def _names_a_store(value: str) -> str:
+    if STORE.match(value):
+        return value
+    raise ValueError(
+        "must be an MLflow tracking URI with a database or a server: sqlite:///path/mlflow.db, "
+        "http(s)://host:port, postgresql://..., mysql://..., mssql://... or databricks "
+        "(MLflow's file store is in maintenance mode); pass credentials through the environment"
+    )
+
+
+# a tracking URI as the config holds it: a database or server store; serialised to JSON (Prefect's
+# stored flow parameters, a written config) with any password as ***
+TrackingUri = Annotated[
+    str, AfterValidator(_names_a_store), PlainSerializer(redact, return_type=str, when_used="json")
+]

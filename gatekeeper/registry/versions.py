@@ -17,9 +17,11 @@ from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
 from gatekeeper.errors import AliasMoved, RegistryNotFound
 from gatekeeper.findings import ChampionReference
-from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, runs
+from gatekeeper.registry import CHALLENGER, CHAMPION, runs
 from gatekeeper.registry.client import alias_version, connect, registry_errors
+from gatekeeper.registry.custody import examine
 from gatekeeper.registry.flavors import open_model, scoreable
+from gatekeeper.registry.moves import aliases_of, move, pause, promotion_lock
 from gatekeeper.registry.requirements import pip_requirements
 from gatekeeper.registry.runs import champion_reference
 from gatekeeper.report.markdown import reason_lines
@@ -143,7 +145,7 @@ def load_champion(
         mv = alias_version(client, config.model_name, CHAMPION)
     if mv is None:
         return None
-    return load_version(
+    champion = load_version(
         config,
         str(mv.version),
         sample,
@@ -151,6 +153,14 @@ def load_champion(
         default_features,
         require_columns=False,
         label=f"models:/{config.model_name}@{CHAMPION} (version {mv.version})",
+    )
+    custody = examine(client, uri, config.model_name)
+    first_contact = champion.record is None and custody["last_move"] is None
+    if custody["ok"] or first_contact:  # a champion promoted by hand before the gate is adopted
+        return champion
+    # moved or edited outside the gate: its record is not evidence, and it is not silently adopted
+    return dataclasses.replace(
+        champion, reference=None, record="untrusted", custody=tuple(custody["problems"])
     )
 
 
@@ -176,12 +186,21 @@ def adopt(config: GateConfig, version: str, reference: ChampionReference, facts:
         client.log_text(run_id, text, REFERENCE_FILE)
         client.log_metric(run_id, f"reference.{reference.metric}", reference.overall)
         client.set_terminated(run_id, "FINISHED")
-        for key, value in {
-            "gate.adopted": "true",
-            "gate.reference_run_id": run_id,
-            "gate.reference_sha256": digest,
-        }.items():
-            client.set_model_version_tag(name, version, key, value)
+    tags = {"gate.adopted": "true", "gate.reference_run_id": run_id, "gate.reference_sha256": digest}
+    with promotion_lock(uri, name):  # the log says the gate vouches for the aliases as they are
+        current = aliases_of(client, uri, name)
+        move(
+            client,
+            uri,
+            name,
+            version,
+            kind="adopt",
+            expected_champion=current.get(CHAMPION),
+            evidence=digest,
+            run_id=run_id,
+            plan=current,
+            tags={version: tags},
+        )
     return run_id
 
 
@@ -216,29 +235,17 @@ def current_champion_version(config: GateConfig) -> str | None:
     return None if mv is None else str(mv.version)
 
 
-def promote(client: Any, name: str, version: str, expected_champion: str | None) -> str | None:
-    """Move `champion` to `version`, `previous-champion` to the old one; refuse stale evidence.
+def promote(
+    client: Any, uri: str, name: str, version: str, expected_champion: str | None, **journal: Any
+) -> str | None:
+    """Move `champion` to `version`, keep the old one as `previous-champion`; refuse stale evidence.
 
-    Idempotent: a version that already is champion is left as it is. Returns the previous champion.
+    Under the model's promotion lock, journaled (`moves`): the champion is re-read inside the lock,
+    the intent written before the aliases move. Idempotent: a version that already is champion is left
+    as it is. Returns the previous champion.
     """
-    current = alias_version(client, name, CHAMPION)
-    current_version = str(current.version) if current is not None else None
-    if current_version == version:
-        return current_version
-    if current_version != expected_champion:
-        raise AliasMoved(
-            f"alias {CHAMPION} of {name} moved from version {expected_champion} to {current_version} since "
-            f"the evidence was gathered; not promoting version {version} on stale evidence. "
-            "Run the gate again."
-        )
-    if current_version is not None:
-        client.set_registered_model_alias(name, PREVIOUS, current_version)
-    client.set_registered_model_alias(name, CHAMPION, version)
-    challenger = alias_version(client, name, CHALLENGER)
-    if challenger is not None and str(challenger.version) == version:
-        client.delete_registered_model_alias(name, CHALLENGER)
-    client.set_model_version_tag(name, version, "gate.previous_champion", current_version or "")
-    return current_version
+    with promotion_lock(uri, name):
+        return move(client, uri, name, version, expected_champion=expected_champion, **journal)
 
 
 def version_tags(decision: Decision) -> dict[str, str]:
@@ -253,17 +260,33 @@ def version_tags(decision: Decision) -> dict[str, str]:
 
 
 def apply_decision(config: GateConfig, decision: Decision) -> str:
-    """Promote, or leave the champion where it is; tag the candidate either way. Says what it did."""
+    """Record the decision (decision.json, its hash on the version), tag the candidate, then promote or
+    leave the champion where it is. Says what it did."""
     if decision.candidate_version is None:
         return "no candidate was registered"
     uri = config.resolved_tracking_uri
     client = connect(uri)
     name, version = config.model_name, decision.candidate_version
+    pause("before-apply")
     with registry_errors(uri, "apply the decision"):
-        said = f"{CHAMPION} stays where it was; version {version} keeps alias {CHALLENGER}"
-        if decision.promotes:
-            previous = promote(client, name, version, decision.champion_version)
-            said = f"promoted version {version} to {CHAMPION} (previous: {previous})"
+        evidence = runs.log_decision(client, name, decision)
         for key, value in version_tags(decision).items():
             client.set_model_version_tag(name, version, key, value)
-        return said
+    if not decision.promotes:
+        return f"{CHAMPION} stays where it was; version {version} keeps alias {CHALLENGER}"
+    try:
+        previous = promote(
+            client,
+            uri,
+            name,
+            version,
+            decision.champion_version,
+            kind="promote",
+            evidence=evidence,
+            run_id=decision.mlflow_run_id or "",
+        )
+    except AliasMoved as exc:  # the candidate's trail says it was not promoted, and why
+        with registry_errors(uri, "record the refused promotion"):
+            runs.mark_error(client, name, version, str(exc))
+        raise
+    return f"promoted version {version} to {CHAMPION} (previous: {previous})"

@@ -7,20 +7,9 @@ from pathlib import Path
 import pytest
 
 from cli import main
-from gatekeeper.config import GateConfig
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
-from tests.integration.helpers import aliases, mlflow_client, read_artifacts, run_gate
-
-
-def needing_approval(workdir: Path, model: str, **review) -> GateConfig:
-    """Bootstrap `model`, then the `improves` config with `require_approval` (and review settings)."""
-    boot = demo_config(model, simulate.write_bootstrap(workdir / model / "boot"), workdir)
-    assert run_gate(boot)["decision"] == "bootstrap"
-    config = demo_config(model, simulate.write_scenario("improves", workdir / model / "run"), workdir)
-    return config.model_copy(
-        update={"require_approval": True, "review": config.review.model_copy(update=review)}
-    )
+from tests.integration.helpers import aliases, mlflow_client, needing_approval, read_artifacts, run_gate
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +61,19 @@ def test_approve_promotes_and_records_who_and_why(waiting, capsys) -> None:
     )
     assert tags["gate.decision"] == "promoted"
     # a settled candidate cannot be settled twice
-    assert main(["reject", "--model", config.model_name, "--version", "2", "--workdir", str(workdir)]) == 1
-    assert "is not waiting for review" in capsys.readouterr().err
+    argv = [
+        "reject",
+        "--model",
+        config.model_name,
+        "--version",
+        "2",
+        "--who",
+        "ana",
+        "--workdir",
+        str(workdir),
+    ]
+    assert main(argv) == 1
+    assert "was already reviewed (review.json in run" in capsys.readouterr().err
 
 
 def test_reject_leaves_the_champion_and_keeps_the_candidate(waiting, capsys) -> None:
@@ -88,6 +88,8 @@ def test_reject_leaves_the_champion_and_keeps_the_candidate(waiting, capsys) -> 
             "2",
             "--comment",
             "segment too thin",
+            "--who",
+            "ben",
             "--workdir",
             str(workdir),
         ]
@@ -100,7 +102,18 @@ def test_reject_leaves_the_champion_and_keeps_the_candidate(waiting, capsys) -> 
 
 def test_unknown_version_is_a_clear_error(waiting, capsys) -> None:
     workdir, _ = waiting
-    assert main(["approve", "--model", "review-reject", "--version", "99", "--workdir", str(workdir)]) == 1
+    argv = [
+        "approve",
+        "--model",
+        "review-reject",
+        "--version",
+        "99",
+        "--who",
+        "ana",
+        "--workdir",
+        str(workdir),
+    ]
+    assert main(argv) == 1
     assert "has no version '99'" in capsys.readouterr().err
     assert Path(workdir / "mlflow.db").exists()
 

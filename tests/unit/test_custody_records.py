@@ -1,0 +1,122 @@
+"""The rules behind reviews, `verify` and journaled moves, on records built in memory (no MLflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.errors import RegistryConflict
+from gatekeeper.registry.moves import describe, lock_path, pause, plan_promotion
+from gatekeeper.registry.records import Record, check_reviewable
+
+
+def record(decision: str = "needs_review", champion: str | None = "1", **kw) -> Record:
+    data = {"model_name": "m", "candidate_version": "2", "decision": decision, "champion_version": champion}
+    return Record("2", "run-a", kw.pop("data", data), **kw)
+
+
+@pytest.mark.parametrize(
+    ("rec", "standing"),
+    [
+        (record("promoted"), "promoted by the gate (run run-a)"),
+        (record("bootstrap", None), "bootstrap by the gate (run run-a)"),
+        (record(review={"outcome": "approved", "reviewer": "ana"}), "approved by ana (run run-a)"),
+        (record(review={"outcome": "approved", "reviewer": " "}), None),
+        (record(review={"outcome": "rejected", "reviewer": "ana"}), None),
+        (record("rejected"), None),
+        (record("promoted", problem="hash mismatch"), None),
+        (Record("2", adopted_run_id="run-b"), "adopted by the gate (run run-b)"),
+        (Record("2"), None),
+    ],
+    ids=[
+        "promoted",
+        "bootstrap",
+        "approved",
+        "approved-by-nobody",
+        "review-rejected",
+        "rejected",
+        "tampered",
+        "adopted",
+        "no-record",
+    ],
+)
+def test_which_records_may_stand_behind_the_champion(rec: Record, standing: str | None) -> None:
+    assert rec.standing() == standing
+
+
+@pytest.mark.parametrize(
+    ("rec", "champion", "message"),
+    [
+        (record(problem="decision.json hashes to x"), "1", "not reviewing: decision.json hashes to x"),
+        (Record("2"), "1", "has no gate decision record"),
+        (
+            record(review={"outcome": "rejected", "reviewer": "ana"}),
+            "1",
+            "already reviewed .*a review is final",
+        ),
+        (record("bootstrap"), "1", "the gate's recorded decision .* is 'bootstrap'"),
+        (record(), "3", "judged against champion version 1, but the champion is now version 3"),
+    ],
+    ids=["tampered", "no-record", "decided", "not-needs-review", "stale"],
+)
+def test_a_review_is_refused_unless_the_record_waits_for_it(rec: Record, champion: str, message: str) -> None:
+    with pytest.raises(RegistryConflict, match=message):
+        check_reviewable(rec, "m", champion)
+
+
+def test_a_review_of_the_recorded_candidate_against_the_current_champion_passes() -> None:
+    check_reviewable(record(), "m", "1")
+
+
+def test_a_promotion_keeps_the_old_champion_and_drops_the_challenger() -> None:
+    before = {"champion": "1", "challenger": "2", "rolled-back": "0"}
+    assert plan_promotion(before, "2") == {
+        "champion": "2",
+        "previous-champion": "1",
+        "challenger": None,
+        "rolled-back": "0",
+    }
+    assert plan_promotion({}, "1") == {"champion": "1"}
+
+
+def test_a_move_is_described_by_what_changes() -> None:
+    log = {
+        "kind": "promote",
+        "version": "2",
+        "by": "gate",
+        "at": "t",
+        "before": {"champion": "1", "previous-champion": None},
+        "after": {"champion": "2", "previous-champion": "1"},
+    }
+    assert describe(log) == "promote of version 2 (previous-champion - -> 1, champion 1 -> 2) by gate at t"
+
+
+def test_the_promotion_lock_lives_beside_a_local_registry(tmp_path: Path) -> None:
+    db = tmp_path / "work" / "mlflow.db"
+    assert lock_path(f"sqlite:///{db}", "fraud/x") == tmp_path / "work" / "locks" / "promote-fraud_x.lock"
+    remote = lock_path("http://mlflow:5000", "fraud", "gate")
+    assert remote.name == "gate-fraud.lock"
+    assert remote.parent.name.startswith("gatekeeper-locks-")
+
+
+def test_the_pause_hook_sleeps_only_at_the_named_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("GATEKEEPER_TEST_PAUSE", "between-aliases:0.2")
+    started = time.monotonic()
+    pause("after-intent")
+    assert time.monotonic() - started < 0.1
+    pause("between-aliases")
+    assert time.monotonic() - started >= 0.2
+
+
+def test_the_pause_hook_raises_its_flag_only_at_the_named_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "at:point.flag"  # the flag's path may hold a colon
+    monkeypatch.setenv("GATEKEEPER_TEST_PAUSE", f"before-apply:0:{flag}")
+    pause("after-read")
+    assert not flag.exists()
+    pause("before-apply")
+    assert flag.exists()
