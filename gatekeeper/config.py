@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,8 +17,10 @@ from pydantic import (
 )
 
 from gatekeeper.config_errors import config_error_from as config_error_from
+from gatekeeper.config_errors import read_yaml_mapping
 from gatekeeper.errors import ConfigError, did_you_mean
 from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
+from gatekeeper.registry.uris import TrackingUri
 from gatekeeper.vocabulary import Action, Task
 
 
@@ -35,15 +35,20 @@ Scalar = str | int | float | bool
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when first used, so compare-scores, which uses
+    # PolicyConfig only, does not build GateConfig's at import (~25 ms)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class DataPaths(_Strict):
-    """Where the three tables live: local paths (relative to the config file) or fsspec URLs."""
+    """Where the three tables live: local paths (relative to the config file) or fsspec URLs. A batch
+    named from outside the config (an event, --batch) must lie under `allowed_roots` (folders or URL
+    prefixes; default: the folder of `new_labels`)."""
 
     train: str = Field(description="The data the current champion was trained on (reference).")
     new_labels: str = Field(description="The newly labelled batch that triggered the run.")
     evaluation: str = Field(description="Rows both champion and candidate are scored on.")
+    allowed_roots: list[str] = Field(default_factory=list)
 
 
 class SuiteNames(_Strict):
@@ -57,10 +62,7 @@ class SuiteNames(_Strict):
     @model_validator(mode="after")
     def _at_least_one(self) -> SuiteNames:
         if not (self.train or self.new_labels):
-            raise ValueError(
-                "name a suite for `train` or `new_labels`: a gate that validates nothing "
-                "would pass broken data silently"
-            )
+            raise ValueError("name a suite for `train` or `new_labels`: validating nothing passes anything")
         return self
 
 
@@ -155,13 +157,14 @@ class Triage(_Strict):
 class Review(_Strict):
     """How a `needs_review` decision is settled when the gate runs from a deployment."""
 
-    # auto: pause for an answer in the Prefect UI when the run comes from a deployment
-    # (a person can reach it there); never: leave it to `gatekeeper approve` / `reject`.
+    # auto: pause for an answer in the Prefect UI when the run comes from a deployment; never: CLI only
     wait_in_ui: Literal["auto", "always", "never"] = "auto"
     timeout_minutes: float = Field(default=24 * 60, gt=0)
-    # what an unanswered review becomes: rejected (the champion stays), or left pending
-    # for `gatekeeper approve` / `reject` from the command line
+    # an unanswered review: rejected (the champion stays), or left pending for `gatekeeper approve`
     on_timeout: Literal["reject", "leave_pending"] = "reject"
+    # who may approve or reject (names as given to --who or the form); empty: anyone who names themselves.
+    # Logged as the run's parameter review.reviewers, which MLflow does not let anyone change afterwards.
+    reviewers: list[str] = Field(default_factory=list)
 
 
 class Lock(_Strict):
@@ -169,6 +172,18 @@ class Lock(_Strict):
 
     enabled: bool = True
     wait_minutes: float = Field(default=6 * 60, gt=0)
+
+
+class Compute(_Strict):
+    """Where the evaluation rows are checked, scored and compared: here (`local`), or per partition on
+    a Dask cluster (a LocalCluster of `n_workers`, or the scheduler at `address`) reading them lazily;
+    `sample_rows` come here for the label-noise baseline, the learning curve and discovery."""
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+    n_workers: int = Field(default=2, ge=1, le=512)
+    memory_limit: str = Field(default="2GiB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|[kmgt]i?b|B)?$")
+    sample_rows: int = Field(default=200_000, ge=1_000)
 
 
 class Prediction(_Strict):
@@ -244,16 +259,11 @@ class PolicyConfig(_Strict):
         return [[s] if isinstance(s, str) else list(s) for s in self.segments]
 
 
-TRACKING_URI = re.compile(
-    r"^(sqlite:///.+|https?://[^\s/]+.*|(postgresql|mysql|mssql)(\+\w+)?://\S+|databricks(-uc)?(://\S*)?|uc(://\S*)?)$"
-)
-
-
 class GateConfig(PolicyConfig):
     """Everything one gate run needs. Unknown keys are errors."""
 
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    tracking_uri: str | None = None
+    tracking_uri: TrackingUri | None = None  # stored or logged with any password as ***
     experiment_name: str = "retraining-gate"
     target: str = Field(min_length=1)
     features: list[str] | None = None
@@ -272,17 +282,18 @@ class GateConfig(PolicyConfig):
     # a candidate trained elsewhere (an MLflow model URI): the gate judges it and trains nothing
     candidate: str | None = None
     prediction: Prediction = Field(default_factory=Prediction)
+    compute: Compute = Field(default_factory=Compute)
 
-    @field_validator("tracking_uri")
-    @classmethod
-    def _tracking_uri_names_a_store(cls, value: str | None) -> str | None:
-        if value is None or TRACKING_URI.match(value):
-            return value
-        raise ValueError(
-            "must be an MLflow tracking URI with a database or a server: sqlite:///path/mlflow.db, "
-            "http(s)://host:port, postgresql://..., mysql://..., mssql://... or databricks "
-            "(MLflow's file store is in maintenance mode); pass credentials through the environment"
-        )
+    @model_validator(mode="after")
+    def _engine_computes_the_policy(self) -> GateConfig:
+        if self.compute.engine == "dask":
+            from gatekeeper.compare.partitions import check_supported
+
+            try:
+                check_supported(self)
+            except ConfigError as exc:
+                raise ValueError(f"`compute.engine` dask: {exc}") from None
+        return self
 
     @field_validator("candidate")
     @classmethod
@@ -315,12 +326,8 @@ class GateConfig(PolicyConfig):
         return Path(self.expectations.directory) / f"{name}.json"
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def _resolve(path: str, base: Path) -> str:
-    if _is_url(path) or Path(path).is_absolute():
+    if "://" in path or Path(path).is_absolute():
         return path
     return str((base / path).resolve())
 
@@ -338,19 +345,7 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> GateConfig:
 def load_config(path: str | os.PathLike[str], **overrides: Any) -> GateConfig:
     """Load YAML, resolve relative data and suite paths against the file's folder."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"config file {str(path)!r} must hold a mapping of keys (model_name: ..., data: ...) at its top "
-            f"level; got a YAML {type(raw).__name__}"
-        )
+    raw = read_yaml_mapping(path)
     raw = dict(raw)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     config = parse_config(raw, source=str(path))
@@ -361,10 +356,10 @@ def resolve_paths(config: GateConfig, base: Path) -> GateConfig:
     """Make every relative path absolute so the config means the same in any process."""
     data = config.data.model_copy(
         update={k: _resolve(getattr(config.data, k), base) for k in ("train", "new_labels", "evaluation")}
+        | {"allowed_roots": [_resolve(r, base) for r in config.data.allowed_roots]}
     )
-    suites = config.expectations.model_copy(
-        update={"directory": _resolve(config.expectations.directory, base)}
-    )
+    folder = _resolve(config.expectations.directory, base)
+    suites = config.expectations.model_copy(update={"directory": folder})
     update: dict[str, Any] = {
         "data": data,
         "expectations": suites,

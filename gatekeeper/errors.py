@@ -47,6 +47,10 @@ class AliasMoved(RegistryConflict):
     """An alias moved since the evidence was gathered: promoting now would act on stale evidence."""
 
 
+class ReviewerNotAllowed(GatekeeperError, PermissionError):
+    """The reviewer is not on the gate run's `review.reviewers` allow-list."""
+
+
 class ModelError(GatekeeperError, ValueError):
     """A model cannot be judged as configured: its URI does not resolve, it belongs to another
     registered model, its output cannot give the metrics, or its signature does not fit the data."""

@@ -24,7 +24,8 @@ class TrainedModel:
     n_train: int = 0
     reference: ChampionReference | None = None  # what this model scored when it was gated (or adopted)
     flavor: str | None = None  # the MLflow flavor it was loaded with (None: trained in this run)
-    record: str | None = None  # the gate's record of a registered version: "gated", "adopted" or None
+    record: str | None = None  # the gate's record of a registered version: "gated", "adopted", "untrusted"
+    custody: tuple[str, ...] = ()  # why a champion is not in the gate's custody (moved or edited outside it)
 
     @property
     def needs_adoption(self) -> bool:

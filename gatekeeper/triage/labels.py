@@ -69,7 +69,7 @@ def label_checks(
             f"evaluation rows is {'undefined' if skill is None else f'{skill:.3f}'}, below "
             f"triage.min_skill_auc={settings.min_skill_auc}; its disagreement with labels says nothing",
         )
-        return [note], []
+        return [note, *conflicting_duplicates(batch, trusted, features, config)], []
     thresholds = class_thresholds(trusted_rows.y, trusted_rows.candidate)
     trusted_flags = confident_mislabels(trusted_rows.y, trusted_rows.candidate, thresholds).flagged
     baselines = {
@@ -107,25 +107,133 @@ def label_checks(
                 )
             )
     checks = drop_covered_intersections(checks)[:8]
-    conflict = _conflicting_duplicates(batch, features, config.target)
-    usual = _conflicting_duplicates(trusted, features, config.target)  # coarse features conflict legitimately
-    if conflict - usual >= settings.max_conflicting_share:
-        checks.append(
-            Check(
-                "labels.conflicting_duplicates",
-                "block",
-                f"{conflict:.1%} of the batch are rows with identical features but different labels "
-                f"({usual:.1%} in the trusted evaluation rows)",
-                segment="overall",
-                column=config.target,
-                table="new_labels",
-                observed=conflict,
-                threshold=settings.max_conflicting_share,
-                diagnosis="label_quality",
-                advice=ADVICE_LABELS,
-            )
+    return [*checks, *conflicting_duplicates(batch, trusted, features, config)], table
+
+
+def conflicting_duplicates(
+    batch: pd.DataFrame, trusted: pd.DataFrame, features: list[str], config: GateConfig
+) -> list[Check]:
+    """Rows with identical features but different labels, beyond what the trusted rows make natural:
+    judged without any model, so also when the champion is too weak to judge label noise.
+
+    Where classes overlap by nature identical rows disagree, and the more rows a table has, the larger
+    its groups of identical rows and the more of them disagree: shares of tables of different sizes
+    cannot be compared. So the trusted rows give (1) how often two of their rows are identical, which
+    says how many identical pairs a table of the batch's size has by chance, and (2) how often two
+    identical rows disagree (shrunk toward two random rows' disagreement when they have few pairs).
+    Pairs beyond the chance count are copies, which should agree. The batch's share of rows in
+    conflicting groups is compared with the share those give, group size by group size; it blocks
+    when the excess reaches `triage.max_conflicting_share` and three standard errors (the batch's
+    and the trusted estimate's)."""
+    groups = _duplicate_groups(batch, features, config.target)
+    reference = _duplicate_groups(trusted, features, config.target)
+    if groups is None or not groups.sizes.size:
+        return []
+    chance, spread = _natural_disagreement(reference, groups)
+    observed, expected, error = groups.excess_over(chance, spread)
+    excess = observed - expected
+    if excess < config.triage.max_conflicting_share or excess <= 3 * error:
+        return []
+    return [
+        Check(
+            "labels.conflicting_duplicates",
+            "block",
+            f"{observed:.1%} of the batch are rows with identical features but different labels, where "
+            f"{expected:.1%} would be by nature at its size (two identical rows disagree "
+            f"{chance:.1%} of the time, from the trusted evaluation rows)",
+            segment="overall",
+            column=config.target,
+            table="new_labels",
+            observed=observed,
+            threshold=config.triage.max_conflicting_share,
+            diagnosis="label_quality",
+            advice=ADVICE_LABELS,
         )
-    return checks, table
+    ]
+
+
+PRIOR_PAIRS = 10  # pseudo-pairs of the shrinkage toward two random rows' disagreement
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """A table's groups of identical feature rows (two rows or more): their sizes, how many of their
+    row pairs disagree on the label, and whether they hold more than one label; and the chance that
+    two random rows of the table disagree."""
+
+    rows: int  # of the whole table
+    sizes: Array
+    disagreeing_pairs: Array
+    conflicting: Array  # bool per group
+    random_disagreement: float
+
+    @property
+    def pairs(self) -> float:
+        return float((self.sizes * (self.sizes - 1) / 2).sum())
+
+    def expected_share(self, chance: float) -> tuple[float, Array]:
+        """The share of rows in conflicting groups when two identical rows disagree with probability
+        `chance`, and each group's chance of agreeing: up to 0.5, two classes with that disagreement
+        (shares p and 1 - p); above it (three classes or more), 1 / (1 - chance) equally likely ones.
+        The two meet at 0.5."""
+        chance = min(max(chance, 0.0), 1.0 - 1e-12)
+        if chance <= 0.5:
+            p = (1 - np.sqrt(1 - 2 * chance)) / 2
+            agree = p**self.sizes + (1 - p) ** self.sizes
+        else:
+            agree = (1 - chance) ** (self.sizes - 1)
+        return float((self.sizes * (1 - agree)).sum() / self.rows), agree
+
+    def excess_over(self, chance: float, spread: float) -> tuple[float, float, float]:
+        """Observed share of rows in conflicting groups, the expected share, and the standard error
+        of their difference (the groups' own noise and the `spread` of `chance`)."""
+        observed = float((self.sizes * self.conflicting).sum() / self.rows)
+        expected, agree = self.expected_share(chance)
+        step = 0.01
+        slope = (self.expected_share(chance + step)[0] - self.expected_share(max(chance - step, 0.0))[0]) / (
+            chance + step - max(chance - step, 0.0)
+        )
+        groups_var = float((self.sizes**2 * agree * (1 - agree)).sum()) / self.rows**2
+        return observed, expected, float(np.sqrt(groups_var + (slope * spread) ** 2))
+
+
+def _duplicate_groups(frame: pd.DataFrame, features: list[str], target: str) -> _Groups | None:
+    cols = [f for f in features if f in frame.columns]
+    if not cols or target not in frame.columns or len(frame) == 0:
+        return None
+    keys = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+    labels = pd.factorize(frame[target], use_na_sentinel=False)[0]
+    shares = np.bincount(labels) / len(labels)
+    counts = pd.DataFrame({"key": keys, "label": labels}).value_counts()  # rows per (key, label)
+    per_key = counts.groupby(level="key")
+    sizes = per_key.sum().to_numpy()
+    repeated = sizes > 1
+    same_label_pairs = (counts * (counts - 1) // 2).groupby(level="key").sum().to_numpy()
+    n = sizes[repeated].astype(float)
+    return _Groups(
+        len(frame),
+        n,
+        n * (n - 1) / 2 - same_label_pairs[repeated],
+        per_key.size().to_numpy()[repeated] > 1,
+        float(1 - (shares**2).sum()),
+    )
+
+
+def _natural_disagreement(reference: _Groups | None, batch: _Groups) -> tuple[float, float]:
+    """The chance that two identical batch rows disagree by nature, and its standard error."""
+    if reference is None:
+        return 0.0, 0.0
+    pairs = reference.pairs
+    chance = (float(reference.disagreeing_pairs.sum()) + PRIOR_PAIRS * reference.random_disagreement) / (
+        pairs + PRIOR_PAIRS
+    )
+    spread = float(np.sqrt(chance * (1 - chance) / (pairs + PRIOR_PAIRS)))
+    # identical pairs a table of the batch's size has by chance (an upper bound from the trusted rows'
+    # rate: three more than seen); the batch's pairs beyond it are copies, which should agree
+    rate = (pairs + 3) / max(reference.rows * (reference.rows - 1) / 2, 1.0)
+    by_chance = rate * batch.rows * (batch.rows - 1) / 2
+    natural = min(1.0, by_chance / batch.pairs) if batch.pairs else 1.0
+    return chance * natural, spread * natural
 
 
 def _row_ids(frame: pd.DataFrame, index: Array, id_columns: list[str]) -> list[Any]:
@@ -134,12 +242,3 @@ def _row_ids(frame: pd.DataFrame, index: Array, id_columns: list[str]) -> list[A
         return [int(i) for i in index]
     values = frame.iloc[index][cols[0]].tolist()
     return [v.item() if hasattr(v, "item") else v for v in values]
-
-
-def _conflicting_duplicates(frame: pd.DataFrame, features: list[str], target: str) -> float:
-    cols = [f for f in features if f in frame.columns]
-    if not cols or target not in frame.columns or len(frame) == 0:
-        return 0.0
-    keyed = pd.util.hash_pandas_object(frame[cols], index=False)
-    labels_per_key = frame[target].groupby(keyed.to_numpy()).transform("nunique")
-    return float((labels_per_key > 1).mean())

@@ -8,16 +8,18 @@ candidate show which features' relation to the target changed most.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from gatekeeper.compare.bootstrap import PairedDelta
 from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.metrics import metric
 from gatekeeper.vocabulary import Check
+
+if TYPE_CHECKING:  # pandas loads only when permutation importance runs (not for compare-scores)
+    import pandas as pd
 
 
 def loss_since_gated(reference: ChampionReference | None, overall: PairedDelta | None) -> float | None:
@@ -119,6 +121,8 @@ def relation_changes(
 
 def _scorer(regression: bool, classes: list[Any]) -> Any:
     """A permutation-importance scorer (higher is better) from the gate's own reading of model outputs."""
+    import pandas as pd
+
     from gatekeeper.train.models import model_outputs
 
     def score(model: Any, X: pd.DataFrame, y: pd.Series) -> float:

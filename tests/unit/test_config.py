@@ -150,3 +150,28 @@ def test_a_trainer_that_fails_when_called_is_named() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
     with pytest.raises(ConfigError, match=r"`trainer` 'os:getcwd' failed when called .*TypeError"):
         fit_candidate(make_config(trainer="os:getcwd"), frame, pd.Series([0, 1, 0, 1]))
+
+
+@pytest.mark.parametrize(
+    ("compute", "extra", "pattern"),
+    [
+        ({"engine": "spark"}, {}, r"compute\.engine.*spark"),
+        ({"engine": "dask", "memory_limit": "lots"}, {}, r"compute\.memory_limit.*lots"),
+        ({"engine": "dask", "address": "localhost:8786"}, {}, r"compute\.address.*localhost:8786"),
+        (
+            {"engine": "dask"},
+            {"task": "regression", "primary_metric": "rmse"},
+            r"binary classifiers.*regression",
+        ),
+        ({"engine": "dask"}, {"primary_metric": "ece"}, r"primary_metric.*'ece'.*engine dask"),
+        ({"engine": "dask"}, {"time_column": "t"}, r"clusters or time folds"),
+    ],
+)
+def test_what_engine_dask_cannot_do_is_named(compute: dict, extra: dict, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        make_config(compute=compute, **extra)
+
+
+def test_engine_dask_accepts_a_scheduler_address() -> None:
+    config = make_config(compute={"engine": "dask", "address": "tcp://10.0.0.5:8786", "n_workers": 4})
+    assert config.compute.address == "tcp://10.0.0.5:8786"

@@ -65,6 +65,24 @@ def test_conflicting_duplicates_block(config) -> None:
     assert "labels.conflicting_duplicates" in {c.check for c in checks}
 
 
+@pytest.mark.parametrize("seed", [3, 8])
+def test_conflicting_duplicates_block_even_when_the_champion_is_too_weak_to_judge_noise(config, seed) -> None:
+    """Issue 14's audit: the check was skipped whenever the champion was weak. It needs no model."""
+    trusted, trusted_rows = _world(4000, 1)
+    weak = PairedRows.from_labels(
+        trusted_rows.y, np.full((4000, 2), 0.5), None, [0, 1]
+    )  # AUC 0.5: below triage.min_skill_auc
+    batch, batch_rows = _world(4000, seed)
+    copies = int(np.random.default_rng(seed).integers(20, 80))
+    batch = batch.assign(id=batch["id"] % copies)  # each feature row repeated, with differing labels
+    checks, _ = label_checks(batch, batch_rows, trusted, weak, ["id", "region"], config)
+    assert {c.check for c in checks} == {"labels.not_judged", "labels.conflicting_duplicates"}
+    clean, clean_rows = _world(4000, seed)
+    assert [c.check for c in label_checks(clean, clean_rows, trusted, weak, ["id", "region"], config)[0]] == [
+        "labels.not_judged"
+    ]
+
+
 def test_no_degradation_skips_retraining_unless_forced(config) -> None:
     batch, rows = _world(6000, 4)
     reference = ChampionReference("roc_auc", 0.95, rows={"overall": 6000})
@@ -114,3 +132,74 @@ def test_small_recovery_of_a_large_loss_is_concept_drift_beyond_retraining() -> 
         reference=reference,
     )
     assert decide(recovered, config).decision == "promoted"
+
+
+def _coarse_world(n: int, rng: np.random.Generator, levels: tuple[int, ...]) -> pd.DataFrame:
+    """Coarse features whose classes overlap by nature: P(y=1 | x) in (0.05, 0.95), labels exact."""
+    frame = pd.DataFrame({f"f{i}": rng.integers(0, k, n) for i, k in enumerate(levels)})
+    logit = sum((frame[c].to_numpy() % 3 - 1) * 0.9 for c in frame.columns)
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_exact_new_labels_on_coarse_features_are_not_conflicting_duplicates(seed) -> None:
+    """Identical feature rows with different labels are natural where classes overlap; a batch several
+    times the size of the trusted rows has larger groups of identical rows, so more of them conflict by
+    nature alone. That is not label noise (before, the raw shares were compared and this blocked)."""
+    from gatekeeper.triage.labels import conflicting_duplicates
+
+    rng = np.random.default_rng(seed)
+    levels = tuple(int(k) for k in rng.integers(3, 9, size=int(rng.integers(2, 5))))
+    trusted = _coarse_world(int(rng.integers(1_000, 5_000)), rng, levels)
+    batch = _coarse_world(len(trusted) * int(rng.integers(5, 30)), rng, levels)
+    config = make_config(target="label", segments=[], key_segments=[])
+    features = [c for c in batch.columns if c != "label"]
+    assert conflicting_duplicates(batch, trusted, features, config) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_records_repeated_with_other_labels_are_conflicting_duplicates(seed) -> None:
+    """The fault: some records arrive again with a different label (re-ingested, relabelled), planted
+    at random rows of a batch larger or smaller than the trusted rows."""
+    from gatekeeper.triage.labels import conflicting_duplicates
+
+    rng = np.random.default_rng(100 + seed)
+
+    def world(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame({"amount": rng.gamma(2.0, 500.0, n).round(2), "kind": rng.integers(0, 4, n)})
+        frame["label"] = (rng.random(n) < 0.2).astype(int)
+        return frame
+
+    trusted = world(int(rng.integers(2_000, 8_000)))
+    batch = world(int(rng.integers(1_000, 40_000)))
+    again = batch.sample(frac=float(rng.uniform(0.02, 0.06)), random_state=seed)
+    again = again.assign(label=1 - again["label"])
+    faulty = pd.concat([batch, again]).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    config = make_config(target="label", segments=[], key_segments=[])
+    found = conflicting_duplicates(faulty, trusted, ["amount", "kind"], config)
+    assert [c.check for c in found] == ["labels.conflicting_duplicates"]
+    assert conflicting_duplicates(batch, trusted, ["amount", "kind"], config) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_many_classes_that_overlap_by_nature_are_not_conflicting_duplicates(seed) -> None:
+    """With three classes or more, two identical rows can disagree more than half the time by nature
+    (labels independent of a coarse key): the expected conflicts must follow (before: 40 of 40 blocked)."""
+    from gatekeeper.triage.labels import conflicting_duplicates
+
+    rng = np.random.default_rng(seed)
+    classes, keys = int(rng.integers(3, 7)), int(rng.integers(2_000, 20_000))
+
+    def world(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"key": rng.integers(0, keys, n), "label": rng.integers(0, classes, n)})
+
+    trusted, batch = world(int(rng.integers(2_000, 8_000))), world(int(keys * rng.uniform(0.5, 3)))
+    config = make_config(target="label", segments=[], key_segments=[])
+    assert conflicting_duplicates(batch, trusted, ["key"], config) == []
+    again = batch.sample(frac=0.05, random_state=seed)
+    relabelled = again.assign(label=(again["label"] + 1) % classes)  # the copies always disagree
+    faulty = pd.concat([batch, relabelled, relabelled]).reset_index(drop=True)
+    assert [c.check for c in conflicting_duplicates(faulty, trusted, ["key"], config)] == [
+        "labels.conflicting_duplicates"
+    ]
