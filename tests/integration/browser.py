@@ -1,18 +1,17 @@
-"""Headless Chromium driven over the DevTools protocol (no Playwright download: Debian's chromium)."""
+"""Headless Chromium driven by Playwright for Python: Debian's chromium through `executable_path`
+(no Playwright browser download), with Playwright's waiting in place of hand-written polling."""
 
 from __future__ import annotations
 
-import base64
-import json
-import subprocess
-import time
+import re
 from pathlib import Path
-from typing import Any
 
-import httpx
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
+# The flags the machine's probe starts Chromium with: without the background-networking ones its
+# connections are refused by the closed network, many at a time.
 FLAGS = [
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -20,145 +19,112 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--remote-debugging-port=0",
-    "--window-size=1400,1800",
 ]
+TEXT_FIELDS = "textarea, input[type=text], input:not([type])"
 
 
 class Browser:
-    """One Chromium process and one page of it."""
+    """One Chromium process and one page of it, with the few verbs the UI tests use."""
 
     def __init__(self, executable: str, profile: Path) -> None:
-        from websockets.sync.client import connect
-
         profile.mkdir(parents=True, exist_ok=True)
-        self.log = open(profile.parent / "chromium.log", "w")
-        self.proc = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not port_file.exists() or not port_file.read_text().strip():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError(f"chromium did not open its DevTools port; see {self.log.name}")
-            time.sleep(0.2)
-        port = port_file.read_text().split()[0]
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=30)
-        self.ids = 0
-
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        self.ids += 1
-        self.ws.send(json.dumps({"id": self.ids, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=60))
-            if message.get("id") == self.ids:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        return result.get("result", {}).get("value")
+        self._playwright = sync_playwright().start()
+        try:
+            self._context = self._playwright.chromium.launch_persistent_context(
+                str(profile),
+                executable_path=executable,
+                headless=True,
+                args=FLAGS,
+                viewport={"width": 1400, "height": 1800},
+            )
+        except BaseException:
+            self._playwright.stop()
+            raise
+        self.page = self._context.pages[0] if self._context.pages else self._context.new_page()
 
     def goto(self, url: str) -> None:
-        self.send("Page.navigate", url=url)
+        self.page.goto(url, wait_until="commit")
 
     def blank(self) -> None:
         """Leave the current page (its scripts stop using the CPU)."""
         self.goto("about:blank")
 
     def text(self) -> str:
-        return self.evaluate("document.body ? document.body.innerText : ''") or ""
+        return self.page.evaluate("document.body ? document.body.innerText : ''") or ""
 
     def wait_for_text(self, wanted: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.text()
-            if wanted in text:
-                return text
-            time.sleep(0.5)
-        raise AssertionError(f"the page never showed {wanted!r}; it showed:\n{text[:3000]}")
+        """Wait until the page's visible text holds `wanted`; return that text."""
+        try:
+            self.page.wait_for_function(
+                "wanted => document.body && document.body.innerText.includes(wanted)",
+                arg=wanted,
+                timeout=timeout * 1000,
+                polling=250,
+            )
+        except PlaywrightError:
+            shown = self.text()[:3000]
+            raise AssertionError(f"the page never showed {wanted!r}; it showed:\n{shown}") from None
+        return self.text()
 
     def click(self, label: str) -> None:
-        """Click the innermost visible element whose own text is `label` (a tab, a link, a button)."""
-        clicked = self.evaluate(
-            """(() => {
-              const label = LABEL;
-              const all = [...document.querySelectorAll('button, a, [role=tab], li, span, div')];
-              const hits = all.filter(e => e.innerText && e.innerText.trim() === label && e.offsetParent);
-              if (!hits.length) return false;
-              hits[hits.length - 1].click();
-              return true;
-            })()""".replace("LABEL", json.dumps(label))
-        )
-        if not clicked:
-            raise AssertionError(f"nothing labelled {label!r} to click on {self.evaluate('location.href')}")
+        """Click the innermost visible element whose whole text is `label` (a tab, a link, a button)."""
+        hits = self.page.get_by_text(label, exact=True).locator("visible=true")
+        try:
+            hits.last.click(timeout=30_000)
+        except PlaywrightError:
+            raise AssertionError(f"nothing labelled {label!r} to click on {self.page.url}") from None
 
-    def choose(self, value: str) -> None:
-        """Pick `value` in the select that offers it, as a person would (change + input events)."""
-        done = self.evaluate(
-            f"""(() => {{
-              const select = [...document.querySelectorAll('select')]
-                .find(s => [...s.options].some(o => o.value === {json.dumps(value)}));
-              if (!select) return false;
-              select.value = {json.dumps(value)};
-              select.dispatchEvent(new Event('input', {{bubbles: true}}));
-              select.dispatchEvent(new Event('change', {{bubbles: true}}));
-              return true;
-            }})()"""
-        )
-        if not done:
-            raise AssertionError(f"no select offers {value!r}")
+    def choose(self, field: str, value: str) -> None:
+        """Pick `value` in the drop-down labelled `field` as a keyboard user would: focus it, open it
+        with the down arrow, click the option. Prefect's forms draw their own drop-down
+        (prefect-design's `p-select`, a button over a list of `p-select-option`s) where the
+        pointer can hover; a mouse click on it does not open the list in headless Chromium."""
+        exact = re.compile(rf"^\s*{re.escape(field)}\s*$")
+        labelled = self.page.locator(".p-label").filter(has=self.page.locator("label").filter(has_text=exact))
+        control = labelled.last.locator("button.p-select-button__control").first
+        try:
+            control.focus(timeout=30_000)
+            self.page.keyboard.press("ArrowDown")
+            wanted = re.compile(rf"^\s*{re.escape(value)}\s*$")
+            self.page.locator(".p-select-option").filter(has_text=wanted).first.click(timeout=30_000)
+        except PlaywrightError as exc:
+            raise AssertionError(f"could not pick {value!r} in {field!r} on {self.page.url}: {exc}") from None
 
     def type_into(self, index: int, text: str) -> None:
-        """Focus the index-th text field (input or textarea) of the page and type `text` into it."""
-        focused = self.evaluate(
-            f"""(() => {{
-              const fields = [...document.querySelectorAll('textarea, input[type=text], input:not([type])')]
-                .filter(e => e.offsetParent);
-              const field = fields[{index}];
-              if (!field) return false;
-              field.focus();
-              return true;
-            }})()"""
-        )
-        if not focused:
-            raise AssertionError(f"no text field number {index} on the page")
-        self.send("Input.insertText", text=text)
+        """Type `text` into the index-th visible text field (input or textarea) of the page."""
+        field = self.page.locator(TEXT_FIELDS).locator("visible=true").nth(index)
+        try:
+            field.fill(text, timeout=30_000)
+        except PlaywrightError:
+            raise AssertionError(f"no text field number {index} on the page") from None
 
     def field_values(self) -> list[str]:
-        """What the visible form fields (selects, text inputs, text areas) hold, in page order."""
-        return self.evaluate(
-            """[...document.querySelectorAll('select, textarea, input[type=text], input:not([type])')]
-              .filter(e => e.offsetParent).map(e => e.value)"""
+        """What the form fields on show hold, in page order: text inputs and text areas, and each
+        drop-down's chosen value (a native select's, or the text a drawn `p-select` shows)."""
+        fields = self.page.locator(f"select, {TEXT_FIELDS}, button.p-select-button__control")
+        values: list[str] = fields.evaluate_all(
+            """all => all.filter(f => f.offsetParent)
+                 .map(f => f.tagName === 'BUTTON' ? f.innerText.trim() : f.value)"""
         )
+        return values
 
     def loaded_images(self, fragment: str) -> list[int]:
         """Natural widths of the page's images whose address holds `fragment` (0: not loaded)."""
-        found = f"[...document.images].filter(i => i.src.includes({json.dumps(fragment)}))"
-        return self.evaluate(f"{found}.map(i => i.naturalWidth)")
+        images: list[int] = self.page.locator(f"img[src*={fragment!r}]").evaluate_all(
+            "images => images.map(i => i.naturalWidth)"
+        )
+        return images
 
     def scroll_to_image(self, fragment: str) -> None:
-        found = f"[...document.images].find(i => i.src.includes({json.dumps(fragment)}))"
-        self.evaluate(found + "?.scrollIntoView({block: 'center'})")
+        self.page.locator(f"img[src*={fragment!r}]").first.scroll_into_view_if_needed()
 
     def screenshot(self, path: Path) -> Path:
-        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path), full_page=True)
         return path
 
     def close(self) -> None:
-        if getattr(self, "ws", None) is not None:
-            self.ws.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+        try:
+            self._context.close()
+        finally:
+            self._playwright.stop()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,48 @@ def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dic
         model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir, scenario
     )
     return first, run_gate(config), config
+
+
+def needing_approval(workdir: Path, model: str, **review) -> GateConfig:
+    """Bootstrap `model`, then the `improves` config with `require_approval` (and review settings)."""
+    boot = demo_config(model, simulate.write_bootstrap(workdir / model / "boot"), workdir)
+    assert run_gate(boot)["decision"] == "bootstrap"
+    config = demo_config(model, simulate.write_scenario("improves", workdir / model / "run"), workdir)
+    return config.model_copy(
+        update={"require_approval": True, "review": config.review.model_copy(update=review)}
+    )
+
+
+def spawn(argv: list[str], pause: str | None = None) -> subprocess.Popen[str]:
+    """`gatekeeper ARGV` in its own process (killable by PID), optionally pausing at a named point
+    (`gatekeeper.registry.moves.pause`)."""
+    from gatekeeper.registry.moves import PAUSE_ENV
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("PREFECT_API_URL", None)  # its own private API, as a user's command line has
+    if pause:
+        env[PAUSE_ENV] = pause
+    code = f"import sys; sys.argv = ['gatekeeper', *{argv!r}]; from cli import entry; entry()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_all(processes: list[subprocess.Popen[str]], seconds: float = 600) -> list[tuple[int, str, str]]:
+    """(exit code, stdout, stderr) of each process, their pipes drained at the same time: waiting on
+    one while another fills its pipe could stall that one inside the model's lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        outputs = list(pool.map(lambda p: p.communicate(timeout=seconds), processes))
+    return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs, strict=True)]
+
+
+def wait_until(condition: Any, what: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
 
 
 def mlflow_client(config: GateConfig):

@@ -20,6 +20,9 @@ import gatekeeper
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# what Prefect's client retries by default (prefect/client/base.py; PREFECT_CLIENT_MAX_RETRIES is 5)
+RETRYABLE_STATUS = frozenset({429, 502, 503})
+API_ATTEMPTS = 6
 WEBHOOK_SECRET = "test-webhook-secret-0f6c2b9e"
 WEBHOOK_ENCRYPTION_KEY = "T0i9mY3lW0kq6Z8y2c1b4n7m5x8v2z3a6s9d1f4g7h0="  # a Fernet key: 32 bytes, base64
 
@@ -136,7 +139,14 @@ class Servers:
     # ------------------------------------------------------------------ the Prefect REST API
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+        """One REST call, retried as Prefect's own client retries it: the server answers 503 when
+        its SQLite database was busy and the transaction rolled back (seen in CI on a resume
+        while the worker was writing), 429 or 502 when it is overloaded; nothing was applied."""
+        for attempt in range(API_ATTEMPTS):
+            response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+            if response.status_code not in RETRYABLE_STATUS or attempt == API_ATTEMPTS - 1:
+                break
+            time.sleep(min(2**attempt, 10))
         response.raise_for_status()
         return response.json() if response.content else None
 

@@ -468,7 +468,6 @@ def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, page) -> No
     page.click("Artifacts")
     listing = page.wait_for_text("server-gate: promoted (candidate v2 vs champion v1)")
     assert "gate-server-gate-segments" in listing
-    OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(OUTPUT / "flow-run-artifacts.png")
     text = show_report(page, servers, first, "server-gate")
     assert "server-gate: PROMOTED" in text
@@ -498,8 +497,9 @@ def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, dep
     page.goto(f"{servers.ui_url}/runs/flow-run/{paused['id']}")
     page.wait_for_text("Resume")
     page.click("Resume")
-    form = page.wait_for_text("Reviewer")
-    assert "candidate version 2 needs review" in form
+    page.wait_for_text("Reviewer")
+    # the form's description renders after its fields: wait for it, not only for the fields
+    form = page.wait_for_text("candidate version 2 needs review")
     assert "approve: the candidate becomes champion" in form
     page.screenshot(OUTPUT / "review-form.png")
     page.blank()
@@ -533,7 +533,7 @@ def test_a_reviewer_rejects_in_the_ui_form(servers, deployed, page) -> None:
     page.click("Resume")
     page.wait_for_text("Reviewer")
     answer = ["reject", "the beta segment needs more rows first", "ui-reviewer"]
-    page.choose(answer[0])
+    page.choose("Decision", answer[0])
     page.type_into(0, answer[1])
     page.type_into(1, answer[2])
     wait_until("the form holds the answer", lambda: set(answer) <= set(page.field_values()), 20)
