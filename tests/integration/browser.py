@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Request, Response, sync_playwright
 
 # The flags the machine's probe starts Chromium with: without the background-networking ones its
 # connections are refused by the closed network, many at a time.
@@ -41,6 +41,18 @@ class Browser:
             self._playwright.stop()
             raise
         self.page = self._context.pages[0] if self._context.pages else self._context.new_page()
+        # what the page asked of the servers and did not get: the first thing to read when a click
+        # "did nothing" (a form the UI checks with the server before it posts it); API calls only
+        self.failed_requests: list[str] = []
+        self._context.on("response", self._note_response)
+        self._context.on("requestfailed", self._note_failure)
+
+    def _note_response(self, response: Response) -> None:
+        if response.status >= 400 and "/api/" in response.url:
+            self.failed_requests.append(f"{response.request.method} {response.url} -> {response.status}")
+
+    def _note_failure(self, request: Request) -> None:
+        self.failed_requests.append(f"{request.method} {request.url} failed: {request.failure}")
 
     def goto(self, url: str) -> None:
         self.page.goto(url, wait_until="commit")
@@ -51,6 +63,13 @@ class Browser:
 
     def text(self) -> str:
         return self.page.evaluate("document.body ? document.body.innerText : ''") or ""
+
+    def overlay_text(self) -> str:
+        """The text of what lies over the page: open dialogs (`p-modal`) and toasts (`p-toast`)."""
+        shown: list[str] = self.page.locator(".p-modal, .p-toast-container").evaluate_all(
+            "all => all.map(e => e.innerText.trim()).filter(t => t)"
+        )
+        return " | ".join(shown) or "(no dialog, no toast)"
 
     def wait_for_text(self, wanted: str, timeout: float = 60) -> str:
         """Wait until the page's visible text holds `wanted`; return that text."""
