@@ -13,6 +13,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
+from gatekeeper.errors import redact_log_records
 from gatekeeper.findings import TriageFindings
 from gatekeeper.registry.candidates import CandidateRef
 from gatekeeper.registry.custody import custody_checks
@@ -39,6 +40,8 @@ from tasks.registry import (
 from tasks.review import ask_reviewer, settle_review, waits_for_review
 from tasks.training import train_candidate
 from tasks.triage import triage_retraining
+
+redact_log_records()  # a password in a tracking URI never reaches a log line or Prefect's stored logs
 
 
 def run_name_of(parameters: dict[str, Any]) -> str:

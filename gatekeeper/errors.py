@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from collections.abc import Iterable
 
@@ -78,3 +79,32 @@ def redact(text: str) -> str:
     """`text` with the password of any URL in it (scheme://user:password@host) replaced by ***:
     credentials belong in the environment, never in a message, a log or a stored parameter."""
     return re.sub(r"(\w+://[^\s/@:'\"]*:)[^\s@/'\"]*@", r"\1***@", text)
+
+
+_REDACTING = "gatekeeper_redacts"  # marks the record factory below, so it is installed once
+
+
+def redact_log_records() -> None:
+    """From now on every log record made in this process carries any URL password as ***, in its
+    message and in its traceback: a library's own text included (MLflow's connection errors quote
+    the tracking URI whole, and Prefect logs a failed task's traceback with the chained error, which
+    its API handler stores). Idempotent."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, _REDACTING, False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call is the logging module's to report, not ours
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    setattr(factory, _REDACTING, True)
+    logging.setLogRecordFactory(factory)

@@ -100,3 +100,26 @@ def test_a_password_in_the_tracking_uri_is_kept_out_of_errors_params_and_gate_ya
     assert "s3cr3t" not in json.dumps(_flat_params(config))
     assert _flat_params(config)["tracking_uri"] == "https://ana:***@mlflow.example.com"
     assert "s3cr3t" not in config_text(config)
+
+
+def test_a_password_in_a_library_message_or_traceback_is_masked_in_every_log_record(caplog) -> None:
+    """Found when the suite first ran in parallel: run without the CLI (as a Prefect worker runs the
+    flow), Prefect logged a failed task's traceback with MLflow's chained error quoting the tracking
+    URI whole; the test had passed only after a CLI test had dropped tracebacks in the same process."""
+    import logging
+
+    from gatekeeper.errors import redact_log_records
+
+    redact_log_records()
+    redact_log_records()  # idempotent: one factory, not a chain of them
+    logger = logging.getLogger("a-library")
+    try:
+        try:
+            raise ConnectionError("API request to http://ana:pw-123@127.0.0.1:9/api failed")
+        except ConnectionError as exc:
+            raise RuntimeError("the gate failed") from exc
+    except RuntimeError:
+        logger.exception("request to %s failed", "http://ana:pw-123@127.0.0.1:9")
+    assert "pw-123" not in caplog.text
+    assert "http://ana:***@127.0.0.1:9" in caplog.text
+    assert "API request to http://ana:***@127.0.0.1:9/api failed" in caplog.text  # the traceback, masked
