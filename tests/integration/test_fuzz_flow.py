@@ -7,7 +7,8 @@ beyond doubt (a column a blocking check must name, or a file no reader should ac
 through `retraining_gate` with the real Prefect engine, MLflow sqlite registry and GX suite. Each ends
 `blocked`, with the batch's bytes copied to the quarantine folder and the original file still there,
 unchanged, or in a one-line `GatekeeperError` naming the file; either way the champion alias stays on
-the bootstrapped version. Bounded (20 examples, derandomized) because each is a flow run. The CLI is
+the bootstrapped version. Bounded (10 examples under the `ci` profile, derandomized; 200 under
+`--hypothesis-profile=deep`) because each is a flow run; the unit fuzzer draws every fault class. The CLI is
 checked on a few as a subprocess: exit code 1, one `gatekeeper run: error:` line naming the file or
 field, no traceback on stderr.
 """
@@ -29,8 +30,10 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from gatekeeper.config import GateConfig
 from gatekeeper.demo import simulate
-from gatekeeper.demo.scenarios import demo_config, write_config
+from gatekeeper.demo.scenarios import write_config
 from gatekeeper.errors import GatekeeperError
+from tests.fuzzing import examples
+from tests.integration.bootstraps import bootstrapped
 from tests.integration.helpers import aliases, run_gate
 from tests.unit.test_fuzz_batches import RAGGED, Batch, malformed_batch
 
@@ -40,13 +43,12 @@ SURELY_UNREADABLE = {"zero-bytes", "garbage", "extension", "ragged"}
 
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory: pytest.TempPathFactory) -> GateConfig:
-    """The demo's bootstrap run: champion version 1, and the config later runs replace the batch of."""
+    """The demo's bootstrap run (the session's, copied): champion version 1, and the config later runs
+    replace the batch of."""
     workdir = tmp_path_factory.mktemp("fuzz-flow")
-    config = demo_config(MODEL, simulate.write_bootstrap(workdir / "data"), workdir)
     with pytest.MonkeyPatch.context() as env:  # module scope: set up before the autouse fixture
         env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        first = run_gate(config)
-    assert first["decision"] == "bootstrap", first["reasons"]
+        _, config = bootstrapped(MODEL, workdir)
     assert aliases(config)["champion"] == "1"
     return config
 
@@ -63,10 +65,8 @@ COUNTER = iter(range(10**6))
 
 
 @settings(
-    max_examples=20,
+    max_examples=examples(10),  # each a flow run; the unit fuzzer draws every fault class
     phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a flow run
-    derandomize=True,
-    database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )

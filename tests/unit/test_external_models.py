@@ -17,6 +17,7 @@ from gatekeeper.triage.recovery import as_context
 from gatekeeper.triage.reference import reference_of
 from gatekeeper.vocabulary import Check
 from tests.builders import make_config
+from tests.fuzzing import examples
 
 SOURCE = "models:/m/2 (flavor python_function, predict)"
 
@@ -133,7 +134,7 @@ def test_a_loaded_model_predicts_labels_from_what_it_reads() -> None:
         model.fit(X, None)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(k=st.integers(2, 6), n=st.integers(1, 40), seed=st.integers(0, 10_000))
 def test_named_probability_columns_are_realigned_whatever_their_order(k: int, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -13,7 +13,8 @@ The property: it either raises a `GatekeeperError` of one line naming the file, 
 never another exception. Each fault that is malformed beyond the gate's tolerance (a dose and a
 batch size the `data_checks` floors must see) says which column a blocking check has to name; a
 fault within tolerance (a few empty values in a large batch) only has to pass through quietly.
-A thousand examples, derandomized, so CI runs the same ones every time.
+300 examples under the `ci` profile (derandomized: CI runs the same ones every time; 6,000 under
+`--hypothesis-profile=deep`), and every table fault and file fault drawn a few times on its own.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from gatekeeper.data.tables import GateTables, check_config_against, feature_col
 from gatekeeper.demo import simulate
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.vocabulary import TABLES, Check
+from tests.fuzzing import examples
 
 TARGET = "is_fraud"
 NUMERIC = ["amount", "account_age_days", "cookie_age_days", "n_prev_transactions", "hour"]
@@ -86,24 +88,32 @@ class Batch:
 # ------------------------------------------------------------------ faults in the table
 
 
+def _overwrites(batch: Batch, column: str, mask: np.ndarray) -> np.ndarray:
+    """A fault about to write every row of `column` replaces what earlier faults planted there, and
+    what they required to block with it (found by drawing other examples: text planted in `amount`
+    of a one-row batch, then that row nulled or set to 1e300)."""
+    if mask.all():
+        batch.must_block.discard(column)
+    return mask
+
+
 def _rows(draw: st.DrawFn, n: int, share: float) -> np.ndarray:
     seed = draw(st.integers(0, 2**16))
     return np.random.default_rng(seed).random(n) < share
 
 
+TABLE_FAULTS = [
+    "drop", "rename", "duplicate", "numbers-as-text", "text-as-numbers", "all-null", "part-null",
+    "unknown-labels", "null-labels", "one-class", "float-labels", "huge", "unicode", "bool-column",
+    "dates", "extra-column", "shuffle",
+]  # fmt: skip
+
+
 @st.composite
-def table_fault(draw: st.DrawFn, batch: Batch) -> None:
+def table_fault(draw: st.DrawFn, batch: Batch, kind: str | None = None) -> None:
     frame = batch.frame
     n = len(frame)
-    kind = draw(
-        st.sampled_from(
-            [
-                "drop", "rename", "duplicate", "numbers-as-text", "text-as-numbers", "all-null",
-                "part-null", "unknown-labels", "null-labels", "one-class", "float-labels", "huge",
-                "unicode", "bool-column", "dates", "extra-column", "shuffle",
-            ]
-        )
-    )  # fmt: skip
+    kind = kind or draw(st.sampled_from(TABLE_FAULTS))
     names = list(frame.columns)
     present = [c for c in names if isinstance(c, str) and names.count(c) == 1]
     if not present:
@@ -132,13 +142,14 @@ def table_fault(draw: st.DrawFn, batch: Batch) -> None:
             batch.must_block.add(col)
     elif kind == "text-as-numbers":
         col = draw(st.sampled_from([c for c in CATEGORICAL if c in present] or present))
+        batch.must_block.discard(col)
         batch.frame = frame.assign(**{col: frame[col].factorize()[0].astype(float)})
         if col in CATEGORICAL and n:
             batch.must_block.add(col)
     elif kind in ("all-null", "part-null"):
         col = draw(st.sampled_from(present))
         share = 1.0 if kind == "all-null" else draw(st.sampled_from([0.01, 0.3, 0.6, 0.9]))
-        mask = _rows(draw, n, share) if share < 1 else np.ones(n, dtype=bool)
+        mask = _overwrites(batch, col, _rows(draw, n, share) if share < 1 else np.ones(n, dtype=bool))
         batch.frame = frame.assign(**{col: frame[col].where(~mask)})
         if col == TARGET and mask.any():
             batch.must_block.add(col)
@@ -168,7 +179,7 @@ def table_fault(draw: st.DrawFn, batch: Batch) -> None:
         col = draw(st.sampled_from([c for c in NUMERIC if c in present] or present))
         value = draw(st.sampled_from([1e300, -1e300, np.inf, -np.inf, np.nan, -999.0, 2**62]))
         share = draw(st.sampled_from([0.02, 0.5, 1.0]))
-        mask = _rows(draw, n, share)
+        mask = _overwrites(batch, col, _rows(draw, n, share))
         numeric = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col])
         values = frame[col].to_numpy(dtype=float if numeric else object, copy=True)
         values[mask] = value
@@ -187,15 +198,17 @@ def table_fault(draw: st.DrawFn, batch: Batch) -> None:
         col = draw(st.sampled_from([c for c in CATEGORICAL if c in present] or present))
         text = draw(st.text(min_size=1, max_size=8).filter(lambda s: s.strip() and "\x00" not in s))
         share = draw(st.sampled_from([0.02, 0.5]))
-        mask = _rows(draw, n, share)
+        mask = _overwrites(batch, col, _rows(draw, n, share))
         batch.frame = frame.assign(**{col: frame[col].astype(object).where(~mask, text)})
         if col in CATEGORICAL and share >= 0.5 and n >= BIG and text not in set(TRAIN[col]):
             batch.must_block.add(col)
     elif kind == "bool-column":
         col = draw(st.sampled_from(present))
+        batch.must_block.discard(col)
         batch.frame = frame.assign(**{col: _rows(draw, n, 0.5)})
     elif kind == "dates":
         col = draw(st.sampled_from(present))
+        batch.must_block.discard(col)
         batch.frame = frame.assign(**{col: pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), "h")})
         # a date is a kind of its own in Parquet, text in CSV: a categorical column full of dates is
         # caught as new categories, which needs rows
@@ -231,13 +244,16 @@ FILE_FAULTS = [
 
 
 @st.composite
-def malformed_batch(draw: st.DrawFn) -> tuple[Batch, str, str, bytes]:
-    """A batch with 1-3 table faults and one file fault: (the batch, its suffix, the file fault, bytes)."""
+def malformed_batch(
+    draw: st.DrawFn, table: str | None = None, file: str | None = None
+) -> tuple[Batch, str, str, bytes]:
+    """A batch with 1-3 table faults and one file fault: (the batch, its suffix, the file fault, bytes).
+    `table` makes the first table fault that one, `file` the file fault (every class, in CI)."""
     size = draw(st.sampled_from([len(BATCH)] * 6 + [0, 1, 2, 5, 40]))  # cut first: faults then count
     batch = Batch(BATCH.iloc[:size].copy(), faults=[] if size == len(BATCH) else [f"rows={size}"])
-    for _ in range(draw(st.integers(1, 3))):
-        draw(table_fault(batch))
-    file_fault = draw(st.sampled_from(FILE_FAULTS))
+    for i in range(draw(st.integers(1, 3))):
+        draw(table_fault(batch, table if i == 0 else None))
+    file_fault = file or draw(st.sampled_from(FILE_FAULTS))
     fmt = draw(st.sampled_from(["csv", "parquet"]))
     garbage = draw(st.binary(min_size=0, max_size=200))
     cut = draw(st.floats(0.0, 1.0))
@@ -337,19 +353,41 @@ def one_line(message: str) -> None:
     assert 20 < len(message) < 3000, message
 
 
-@settings(
-    max_examples=int(os.environ.get("FUZZ_BATCHES", 1_000)),
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@settings(FUZZ, max_examples=examples(int(os.environ.get("FUZZ_BATCHES", 300))))
 @given(case=malformed_batch())
 @example(case=(Batch(BATCH, ["ragged"], may_fail_to_read=True), ".csv", "ragged", RAGGED))
 @pytest.mark.slow
 def test_a_malformed_batch_is_a_clear_error_or_blocked_naming_the_column(
     reference_files: Path, case: tuple[Batch, str, str, bytes]
 ) -> None:
+    check_malformed_batch(reference_files, case)
+
+
+@pytest.mark.parametrize(
+    ("table", "file"),
+    [*((t, None) for t in TABLE_FAULTS), *((None, f) for f in dict.fromkeys(FILE_FAULTS))],
+    ids=[*(f"table:{t}" for t in TABLE_FAULTS), *(f"file:{f}" for f in dict.fromkeys(FILE_FAULTS))],
+)
+def test_every_fault_class_is_a_clear_error_or_blocked(
+    reference_files: Path, table: str | None, file: str | None
+) -> None:
+    """Every table fault and every file fault, each drawn a few times with the rest at random: what
+    the derandomized examples above may not draw in CI is drawn here whatever their number."""
+
+    @settings(FUZZ, max_examples=examples(4))
+    @given(case=malformed_batch(table, file))
+    def check(case: tuple[Batch, str, str, bytes]) -> None:
+        check_malformed_batch(reference_files, case)
+
+    check()
+
+
+def check_malformed_batch(reference_files: Path, case: tuple[Batch, str, str, bytes]) -> None:
+    """The property: one clear error naming the file, or checks that block every column malformed
+    beyond tolerance; never another exception."""
     batch, suffix, file_fault, data = case
     path = reference_files / f"new_labels{suffix}"
     path.write_bytes(data)

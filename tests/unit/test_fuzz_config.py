@@ -27,10 +27,9 @@ from hypothesis import strategies as st
 
 from gatekeeper.config import GateConfig, load_config, parse_config
 from gatekeeper.errors import ConfigError
+from tests.fuzzing import examples
 
-FUZZ = settings(
-    max_examples=400, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-)
+FUZZ = settings(max_examples=examples(400), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _base() -> dict[str, Any]:

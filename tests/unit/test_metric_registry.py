@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 from gatekeeper.compare.bootstrap import paired_delta
 from gatekeeper.compare.rows import PairedRows
 from gatekeeper.metrics import ECE_BINS, METRICS, estimate
+from tests.fuzzing import examples
 
 
 def _ece_reference(y: np.ndarray, proba: np.ndarray) -> float:
@@ -91,7 +92,7 @@ def _classes(rng: np.random.Generator, n: int, k: int, rare: float, decimals: in
     return y, proba
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(12, 3000),
@@ -110,7 +111,7 @@ def test_classification_point_estimates_equal_scikit_learn(seed, n, k, rare, dec
         assert abs(ours.influence.mean()) < 1e-9, name  # an influence function sums to zero
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(5, 3000), heavy=st.booleans())
 def test_regression_point_estimates_equal_scikit_learn(seed, n, heavy) -> None:
     rng = np.random.default_rng(seed)

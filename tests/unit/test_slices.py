@@ -17,6 +17,7 @@ from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.slices import search
 from gatekeeper.vocabulary import Check
 from tests.builders import make_config
+from tests.fuzzing import examples
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,7 +134,7 @@ FAULTS = ["null", "sentinel", "zero", "new_category", "category_default"]
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     fault=st.sampled_from(FAULTS),
@@ -304,7 +305,7 @@ def test_search_off_in_config_finds_nothing() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), pair=st.booleans(), label=st.sampled_from([0, 1]), data=st.data())
 def test_labels_collapsed_in_an_unconfigured_slice_are_a_label_fault(
     seed: int, pair: bool, label: int, data: st.DataObject

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gatekeeper.data.sources import allowed_roots, check_batch_source, is_under
 from gatekeeper.errors import ConfigError
 from tests.builders import make_config
+from tests.fuzzing import examples
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ def test_the_default_root_is_the_folder_of_the_configs_batch(tmp_path: Path) -> 
         check_batch_source(config, "/etc/passwd")
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet="ab./%2e_-?=#:", min_size=0, max_size=30))
 def test_no_generated_suffix_leaves_a_url_root(suffix: str) -> None:
     """Whatever is appended to a root, a location judged inside it resolves to a path under it."""

@@ -131,6 +131,7 @@ def _race(folder: str, delivery: str, out: Any) -> None:
     out.put(first)
 
 
+@pytest.mark.slow  # processes started and raced
 def test_processes_racing_on_one_delivery_act_once(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
