@@ -1,4 +1,5 @@
-"""One real Prefect API per test session; a real MLflow sqlite registry per test module."""
+"""One real Prefect API per test session (per xdist worker); a real MLflow sqlite registry per test,
+starting from the session's bootstraps (tests/integration/bootstraps.py) where a test needs a champion."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bootstraps(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where this session's (this xdist worker's) demo bootstraps are kept and copied from."""
+    from tests.integration.bootstraps import set_root
+
+    set_root(tmp_path_factory.mktemp("bootstraps"))
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from typing import Any
 from gatekeeper.config import GateConfig
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
+from tests.integration.bootstraps import bootstrapped
 
 
 def run_gate(config: GateConfig) -> dict[str, Any]:
@@ -24,10 +25,10 @@ def run_gate(config: GateConfig) -> dict[str, Any]:
 
 
 def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dict[str, Any], GateConfig]:
-    """The demo's story through the real flow: bootstrap a champion, then the scenario."""
+    """The demo's story through the real flow: a bootstrapped champion (the session's bootstrap of
+    `demo-<scenario>`, copied into the fresh `workdir`), then the scenario."""
     model = f"demo-{scenario}"
-    boot = demo_config(model, simulate.write_bootstrap(workdir / "data" / model / "bootstrap"), workdir)
-    first = run_gate(boot)
+    first, _ = bootstrapped(model, workdir)
     config = demo_config(
         model, simulate.write_scenario(scenario, workdir / "data" / model / scenario), workdir, scenario
     )
@@ -35,9 +36,9 @@ def bootstrap_and_run(scenario: str, workdir: Path) -> tuple[dict[str, Any], dic
 
 
 def needing_approval(workdir: Path, model: str, **review) -> GateConfig:
-    """Bootstrap `model`, then the `improves` config with `require_approval` (and review settings)."""
-    boot = demo_config(model, simulate.write_bootstrap(workdir / model / "boot"), workdir)
-    assert run_gate(boot)["decision"] == "bootstrap"
+    """A bootstrapped `model` in the fresh `workdir`, then the `improves` config with
+    `require_approval` (and review settings)."""
+    bootstrapped(model, workdir)
     config = demo_config(model, simulate.write_scenario("improves", workdir / model / "run"), workdir)
     return config.model_copy(
         update={"require_approval": True, "review": config.review.model_copy(update=review)}

@@ -20,22 +20,22 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def improves(workdir: Path):
-    return bootstrap_and_run("improves", workdir)
+    return bootstrap_and_run("improves", workdir / "improves")
 
 
 @pytest.fixture(scope="module")
 def hurts(workdir: Path):
-    return bootstrap_and_run("hurts-key-segment", workdir)
+    return bootstrap_and_run("hurts-key-segment", workdir / "hurts-key-segment")
 
 
 @pytest.fixture(scope="module")
 def broken(workdir: Path):
-    return bootstrap_and_run("broken-feature", workdir)
+    return bootstrap_and_run("broken-feature", workdir / "broken-feature")
 
 
 @pytest.fixture(scope="module")
 def unconfigured(workdir: Path):
-    return bootstrap_and_run("unconfigured-slice-fault", workdir)
+    return bootstrap_and_run("unconfigured-slice-fault", workdir / "unconfigured-slice-fault")
 
 
 def test_bootstrap_registers_first_champion(improves) -> None:
@@ -163,7 +163,7 @@ def test_fault_in_a_slice_nobody_configured_blocks_and_names_the_slice(unconfigu
 def test_gain_that_reverses_in_the_newest_time_fold_is_rejected(workdir: Path) -> None:
     """Better on most of the evaluation window, worse in its newest quarter: not promoted, and the
     decision, the report and the artifact show the comparison per time fold."""
-    _, result, config = bootstrap_and_run("gain-reverses-over-time", workdir)
+    _, result, config = bootstrap_and_run("gain-reverses-over-time", workdir / "gain-reverses-over-time")
     assert result["overall"]["delta"] > 0, "a comparison over the whole window alone would promote"
     assert result["decision"] == "rejected"
     (finding,) = [c for c in result["checks"] if c["check"] == "stability.time"]

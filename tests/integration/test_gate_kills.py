@@ -16,7 +16,10 @@ from gatekeeper.config import load_config
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config, write_config
 from gatekeeper.registry.moves import LOG_TAG
+from tests.integration.bootstraps import bootstrapped
 from tests.integration.helpers import aliases, finish_all, mlflow_client, run_gate, spawn, wait_until
+
+MODEL = "gate-under-fault"  # one bootstrap for the three tests, each in its own registry
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +28,9 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def improving(workdir: Path, model: str) -> Path:
-    """A bootstrapped champion (version 1) and the config of a run whose candidate is promoted."""
-    run_gate(demo_config(model, simulate.write_bootstrap(workdir / "boot"), workdir))
+    """A bootstrapped champion (version 1, the session's bootstrap of `model` copied into the fresh
+    `workdir`) and the config of a run whose candidate is promoted."""
+    bootstrapped(model, workdir)
     config = demo_config(model, simulate.write_scenario("improves", workdir / "run"), workdir, "improves")
     return write_config(config, workdir / "gate.yaml")
 
@@ -37,7 +41,7 @@ def move_log(config, model: str) -> dict:
 
 
 def test_a_gate_killed_between_its_alias_moves_is_reported_and_completed(tmp_path: Path, capsys) -> None:
-    model = "killed-gate"
+    model = MODEL
     path = improving(tmp_path, model)
     config = load_config(path)
     gate = spawn(["run", "--config", str(path)], pause="between-aliases:120")
@@ -69,7 +73,7 @@ def test_a_gate_killed_between_its_alias_moves_is_reported_and_completed(tmp_pat
 def test_two_gate_runs_of_one_model_at_once_promote_once(tmp_path: Path) -> None:
     """Both pause 3 s after reading the champion (a slow registry); the model's lock serialises them,
     so the second judges its candidate against the champion the first promoted."""
-    model = "twin-gates"
+    model = MODEL
     path = improving(tmp_path, model)
     runs = [spawn(["run", "--config", str(path)], pause="after-read:3") for _ in range(2)]
     done = finish_all(runs)
@@ -91,7 +95,7 @@ def test_a_champion_moved_by_hand_while_the_gate_decides_is_not_overwritten(tmp_
     """Someone moves `champion` (without the gate's lock) after the gate scored its candidate against
     version 1: the gate re-reads the champion inside its lock, refuses to promote on stale evidence,
     and the candidate says why; the hand-set champion stays."""
-    model = "moved-meanwhile"
+    model = MODEL
     path = improving(tmp_path, model)
     config = load_config(path)
     flag = tmp_path / "paused-before-apply"

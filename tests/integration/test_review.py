@@ -14,19 +14,18 @@ from tests.integration.helpers import aliases, mlflow_client, needing_approval, 
 
 @pytest.fixture(scope="module")
 def waiting(tmp_path_factory: pytest.TempPathFactory):
-    """Two models whose improved candidate (version 2) waits for a person."""
-    workdir = tmp_path_factory.mktemp("review")
+    """Two models whose improved candidate (version 2) waits for a person, each in its own workdir."""
     configs = {}
     for model in ("review-approve", "review-reject"):
-        config = needing_approval(workdir, model)
+        config = needing_approval(tmp_path_factory.mktemp(model), model)
         result = run_gate(config)
         assert result["decision"] == "needs_review"
         configs[model] = config
-    return workdir, configs
+    return configs
 
 
 def test_needs_review_keeps_the_champion(waiting) -> None:
-    _, configs = waiting
+    configs = waiting
     config = configs["review-approve"]
     assert aliases(config) == {"champion": "1", "challenger": "2"}
     tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
@@ -34,8 +33,8 @@ def test_needs_review_keeps_the_champion(waiting) -> None:
 
 
 def test_approve_promotes_and_records_who_and_why(waiting, capsys) -> None:
-    workdir, configs = waiting
-    config = configs["review-approve"]
+    config = waiting["review-approve"]
+    workdir = Path(config.workdir)
     code = main(
         [
             "approve",
@@ -77,8 +76,8 @@ def test_approve_promotes_and_records_who_and_why(waiting, capsys) -> None:
 
 
 def test_reject_leaves_the_champion_and_keeps_the_candidate(waiting, capsys) -> None:
-    workdir, configs = waiting
-    config = configs["review-reject"]
+    config = waiting["review-reject"]
+    workdir = Path(config.workdir)
     code = main(
         [
             "reject",
@@ -101,7 +100,7 @@ def test_reject_leaves_the_champion_and_keeps_the_candidate(waiting, capsys) -> 
 
 
 def test_unknown_version_is_a_clear_error(waiting, capsys) -> None:
-    workdir, _ = waiting
+    workdir = Path(waiting["review-reject"].workdir)
     argv = [
         "approve",
         "--model",

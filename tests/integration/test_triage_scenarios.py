@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper.report.markdown import artifact_key
+from tests.integration.bootstraps import bootstrapped
 from tests.integration.helpers import aliases, bootstrap_and_run, mlflow_client, read_artifacts
 
 
@@ -16,7 +17,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_no_retrain_needed_skips_training_and_says_what_was_saved(workdir: Path) -> None:
-    _, result, config = bootstrap_and_run("no-retrain-needed", workdir)
+    _, result, config = bootstrap_and_run("no-retrain-needed", workdir / "no-retrain-needed")
     assert result["decision"] == "not_retrained"
     assert result["candidate_version"] is None
     assert result["champion_version"] == "1"
@@ -42,7 +43,7 @@ def test_new_labels_worth_a_retrain_are_used_without_degradation(workdir: Path) 
     """No degradation is not no gain: 30,000 new labels of an unchanged world, 7x what the
     champion learned from. The learning curve expects a clear gain, so the gate retrains, and the
     comparison on the same evaluation rows confirms it."""
-    _, result, config = bootstrap_and_run("more-data-pays", workdir)
+    _, result, config = bootstrap_and_run("more-data-pays", workdir / "more-data-pays")
     overall = next(d for d in result["triage"]["degradation"] if d["segment"] == "overall")
     assert overall["degraded"] is False
     curve = result["triage"]["value"]
@@ -60,7 +61,7 @@ def test_new_labels_worth_a_retrain_are_used_without_degradation(workdir: Path) 
 
 
 def test_label_noise_blocks_before_training_and_names_the_segment(workdir: Path) -> None:
-    _, result, config = bootstrap_and_run("label-noise", workdir)
+    _, result, config = bootstrap_and_run("label-noise", workdir / "label-noise")
     assert result["decision"] == "blocked"
     assert result["candidate_version"] is None
     kinds = {(d["kind"], d["segment"]) for d in result["diagnosis"]}
@@ -72,7 +73,7 @@ def test_label_noise_blocks_before_training_and_names_the_segment(workdir: Path)
 
 
 def test_drift_beyond_retraining_rejects_with_the_changed_relations(workdir: Path) -> None:
-    _, result, config = bootstrap_and_run("drift-beyond-retraining", workdir)
+    _, result, config = bootstrap_and_run("drift-beyond-retraining", workdir / "drift-beyond-retraining")
     assert result["decision"] == "rejected"
     (diagnosis,) = [d for d in result["diagnosis"] if d["kind"] == "concept_drift_beyond_retraining"]
     assert "Features whose relation to the target changed most" in diagnosis["evidence"]
@@ -83,7 +84,7 @@ def test_drift_beyond_retraining_rejects_with_the_changed_relations(workdir: Pat
 
 
 def test_small_key_segment_asks_for_data_with_a_number(workdir: Path) -> None:
-    _, result, _ = bootstrap_and_run("small-segment-needs-data", workdir)
+    _, result, _ = bootstrap_and_run("small-segment-needs-data", workdir / "small-segment-needs-data")
     assert result["decision"] == "blocked"
     (diagnosis,) = [d for d in result["diagnosis"] if d["kind"] == "small_segment_needs_data"]
     assert diagnosis["segment"] == "browser=chrome-beta"
@@ -104,8 +105,8 @@ def test_labels_collapsed_in_a_slice_nobody_configured_block_as_label_quality(wo
     from gatekeeper.demo.scenarios import demo_config
     from tests.integration.helpers import run_gate
 
-    model = "demo-label-collapse"
-    run_gate(demo_config(model, simulate.write_bootstrap(workdir / model / "bootstrap"), workdir))
+    model, workdir = "demo-improves", workdir / "label-collapse"
+    bootstrapped(model, workdir)
     files = simulate.write_scenario("improves", workdir / model / "batch")
     batch = pd.read_parquet(files.new_labels)
     batch.loc[batch["device"] == "tablet", "is_fraud"] = 1
@@ -132,8 +133,8 @@ def test_cluster_column_resamples_entities_through_the_real_flow(workdir: Path) 
     from gatekeeper.demo.scenarios import demo_config
     from tests.integration.helpers import run_gate
 
-    model = "demo-clustered"
-    run_gate(demo_config(model, simulate.write_bootstrap(workdir / model / "bootstrap"), workdir))
+    model, workdir = "demo-improves", workdir / "clustered"
+    bootstrapped(model, workdir)
     files = simulate.write_scenario("improves", workdir / model / "batch")
     evaluation = pd.read_parquet(files.evaluation)
     evaluation["customer_id"] = np.random.default_rng(0).integers(0, 400, len(evaluation))
@@ -144,6 +145,6 @@ def test_cluster_column_resamples_entities_through_the_real_flow(workdir: Path) 
     assert any("`cluster_column` is 'account'" in r["message"] for r in blocked["reasons"])
     result = run_gate(config.model_copy(update={"cluster_column": "customer_id"}))
     assert result["overall"]["method"].endswith("over 400 clusters")
-    markdown = read_artifacts(artifact_key(config.model_name))
+    markdown = read_artifacts(artifact_key(config.model_name), result["prefect_flow_run_id"])
     assert any("of whole clusters (400 clusters)" in a.data for a in markdown)
     assert result["decision"] == "promoted"
