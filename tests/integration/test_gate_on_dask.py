@@ -18,6 +18,7 @@ from gatekeeper.data.tables import read_table
 from gatekeeper.demo import simulate
 from gatekeeper.demo.scenarios import demo_config
 from gatekeeper.errors import ConfigError
+from tests.integration.bootstraps import bootstrapped
 from tests.integration.helpers import run_gate
 
 
@@ -50,13 +51,14 @@ def write(frame: pd.DataFrame, path: Path) -> None:
 def engines(
     tmp_path: Path, scenario: str, scheduler: str, seed: int, plant: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The scenario gated twice from the same bootstrap: engine local on the evaluation CSV, engine
-    dask on the same rows as a Parquet dataset (optionally with `plant(frame)` applied first)."""
+    """The scenario gated twice from the same bootstrap (the session's, copied into two registries):
+    engine local on the evaluation CSV, engine dask on the same rows as a Parquet dataset (optionally
+    with `plant(frame)` applied first)."""
     decisions = []
     for engine in ("local", "dask"):
         work = tmp_path / engine
-        model = f"dask-{scenario}-{seed}"
-        run_gate(demo_config(model, simulate.write_bootstrap(work / "boot"), work))
+        model = "dask-pair"
+        bootstrapped(model, work)
         files = simulate.write_scenario(scenario, work / "scenario")
         if plant is not None:
             plant(files.evaluation)
