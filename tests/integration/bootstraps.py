@@ -13,8 +13,10 @@ the runs' artifact URIs, the config's params) is rewritten to the copy's.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ def bootstrapped(model: str, workdir: Path) -> tuple[dict[str, Any], GateConfig]
     clone_workdir(source, workdir)
     tables = (workdir / "boot" / f"{name}.parquet" for name in ("train", "new_labels", "evaluation"))
     files = simulate.ScenarioFiles(*tables)
-    return first, demo_config(model, files, workdir)
+    return copy.deepcopy(first), demo_config(model, files, workdir)  # a test may edit its own copy
 
 
 def clone_workdir(source: Path, dest: Path) -> None:
@@ -57,7 +59,7 @@ def clone_workdir(source: Path, dest: Path) -> None:
     if (dest / "mlflow.db").exists():
         raise FileExistsError(f"{dest} already holds a registry; a bootstrap is copied into a fresh workdir")
     shutil.copytree(source, dest, dirs_exist_ok=True)
-    with sqlite3.connect(dest / "mlflow.db") as db:
+    with closing(sqlite3.connect(dest / "mlflow.db")) as db, db:  # closed, after one commit
         old, new = str(source), str(dest)
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:

@@ -105,13 +105,13 @@ def test_labels_collapsed_in_a_slice_nobody_configured_block_as_label_quality(wo
     from gatekeeper.demo.scenarios import demo_config
     from tests.integration.helpers import run_gate
 
-    model, workdir = "demo-improves", workdir / "label-collapse"
-    bootstrapped(model, workdir)
-    files = simulate.write_scenario("improves", workdir / model / "batch")
+    model, folder = "demo-improves", workdir / "label-collapse"
+    bootstrapped(model, folder)
+    files = simulate.write_scenario("improves", folder / model / "batch")
     batch = pd.read_parquet(files.new_labels)
     batch.loc[batch["device"] == "tablet", "is_fraud"] = 1
     batch.to_parquet(files.new_labels, index=False)
-    config = demo_config(model, files, workdir)
+    config = demo_config(model, files, folder)
     result = run_gate(config)
     assert result["decision"] == "blocked"
     assert result["candidate_version"] is None
@@ -133,13 +133,13 @@ def test_cluster_column_resamples_entities_through_the_real_flow(workdir: Path) 
     from gatekeeper.demo.scenarios import demo_config
     from tests.integration.helpers import run_gate
 
-    model, workdir = "demo-improves", workdir / "clustered"
-    bootstrapped(model, workdir)
-    files = simulate.write_scenario("improves", workdir / model / "batch")
+    model, folder = "demo-improves", workdir / "clustered"
+    bootstrapped(model, folder)
+    files = simulate.write_scenario("improves", folder / model / "batch")
     evaluation = pd.read_parquet(files.evaluation)
     evaluation["customer_id"] = np.random.default_rng(0).integers(0, 400, len(evaluation))
     evaluation.to_parquet(files.evaluation, index=False)
-    config = demo_config(model, files, workdir)
+    config = demo_config(model, files, folder)
     blocked = run_gate(config.model_copy(update={"cluster_column": "account"}))
     assert blocked["decision"] == "blocked"
     assert any("`cluster_column` is 'account'" in r["message"] for r in blocked["reasons"])

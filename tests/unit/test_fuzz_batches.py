@@ -88,11 +88,12 @@ class Batch:
 # ------------------------------------------------------------------ faults in the table
 
 
-def _overwrites(batch: Batch, column: str, mask: np.ndarray) -> np.ndarray:
-    """A fault about to write every row of `column` replaces what earlier faults planted there, and
-    what they required to block with it (found by drawing other examples: text planted in `amount`
-    of a one-row batch, then that row nulled or set to 1e300)."""
-    if mask.all():
+def _overwrites(batch: Batch, column: str, mask: np.ndarray | None = None) -> np.ndarray | None:
+    """A fault about to write every row of `column` (`mask` all true, or None: the whole column)
+    replaces what earlier faults planted there, and what they required to block with it (found by
+    drawing other examples: text planted in `amount` of a one-row batch, then that row nulled or set
+    to 1e300)."""
+    if mask is None or mask.all():
         batch.must_block.discard(column)
     return mask
 
@@ -142,7 +143,7 @@ def table_fault(draw: st.DrawFn, batch: Batch, kind: str | None = None) -> None:
             batch.must_block.add(col)
     elif kind == "text-as-numbers":
         col = draw(st.sampled_from([c for c in CATEGORICAL if c in present] or present))
-        batch.must_block.discard(col)
+        _overwrites(batch, col)
         batch.frame = frame.assign(**{col: frame[col].factorize()[0].astype(float)})
         if col in CATEGORICAL and n:
             batch.must_block.add(col)
@@ -204,11 +205,11 @@ def table_fault(draw: st.DrawFn, batch: Batch, kind: str | None = None) -> None:
             batch.must_block.add(col)
     elif kind == "bool-column":
         col = draw(st.sampled_from(present))
-        batch.must_block.discard(col)
+        _overwrites(batch, col)
         batch.frame = frame.assign(**{col: _rows(draw, n, 0.5)})
     elif kind == "dates":
         col = draw(st.sampled_from(present))
-        batch.must_block.discard(col)
+        _overwrites(batch, col)
         batch.frame = frame.assign(**{col: pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), "h")})
         # a date is a kind of its own in Parquet, text in CSV: a categorical column full of dates is
         # caught as new categories, which needs rows
