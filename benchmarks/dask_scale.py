@@ -157,7 +157,7 @@ def subset_folder(
 
 
 def make_policy(args: argparse.Namespace) -> Any:
-    from gatekeeper.compare.scores import options_policy
+    from gatekeeper.decide.scores import options_policy
 
     return options_policy(
         metrics=METRICS,
@@ -262,8 +262,8 @@ def run_local(files: list[str], policy: Any) -> dict[str, Any]:
     """`compare_scores` on the rows of `files`; runs in its own process (peak RSS is its own)."""
     import psutil
 
-    from gatekeeper.compare.scores import compare_scores
     from gatekeeper.decide.decision import decision_to_dict
+    from gatekeeper.decide.scores import compare_scores
 
     baseline = psutil.Process().memory_info().rss
     started = time.perf_counter()
@@ -556,8 +556,8 @@ def run_dask(source: str, policy: Any, args: argparse.Namespace, label: str) -> 
     from distributed import Client, LocalCluster, get_task_stream
     from distributed.diagnostics import MemorySampler
 
-    from gatekeeper.compare.on_dask import DaskCompute, compare_scores_on_dask
     from gatekeeper.decide.decision import decision_to_dict
+    from gatekeeper.decide.on_dask import DaskCompute, compare_scores_on_dask
 
     limit = parse_bytes(args.memory_limit)
     out: dict[str, Any] = {"source": source, "workers": args.workers, "memory_limit": args.memory_limit}

@@ -45,9 +45,9 @@ def make_scores(rows: int, segments: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run_ours(frame: pd.DataFrame, resamples: int) -> dict[str, float]:
-    from gatekeeper.compare.rows import PairedRows
     from gatekeeper.compare.segments import compare_models
     from gatekeeper.config import PolicyConfig
+    from gatekeeper.stats.rows import PairedRows
 
     config = PolicyConfig.model_validate(
         {

@@ -183,7 +183,7 @@ def cmd_compare_scores(args: argparse.Namespace) -> int:
     # One BLAS thread (before numpy loads): the comparison's products are small (resamples x bins),
     # and OpenBLAS's extra threads only spin, taking a shared machine's cores from the main one.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from gatekeeper.compare.scores import options_policy, read_and_compare_scores
+    from gatekeeper.decide.scores import options_policy, read_and_compare_scores
     from gatekeeper.report.markdown import render_markdown, write_decision
 
     policy = options_policy(
@@ -207,7 +207,7 @@ def cmd_compare_scores(args: argparse.Namespace) -> int:
         "model_name": Path(args.scores.rstrip("/")).stem.replace("*", "") or "scores",
     }
     if args.engine == "dask":
-        from gatekeeper.compare.on_dask import DaskCompute, compare_scores_on_dask
+        from gatekeeper.decide.on_dask import DaskCompute, compare_scores_on_dask
 
         compute = DaskCompute(args.address, args.workers, args.memory_limit)
         decision = compare_scores_on_dask(args.scores, compute=compute, progress=console().print, **shared)

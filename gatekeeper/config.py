@@ -18,9 +18,10 @@ from pydantic import (
 
 from gatekeeper.config_errors import config_error_from as config_error_from
 from gatekeeper.config_errors import read_yaml_mapping
+from gatekeeper.engines import check_dask_supports
 from gatekeeper.errors import ConfigError, did_you_mean
 from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
-from gatekeeper.registry.uris import TrackingUri
+from gatekeeper.uris import TrackingUri, parse_model_uri
 from gatekeeper.vocabulary import Action, Task
 
 
@@ -287,10 +288,13 @@ class GateConfig(PolicyConfig):
     @model_validator(mode="after")
     def _engine_computes_the_policy(self) -> GateConfig:
         if self.compute.engine == "dask":
-            from gatekeeper.compare.partitions import check_supported
-
             try:
-                check_supported(self)
+                check_dask_supports(
+                    self.task,
+                    self.primary_metric,
+                    self.secondary_metrics,
+                    clustered=bool(self.cluster_column or self.time_column),
+                )
             except ConfigError as exc:
                 raise ValueError(f"`compute.engine` dask: {exc}") from None
         return self
@@ -300,8 +304,6 @@ class GateConfig(PolicyConfig):
     def _candidate_is_a_model_uri(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from gatekeeper.registry.uris import parse_model_uri
-
         try:
             return parse_model_uri(value).uri
         except ConfigError as exc:
@@ -339,7 +341,7 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> GateConfig:
     try:
         return GateConfig.model_validate(raw)
     except ValidationError as exc:
-        raise config_error_from(exc, source) from None
+        raise config_error_from(exc, source, GateConfig) from None
 
 
 def load_config(path: str | os.PathLike[str], **overrides: Any) -> GateConfig:

@@ -26,11 +26,9 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+def _fields_at(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Valid keys of the model that holds the key at `loc` (for 'did you mean')."""
-    from gatekeeper.config import GateConfig
-
-    model: Any = GateConfig
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -47,14 +45,14 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
-def config_error_from(exc: ValidationError, source: str) -> ConfigError:
-    """Turn pydantic's errors into one readable ConfigError."""
+def config_error_from(exc: ValidationError, source: str, model: type[BaseModel]) -> ConfigError:
+    """Turn pydantic's errors on validating `model` into one readable ConfigError."""
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         where = _format_loc(loc) or "(top level)"
         if err["type"] == "extra_forbidden":
-            hint = did_you_mean(str(loc[-1]), _fields_at(loc))
+            hint = did_you_mean(str(loc[-1]), _fields_at(model, loc))
             lines.append(f"`{where}` is not a known key{hint}")
         elif err["type"] == "invalid_key":  # YAML reads unquoted 1, true, null as number, bool, null
             holder = f"`{_format_loc(loc[:-1])}`" if loc[:-1] else "the top level"

@@ -10,7 +10,7 @@ Every estimate is exact (equal to scikit-learn's) and, where the metric allows i
 row's **influence** on the value: the first-order change of the metric when that row's weight
 changes. For mean-type metrics (accuracy, log loss, Brier, MAE) the influence is exactly the
 per-row loss minus its mean; for ratio metrics, ROC AUC (DeLong's structural components) and
-average precision it is the linearisation. The paired bootstrap (`gatekeeper.compare.bootstrap`)
+average precision it is the linearisation. The paired bootstrap (`gatekeeper.stats.bootstrap`)
 resamples these: no metric is ever recomputed per resample.
 """
 

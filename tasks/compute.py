@@ -18,7 +18,7 @@ def compute_engine(config: GateConfig) -> Iterator[None]:
     if config.compute.engine != "dask":
         yield
         return
-    from gatekeeper.compare.on_dask import DaskCompute, dask_client
+    from gatekeeper.decide.on_dask import DaskCompute, dask_client
 
     c = config.compute
     with dask_client(DaskCompute(c.address, c.n_workers, c.memory_limit)) as client:

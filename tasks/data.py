@@ -22,8 +22,8 @@ from gatekeeper.data.suites import passes_on_any_subset, run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.errors import ConfigError
 from gatekeeper.findings import DriftResult
-from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.serialize import jsonable
+from gatekeeper.uris import parse_model_uri
 from gatekeeper.vocabulary import TABLES, Check
 from tasks import gate_task, retry_if
 

@@ -9,12 +9,12 @@ import numpy as np
 from prefect import get_run_logger
 
 from gatekeeper.compare.discovery import discover_regressions
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.segments import Comparison, compare_models
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables
 from gatekeeper.findings import RelationChange
 from gatekeeper.metrics import Array
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import TrainedModel, model_outputs
 from gatekeeper.triage.recovery import loss_since_gated, relation_changes
 from gatekeeper.triage.reference import score_on
@@ -109,7 +109,7 @@ def _compare_on_dask(
 ) -> Comparison:
     """Every evaluation row compared on the Dask cluster; regression discovery (which needs rows, not
     sums) on the sampled rows held here."""
-    from gatekeeper.compare.on_dask import compare_models_on_dask
+    from gatekeeper.decide.on_dask import compare_models_on_dask
 
     logger = get_run_logger()
     comparison = compare_models_on_dask(

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.config import GateConfig, parse_config
 from gatekeeper.decide import Evidence
+from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
 
 
 def make_config(**overrides: Any) -> GateConfig:

@@ -19,12 +19,12 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.bootstrap import paired_delta
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import PolicyConfig
 from gatekeeper.findings import DiscoveredRegression
 from gatekeeper.metrics import Array
 from gatekeeper.metrics import metric as metric_of
+from gatekeeper.stats.bootstrap import paired_delta
+from gatekeeper.stats.rows import PairedRows
 
 MAX_SEARCH_ROWS = 500_000
 

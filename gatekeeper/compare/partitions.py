@@ -1,5 +1,5 @@
 """Champion against candidate from per-partition statistics: the comparison for data that does not
-fit one process (pure numpy/pandas; `gatekeeper.compare.on_dask` runs it on a Dask cluster).
+fit one process (pure numpy/pandas; `gatekeeper.decide.on_dask` runs it on a Dask cluster).
 
 Each partition is reduced to small statistics that add up exactly across partitions, whatever the
 partitioning, in two passes over the data:
@@ -38,24 +38,14 @@ import numpy as np
 import pandas as pd
 
 from gatekeeper.compare.binned import Lookup, ModelCounts, lookup, row_losses
-from gatekeeper.compare.bootstrap import InfluenceHistogram, PairedDelta, SegmentComparison
 from gatekeeper.compare.segments import Comparison
 from gatekeeper.config import PolicyConfig
 from gatekeeper.data.segments import rows_where, segments_from_columns
-from gatekeeper.errors import ConfigError
+from gatekeeper.engines import DASK_METRICS, check_dask_supports
 from gatekeeper.metrics import Array
+from gatekeeper.stats.bootstrap import InfluenceHistogram, PairedDelta, SegmentComparison
 
-SUPPORTED = (
-    "roc_auc",
-    "average_precision",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "log_loss",
-    "brier",
-)
+SUPPORTED = DASK_METRICS
 SCORE_BINS = 4096
 INFLUENCE_BINS = 64
 MODELS = ("candidate", "champion")
@@ -64,17 +54,12 @@ KEY = "key: "  # group names of key segments
 
 def check_supported(policy: PolicyConfig) -> None:
     """A clear error for what the partitioned engine cannot compute."""
-    if policy.task != "classification":
-        raise ConfigError(f"engine dask compares binary classifiers only; got task {policy.task!r}")
-    for where, name in [("primary_metric", policy.primary_metric)] + [
-        (f"secondary_metrics[{i}]", m) for i, m in enumerate(policy.secondary_metrics)
-    ]:
-        if name not in SUPPORTED:
-            raise ConfigError(
-                f"`{where}` {name!r} is not computed by engine dask; expected one of {list(SUPPORTED)}"
-            )
-    if policy.cluster_column or policy.time_column:
-        raise ConfigError("engine dask does not resample clusters or time folds yet; use engine local")
+    check_dask_supports(
+        policy.task,
+        policy.primary_metric,
+        policy.secondary_metrics,
+        clustered=bool(policy.cluster_column or policy.time_column),
+    )
 
 
 def score_edges(sample: Array, bins: int = SCORE_BINS) -> Array:

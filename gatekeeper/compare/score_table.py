@@ -111,7 +111,7 @@ class ScoreTable:
             classes = sorted(values, key=str)
             position = np.array([classes.index(v) for v in values], dtype=np.int64)
             return position[codes] if len(values) else codes, classes
-        from gatekeeper.compare.rows import encode_labels
+        from gatekeeper.stats.rows import encode_labels
 
         raw = self.frame()[name].to_numpy()
         classes = sorted(set(raw.tolist()), key=str)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import SegmentComparison, compare_segment
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import PolicyConfig
 from gatekeeper.data.segments import Segment, rows_where, segments_from_columns
 from gatekeeper.findings import DiscoveredRegression
 from gatekeeper.metrics import Array
+from gatekeeper.stats.bootstrap import SegmentComparison, compare_segment
+from gatekeeper.stats.rows import PairedRows
 
 if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow never needs it)
     import pandas as pd

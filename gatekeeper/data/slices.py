@@ -35,11 +35,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.inference import adjust
 from gatekeeper.config import DataChecks
 from gatekeeper.data.checks import MIN_DISTINCT, FeatureProfile, feature_profile, is_numeric
 from gatekeeper.data.slice_axes import Axis, axes
 from gatekeeper.metrics import Array
+from gatekeeper.stats.inference import adjust
 
 Kind = Literal["null_rate", "out_of_range", "new_categories", "constant", "label_rate"]
 PAIR_LEVELS = 16  # columns with at most this many slices are intersected pairwise

@@ -4,7 +4,7 @@ With three or more classes, a macro average (one-vs-rest AUC, macro recall) and 
 rise while one class loses what the others gain: a candidate that predicts a plan less often in
 one region moves that plan's rows to the other plans, and their recall rises as its falls. Each
 segment's comparison carries every class's recall for both models on the same rows with the
-paired bootstrap of the change (`gatekeeper.compare.bootstrap.class_recall`); a class whose
+paired bootstrap of the change (`gatekeeper.stats.bootstrap.class_recall`); a class whose
 recall fell beyond noise, after the configured multiple-test correction over every (segment,
 class) pair measured, is a warning that names the class and the segment. It does not stop a
 promotion: the primary metric decides; the warning tells the reviewer where the gain was paid for.
@@ -12,11 +12,11 @@ promotion: the primary metric decides; the warning tells the reviewer where the 
 
 from __future__ import annotations
 
-from gatekeeper.compare.bootstrap import SegmentComparison
-from gatekeeper.compare.inference import adjust, tail_probability
 from gatekeeper.config import PolicyConfig
 from gatekeeper.decide.decision import Evidence
 from gatekeeper.decide.results import fmt_ci
+from gatekeeper.stats.bootstrap import SegmentComparison
+from gatekeeper.stats.inference import adjust, tail_probability
 from gatekeeper.vocabulary import Check
 
 MAX_CLASS_WARNINGS = 8

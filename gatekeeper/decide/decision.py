@@ -15,7 +15,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.compare.bootstrap import SegmentComparison
 from gatekeeper.compare.segments import Comparison
 from gatekeeper.errors import DecisionFormatError
 from gatekeeper.findings import (
@@ -28,6 +27,7 @@ from gatekeeper.findings import (
     TriageFindings,
 )
 from gatekeeper.serialize import jsonable
+from gatekeeper.stats.bootstrap import SegmentComparison
 from gatekeeper.vocabulary import PROMOTING, Check, DecisionValue, DiagnosisKind, Effect, SegmentStatus
 
 SCHEMA_VERSION = 2

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import SegmentComparison
 from gatekeeper.config import PolicyConfig
 from gatekeeper.metrics import metric
+from gatekeeper.stats.bootstrap import SegmentComparison
 from gatekeeper.vocabulary import Check
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import PairedDelta
-from gatekeeper.compare.inference import tail_probability
 from gatekeeper.metrics import metric
+from gatekeeper.stats.bootstrap import PairedDelta
+from gatekeeper.stats.inference import tail_probability
 from gatekeeper.vocabulary import SegmentStatus
 
 DEFAULT_EFFECT = 0.01  # the change a rows-needed estimate aims at when no tolerance is configured

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
-from gatekeeper.compare.inference import adjust, rows_needed
 from gatekeeper.config import KeySegment, PolicyConfig
 from gatekeeper.decide.classes import class_recall_checks
 from gatekeeper.decide.decision import (
@@ -27,6 +25,8 @@ from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, ra
 from gatekeeper.decide.results import fmt_ci, result_row
 from gatekeeper.decide.stability import churn_checks, stability_checks
 from gatekeeper.metrics import metric
+from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
+from gatekeeper.stats.inference import adjust, rows_needed
 from gatekeeper.triage.recovery import recovery_checks
 from gatekeeper.vocabulary import Check, DecisionValue, effect_of, judgement
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.compare.bootstrap import ClassDelta, PairedDelta, SegmentComparison
 from gatekeeper.config import KeySegment
 from gatekeeper.decide.decision import MetricComparison, SegmentResult
 from gatekeeper.decide.judge import Judged
 from gatekeeper.findings import ClassRecall
+from gatekeeper.stats.bootstrap import ClassDelta, PairedDelta, SegmentComparison
 
 
 def fmt_ci(lo: float | None, hi: float | None, level: float) -> str:

@@ -21,11 +21,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.config import PolicyConfig
 from gatekeeper.decide.decision import Evidence, SegmentResult
 from gatekeeper.decide.judge import judge
 from gatekeeper.decide.results import result_row
+from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.vocabulary import Check, SegmentStatus
 
 

@@ -12,8 +12,8 @@ from gatekeeper.errors import ModelError
 from gatekeeper.registry import CHALLENGER, CHAMPION
 from gatekeeper.registry.client import alias_version, connect, http_status, registry_errors
 from gatekeeper.registry.runs import mark_error
-from gatekeeper.registry.uris import parse_model_uri
 from gatekeeper.registry.versions import ensure_registered_model
+from gatekeeper.uris import parse_model_uri
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.bootstrap import InfluenceHistogram
-from gatekeeper.compare.inference import adjust
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
 from gatekeeper.data.segments import config_segments
 from gatekeeper.findings import ChampionReference, DegradationRow
 from gatekeeper.metrics import Array, estimate, metric
+from gatekeeper.stats.bootstrap import InfluenceHistogram
+from gatekeeper.stats.inference import adjust
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.vocabulary import Check
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig
 from gatekeeper.data.checks import ADVICE_LABELS
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
 from gatekeeper.findings import LabelNoiseRow
 from gatekeeper.metrics import Array, estimate
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.vocabulary import Check
 
 

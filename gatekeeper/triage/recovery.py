@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gatekeeper.compare.bootstrap import PairedDelta
 from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.metrics import metric
+from gatekeeper.stats.bootstrap import PairedDelta
 from gatekeeper.vocabulary import Check
 
 if TYPE_CHECKING:  # pandas loads only when permutation importance runs (not for compare-scores)

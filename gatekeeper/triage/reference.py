@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.data.segments import config_segments
 from gatekeeper.findings import ChampionReference
 from gatekeeper.metrics import Array, estimate, metric
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import TrainedModel, model_outputs
 
 

@@ -106,8 +106,8 @@ def learning_curve(
 
 
 def _score(name: str, y: Array, outputs: Array, classes: list[Any], config: GateConfig) -> float:
-    from gatekeeper.compare.rows import PairedRows
     from gatekeeper.metrics import estimate
+    from gatekeeper.stats.rows import PairedRows
 
     if not classes:
         rows = PairedRows.regression(y, outputs, None)

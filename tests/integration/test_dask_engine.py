@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.on_dask import DaskCompute, compare_scores_on_dask
-from gatekeeper.compare.scores import compare_scores, options_policy
+from gatekeeper.decide.on_dask import DaskCompute, compare_scores_on_dask
+from gatekeeper.decide.scores import compare_scores, options_policy
 from gatekeeper.errors import ConfigError, DataValidationError
 
 pytestmark = pytest.mark.integration

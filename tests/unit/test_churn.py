@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.bootstrap import churn
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.segments import compare_models
 from gatekeeper.decide.decision import Evidence, with_comparison
 from gatekeeper.decide.policy import decide
 from gatekeeper.report.markdown import render_markdown
+from gatekeeper.stats.bootstrap import churn
+from gatekeeper.stats.rows import PairedRows
 from tests.builders import make_config
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gatekeeper.compare.bootstrap import paired_delta
-from gatekeeper.compare.rows import PairedRows
+from gatekeeper.stats.bootstrap import paired_delta
+from gatekeeper.stats.rows import PairedRows
 
 CLUSTERS, ROWS_EACH, SPREAD = 40, 50, 0.15
 

@@ -103,7 +103,7 @@ def test_starts_without_prefect_mlflow_or_great_expectations(scores: Path, tmp_p
 
 
 def test_the_core_compare_scores_rejects_a_planted_regression_without_the_cli(scores: Path) -> None:
-    from gatekeeper.compare.scores import compare_scores, options_policy
+    from gatekeeper.decide.scores import compare_scores, options_policy
     from gatekeeper.errors import ConfigError
 
     frame = pd.read_csv(scores)
@@ -128,7 +128,7 @@ def test_the_core_compare_scores_rejects_a_planted_regression_without_the_cli(sc
 def test_the_score_columns_are_read_as_the_named_positive_class(positive: str) -> None:
     """A column of P(positive) is that class's probability whichever place it sorts to (it was read as
     the second class's, so naming the first sorted class as positive inverted every AUC)."""
-    from gatekeeper.compare.scores import compare_scores, options_policy
+    from gatekeeper.decide.scores import compare_scores, options_policy
 
     rng = np.random.default_rng(1)
     y = rng.random(4000) < 0.3
@@ -192,9 +192,9 @@ def test_reading_through_arrow_means_what_reading_through_pandas_meant(
     """The same decision, segment for segment and interval for interval, whichever way a file is read:
     Arrow for text and integer columns, pandas for the rest (Parquet in row groups whose text
     dictionaries differ)."""
-    from gatekeeper.compare.scores import compare_scores, options_policy, read_and_compare_scores
     from gatekeeper.data.tables import read_table
     from gatekeeper.decide.decision import decision_to_json
+    from gatekeeper.decide.scores import compare_scores, options_policy, read_and_compare_scores
 
     path = tmp_path / f"scores.{suffix}"
     if suffix == "parquet":

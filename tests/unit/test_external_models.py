@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.errors import ConfigError, ModelError
 from gatekeeper.metrics import estimate
-from gatekeeper.registry.uris import parse_model_uri
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import LoadedModel, output_kind, read_output, signature_problems
 from gatekeeper.triage.recovery import as_context
 from gatekeeper.triage.reference import reference_of
+from gatekeeper.uris import parse_model_uri
 from gatekeeper.vocabulary import Check
 from tests.builders import make_config
 from tests.fuzzing import examples

@@ -68,3 +68,44 @@ def test_the_cli_starts_without_prefect_mlflow_or_gx() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The floors, lowest first (CONVENTIONS "Floors"): a module imports only from its own floor or below.
+FLOORS = [
+    ("vocabulary", "errors", "serialize", "findings", "uris", "engines"),
+    ("metrics",),
+    ("stats",),
+    ("config", "config_errors"),
+    ("data",),
+    ("train",),
+    ("compare",),
+    ("triage",),
+    ("decide",),
+    ("registry", "report"),
+    ("demo",),
+]
+
+
+def _floor(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "gatekeeper" or len(parts) < 2:
+        return None
+    return next((i for i, names in enumerate(FLOORS) if parts[1] in names), None)
+
+
+def test_every_core_module_is_on_a_floor_and_imports_nothing_above_it() -> None:
+    unplaced, upward = [], []
+    for path in CORE.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        if module == "gatekeeper":
+            continue
+        own = _floor(module)
+        if own is None:
+            unplaced.append(module)
+            continue
+        for name in imported_modules(path):
+            floor = _floor(name)
+            if floor is not None and floor > own:
+                upward.append(f"{module} ({FLOORS[own][0]}) imports {name} ({FLOORS[floor][0]})")
+    assert unplaced == []
+    assert sorted(upward) == []

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from gatekeeper.compare.bootstrap import paired_delta
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.metrics import ECE_BINS, METRICS, estimate
+from gatekeeper.stats.bootstrap import paired_delta
+from gatekeeper.stats.rows import PairedRows
 from tests.fuzzing import examples
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.rows import encode_labels
 from gatekeeper.data.segments import rows_where, segments_from_columns
 from gatekeeper.metrics import METRICS, metric, metrics_for
+from gatekeeper.stats.rows import encode_labels
 
 
 def test_unknown_labels_are_named() -> None:

@@ -16,8 +16,6 @@ import pytest
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import log_loss, recall_score, roc_auc_score
 
-from gatekeeper.compare.bootstrap import class_recall, compare_segment, paired_delta
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.segments import compare_models
 from gatekeeper.decide.decision import (
     Decision,
@@ -32,6 +30,8 @@ from gatekeeper.findings import ClassRecall
 from gatekeeper.metrics import Targets, estimate
 from gatekeeper.report.classes import driving_classes
 from gatekeeper.report.markdown import render_markdown, segments_csv
+from gatekeeper.stats.bootstrap import class_recall, compare_segment, paired_delta
+from gatekeeper.stats.rows import PairedRows
 from tests.builders import make_config
 
 CLASSES = ["basic", "family", "pro", "team"]

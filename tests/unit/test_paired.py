@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from gatekeeper.compare.bootstrap import InfluenceHistogram, paired_delta
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.metrics import estimate
+from gatekeeper.stats.bootstrap import InfluenceHistogram, paired_delta
+from gatekeeper.stats.rows import PairedRows
 
 
 def _scores(y: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:

@@ -22,9 +22,9 @@ from gatekeeper.compare.partitions import (
     merge_counts,
     score_edges,
 )
-from gatekeeper.compare.scores import compare_scores, options_policy
 from gatekeeper.decide.decision import Evidence, with_comparison
 from gatekeeper.decide.policy import decide
+from gatekeeper.decide.scores import compare_scores, options_policy
 from gatekeeper.errors import ConfigError
 
 COLUMNS = Columns("y", "champion", "candidate", "yes")

@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gatekeeper.compare.inference import adjust, rows_needed, tail_probability
 from gatekeeper.decide import Evidence, decide
 from gatekeeper.decide.decision import Reason
 from gatekeeper.decide.judge import judge
+from gatekeeper.stats.inference import adjust, rows_needed, tail_probability
 from gatekeeper.vocabulary import Check
 from tests.builders import BETA, evidence, make_config, seg
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.compare.inference import adjust
 from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.slices import search
+from gatekeeper.stats.inference import adjust
 from gatekeeper.vocabulary import Check
 from tests.builders import make_config
 from tests.fuzzing import examples

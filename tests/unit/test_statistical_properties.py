@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.bootstrap import paired_delta
 from gatekeeper.compare.discovery import discover_regressions
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.decide.judge import judge
 from gatekeeper.metrics import estimate
+from gatekeeper.stats.bootstrap import paired_delta
+from gatekeeper.stats.rows import PairedRows
 from tests.builders import make_config
 
 pytestmark = pytest.mark.slow  # simulations of many trials

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.segments import compare_models, time_folds
 from gatekeeper.decide.decision import Evidence, with_comparison
 from gatekeeper.decide.policy import decide
+from gatekeeper.stats.rows import PairedRows
 from tests.builders import make_config
 
 

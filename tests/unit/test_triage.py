@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.decide import Evidence, decide
 from gatekeeper.findings import ChampionReference, RelationChange
+from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import class_thresholds, confident_mislabels, label_checks
 from tests.builders import make_config

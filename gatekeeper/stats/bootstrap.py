@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.metrics import Array, estimate, metric, predicted
+from gatekeeper.stats.rows import PairedRows
 
 
 @dataclass(frozen=True)

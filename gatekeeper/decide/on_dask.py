@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gatekeeper.compare.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.compare.partitions import (
     Columns,
     check_supported,
@@ -35,6 +34,7 @@ from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
 from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
+from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.train.models import TrainedModel, model_outputs
 
 EDGE_SAMPLE_ROWS = 400_000  # scores sampled (per model) to place the score bins' edges
@@ -105,7 +105,7 @@ def compare_scores_on_dask(
     model_name: str = "scores",
     progress: Callable[[str], None] = lambda _: None,
 ) -> Decision:
-    """`gatekeeper.compare.scores.compare_scores` for a Parquet dataset that need not fit in memory;
+    """`gatekeeper.decide.scores.compare_scores` for a Parquet dataset that need not fit in memory;
     `progress` hears what each pass is doing (the CLI prints it)."""
     import dask
     import dask.dataframe as dd

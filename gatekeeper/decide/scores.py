@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import ValidationError
 
-from gatekeeper.compare.rows import PairedRows
 from gatekeeper.compare.score_table import ScoreTable, read_scores
 from gatekeeper.compare.segments import compare_groups, time_folds
 from gatekeeper.config import PolicyConfig, config_error_from
@@ -21,6 +20,7 @@ from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
 from gatekeeper.errors import ConfigError, DataValidationError, did_you_mean
 from gatekeeper.metrics import Array
+from gatekeeper.stats.rows import PairedRows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +39,7 @@ def policy_from_options(raw: dict[str, Any], source: str = "compare-scores optio
     try:
         return PolicyConfig.model_validate(raw)
     except ValidationError as exc:
-        raise config_error_from(exc, source) from None
+        raise config_error_from(exc, source, PolicyConfig) from None
 
 
 def _probabilities(table: ScoreTable, flag: str, column: str, positive: int) -> Array:
