@@ -29,6 +29,8 @@ import pandas as pd
 from gatekeeper.config import DataChecks, GateConfig
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
 from gatekeeper.data.tolerance import beyond_noise, rate_upper_bound
+from gatekeeper.metrics import Array
+from gatekeeper.stats.units import block_length, layout_of
 from gatekeeper.vocabulary import Check
 
 MIN_DISTINCT = 10  # range and constant checks need a feature that varies in the reference
@@ -61,7 +63,11 @@ class FeatureProfile:
     categories: frozenset[str] = frozenset()
 
 
-def feature_profile(values: pd.Series, range_margin: float) -> FeatureProfile:
+def feature_profile(values: pd.Series, range_margin: float, order: Array | None = None) -> FeatureProfile:
+    """What the reference says about a feature. With `order` (its rows in time or file order), a
+    number whose values are correlated along it (a published rate, a level that wanders) has its
+    range widened on each side by twice how far the reference's later half went beyond its earlier
+    half there: where values travel by nature, the batch (later still) may travel as far."""
     n = len(values)
     present = values.dropna()
     null_rate = 1 - len(present) / n if n else 0.0
@@ -78,10 +84,32 @@ def feature_profile(values: pd.Series, range_margin: float) -> FeatureProfile:
             return FeatureProfile(n, null_rate, top_share, distinct, -bound, bound)
         low, high = np.quantile(numbers, [0.001, 0.999])
         margin = range_margin * max(high - low, abs(float(np.median(numbers))))
-        return FeatureProfile(n, null_rate, top_share, distinct, float(low - margin), float(high + margin))
+        down, up = _travel(values, order) if order is not None else (0.0, 0.0)
+        # a number never below zero in the reference (an amount, an age) has no room below zero but
+        # what it travelled: a negative value there is a sign flip or a sentinel like -999
+        floor = -2 * down if low >= 0 else low - margin - 2 * down
+        return FeatureProfile(n, null_rate, top_share, distinct, float(floor), float(high + margin + 2 * up))
     return FeatureProfile(
         n, null_rate, top_share, distinct, categories=frozenset(str(v) for v in present.unique())
     )
+
+
+def reference_order(reference: pd.DataFrame, config: GateConfig) -> Array:
+    """The reference's rows in time order (its `time_column`), else in the file's order."""
+    return layout_of(reference, None, config.time_column).sequence
+
+
+def _travel(values: pd.Series, order: Array) -> tuple[float, float]:
+    """How far the later half of the ordered values went below and above the earlier half's range
+    (0, 0 when consecutive values are not correlated: shuffled rows do not travel)."""
+    ordered = values.to_numpy(dtype=float)[order]
+    ordered = ordered[~np.isnan(ordered)]
+    if len(ordered) < 2 * MIN_DISTINCT or block_length(ordered) == 1:
+        return 0.0, 0.0
+    early, late = np.array_split(ordered, 2)
+    lo1, hi1 = np.quantile(early, [0.001, 0.999])
+    lo2, hi2 = np.quantile(late, [0.001, 0.999])
+    return max(0.0, float(lo1 - lo2)), max(0.0, float(hi2 - hi1))
 
 
 def broken_feature_checks(
@@ -93,7 +121,8 @@ def broken_feature_checks(
     features = [f for f in features if f in batch.columns and f in reference.columns]
     # values a feature may take come from the whole reference (a segment's few rows miss rare ones);
     # null and constant rates are compared segment by segment
-    whole = {f: feature_profile(reference[f], rules.range_margin) for f in features}
+    order = reference_order(reference, config)
+    whole = {f: feature_profile(reference[f], rules.range_margin, order) for f in features}
     findings: list[Check] = []
     for segment, index in config_segments(batch, config):
         ref_index = ref_segments.get(segment)

@@ -12,6 +12,7 @@ from gatekeeper.config import DataChecks, GateConfig
 from gatekeeper.data.checks import ADVICE_BROKEN, ADVICE_LABELS, MIN_DISTINCT, is_numeric
 from gatekeeper.data.slice_axes import Axis, slice_mask
 from gatekeeper.data.slices import EXPLAINS, SliceFinding, floor, search
+from gatekeeper.stats.units import layout_of
 from gatekeeper.vocabulary import Check
 
 VARIED = 0.9  # a category "varied" in the reference slice when its top value held at most this share
@@ -44,7 +45,11 @@ def slice_checks(
         and config.target in reference.columns
         else None
     )
-    result = search(reference, batch, features, columns, rules, target)
+    layouts = (
+        layout_of(reference, config.cluster_column, config.time_column),
+        layout_of(batch, config.cluster_column, config.time_column),
+    )
+    result = search(reference, batch, features, columns, rules, target, layouts)
     overall = {
         (c.check, c.column): c.observed.get("batch", 0.0)
         for c in known or []
@@ -149,11 +154,36 @@ def _same_rows(finding: SliceFinding, group: list[SliceFinding], found: list[Axi
     ]
 
 
+def _before_after(f: SliceFinding) -> str:
+    """The rates, and how much independent evidence the batch's rate rests on."""
+    text = f"{f.reference_rate:.1%} in the reference's rows there -> {f.batch_rate:.1%} ({f.rows} rows"
+    if f.units is not None:
+        kind = f.units.kind + ("es" if f.units.kind.endswith("h") else "s")
+        text += f", showing in {f.units.showing} of {f.units.units} {kind}"
+    return text + ")"
+
+
+def _observed(f: SliceFinding) -> dict[str, Any]:
+    observed: dict[str, Any] = {
+        "reference": f.reference_rate,
+        "batch": f.batch_rate,
+        "rows": f.rows,
+        "p_value": f.p_value,
+        "found_by": "slice search",
+    }
+    if f.units is not None:
+        observed |= {
+            "unit": f.units.kind,
+            "units": f.units.units,
+            "units_showing": f.units.showing,
+            "natural_high": f.units.natural_high,
+        }
+    return observed
+
+
 def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
     feature, where = f.anomaly.feature, f.name
-    before_after = (
-        f"{f.reference_rate:.1%} in the reference's rows there -> {f.batch_rate:.1%} ({f.rows} rows)"
-    )
+    before_after = _before_after(f)
     text = {
         "null_rate": f"{feature} is missing where {where}: {before_after}",
         "out_of_range": f"{feature} falls outside the reference range where {where}: {before_after}",
@@ -162,13 +192,7 @@ def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
     }[f.anomaly.kind]
     if aliases:
         text += f"; the same rows as {', '.join(aliases[:3])}"
-    observed: dict[str, Any] = {
-        "reference": f.reference_rate,
-        "batch": f.batch_rate,
-        "rows": f.rows,
-        "p_value": f.p_value,
-        "found_by": "slice search",
-    }
+    observed = _observed(f)
     if f.anomaly.value is not None:
         observed["value"] = str(f.anomaly.value)
     return Check(
@@ -191,9 +215,7 @@ def _label_check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Chec
     may be the world changing there too: a warning that says where to look."""
     label, where = f.anomaly.value, f.name
     collapsed = f.batch_rate >= 1.0
-    before_after = (
-        f"{f.reference_rate:.1%} in the reference's rows there -> {f.batch_rate:.1%} ({f.rows} rows)"
-    )
+    before_after = _before_after(f)
     if collapsed:
         text = (
             f"labels collapsed to {label!r} where {where}: {before_after}, while the features there "
@@ -213,14 +235,7 @@ def _label_check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Chec
         segment=where,
         column=f.anomaly.feature,
         table="new_labels",
-        observed={
-            "reference": f.reference_rate,
-            "batch": f.batch_rate,
-            "rows": f.rows,
-            "p_value": f.p_value,
-            "label": str(label),
-            "found_by": "slice search",
-        },
+        observed=_observed(f) | {"label": str(label)},
         threshold=rules.constant_share if collapsed else rules.label_slice_h,
         diagnosis="label_quality" if collapsed else None,
         advice=ADVICE_LABELS if collapsed else None,

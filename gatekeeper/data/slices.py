@@ -40,6 +40,7 @@ from gatekeeper.data.checks import MIN_DISTINCT, FeatureProfile, feature_profile
 from gatekeeper.data.slice_axes import Axis, axes
 from gatekeeper.metrics import Array
 from gatekeeper.stats.inference import adjust
+from gatekeeper.stats.units import Layout
 
 Kind = Literal["null_rate", "out_of_range", "new_categories", "constant", "label_rate"]
 PAIR_LEVELS = 16  # columns with at most this many slices are intersected pairwise
@@ -74,6 +75,16 @@ class _Columns:
 
 
 @dataclass(frozen=True)
+class UnitCount:
+    """How many independent units a slice finding rests on."""
+
+    kind: str  # "cluster", "time block", "run"
+    units: int  # the batch's units with rows in the slice
+    showing: int  # of them, the units where the slice shows the anomaly
+    natural_high: float  # time and order: the highest rate a stretch of the reference showed there
+
+
+@dataclass(frozen=True)
 class SliceFinding:
     anomaly: Anomaly
     conditions: tuple[tuple[int, int, bool], ...]  # (axis, code, negated)
@@ -83,6 +94,7 @@ class SliceFinding:
     reference_rate: float
     excess: float  # rows beyond what the reference rate expects
     p_value: float
+    units: UnitCount | None = None  # in dependent rows: the units it holds in (None: rows are units)
 
 
 def anomaly_columns(
@@ -91,6 +103,7 @@ def anomaly_columns(
     features: list[str],
     rules: DataChecks,
     target: str | None = None,
+    order: Array | None = None,
 ) -> _Columns:
     """The sparse anomaly columns of every feature, judged against the whole reference, and with
     a classification `target`, one per class: "the label is c" (a slice whose labels collapsed to
@@ -112,7 +125,7 @@ def anomaly_columns(
         ref, new = reference[feature], batch[feature]
         null = out.add(Anomaly("null_rate", feature), -1, ref.isna().to_numpy(), new.isna().to_numpy())
         out.null_of[null] = null
-        profile = feature_profile(ref, rules.range_margin)
+        profile = feature_profile(ref, rules.range_margin, order)
         if profile.low is not None and profile.high is not None and is_numeric(new):
             x, y = ref.to_numpy(dtype=float), new.to_numpy(dtype=float)
             outside = [(v < profile.low) | (v > profile.high) for v in (x, y)]
@@ -212,11 +225,19 @@ def search(
     columns: list[str],
     rules: DataChecks,
     target: str | None = None,
+    layouts: tuple[Layout, Layout] | None = None,
 ) -> Search:
     """Every slice where a feature (or the labels) shows an anomaly beyond the reference, after
-    Holm's correction over all the tests made."""
+    Holm's correction over all the tests made. With `layouts` (the reference's and the batch's rows
+    tied by entity, time or order), each finding is judged again in independent units
+    (`gatekeeper.data.evidence`)."""
     found = axes(reference, batch, columns, rules.min_rows, rules.slice_bins)
-    anomalies = anomaly_columns(reference, batch, features, rules, target)
+    order = (
+        None
+        if layouts is None
+        else (layouts[0].order if layouts[0].times is not None else np.arange(len(reference)))
+    )
+    anomalies = anomaly_columns(reference, batch, features, rules, target, order)
     if not found or not anomalies.anomalies:
         return Search([], found, 0, {})
     ref_table, batch_table = _Table.of(anomalies.reference), _Table.of(anomalies.batch)
@@ -252,11 +273,15 @@ def search(
             moved = 2 * np.arcsin(np.sqrt(new_rate)) - 2 * np.arcsin(np.sqrt(ref_rate)) >= rules.label_slice_h
         # labels: a class's share moved far (Cohen's h); all of one class is judged by the same
         # size, since a rare class that vanished from a slice is as often the world as a fault
+        concentrated = new_rate - rest_rate >= CONCENTRATED * (new_rate - ref_rate)
+        # labels all of one class in a slice, where neither the reference there nor the rest of the
+        # batch is: a collapse even when the whole batch moved toward that class
+        alone = is_label & collapsed & (rest_rate < rules.constant_share)
         effect = np.where(
             is_label,
             moved,
             np.where(is_constant, collapsed, new_rate - ref_rate >= floors),
-        ) & (new_rate - rest_rate >= CONCENTRATED * (new_rate - ref_rate))
+        ) & (concentrated | alone)
         tests += int(eligible.sum())
         g, k = np.nonzero(eligible & effect)
         if len(g):
@@ -274,6 +299,10 @@ def search(
                 (len(batch) - new[0], batch_all[1] - new[1]),
             )
     findings = _significant(candidates, anomalies.anomalies, found, tests, rules.slice_alpha)
+    if layouts is not None and findings:
+        from gatekeeper.data.evidence import in_units
+
+        findings = in_units(findings, anomalies, found, layouts, tests, rules.slice_alpha, rules.min_rows)
     ref_den = len(reference) - np.where(is_null, 0.0, ref_all[1][0, null_of])
     new_den = len(batch) - np.where(is_null, 0.0, batch_all[1][0, null_of])
     excess = batch_all[1][0] - new_den * ref_all[1][0] / np.maximum(ref_den, 1.0)

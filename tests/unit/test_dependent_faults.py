@@ -1,0 +1,71 @@
+"""Faults planted in dependent worlds (`tests/worlds.py`) are found and named, with the evidence
+counted in independent units: labels collapsed to one class in a slice, a feature nulled there, a
+sentinel written there, in time-ordered, file-ordered and entity worlds, for every target kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from gatekeeper.data.checks import broken_feature_checks
+from gatekeeper.data.slice_checks import slice_checks
+from tests.builders import make_config
+from tests.fuzzing import examples
+from tests.worlds import LAYOUTS, make_world
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(60))
+@given(
+    seed=st.integers(0, 10_000),
+    layout=st.sampled_from(LAYOUTS),
+    target=st.sampled_from(["binary", "multiclass", "regression"]),
+    fault=st.sampled_from(["collapse", "null", "sentinel"]),
+    data=st.data(),
+)
+def test_a_fault_planted_in_a_slice_of_dependent_rows_is_found_and_named(
+    seed: int, layout: str, target: str, fault: str, data: st.DataObject
+) -> None:
+    world = make_world(seed, layout, target)  # type: ignore[arg-type]
+    if fault == "collapse" and target == "regression":
+        fault = "null"  # a number's label faults: tests/unit/test_regression_labels.py
+    column = data.draw(st.sampled_from(world.categories[1:]), label="slice column")
+    counts = world.batch[column].value_counts()
+    values = sorted(counts[counts >= 150].index)
+    if not values:
+        event("skipped: no value of the column with 150 rows in the batch")
+        return
+    value = data.draw(st.sampled_from(values), label="slice value")
+    rows = (world.batch[column] == value).to_numpy()
+    batch = world.batch.copy()
+    if fault == "collapse":
+        feature = world.target
+        label = data.draw(st.sampled_from(sorted(world.reference[feature].unique(), key=str)), label="class")
+        if (world.reference.loc[world.reference[column] == value, feature] == label).mean() > 0.9:
+            event("skipped: a class the slice already nearly always has")
+            return  # nothing collapsed
+        batch.loc[rows, feature] = label
+    elif fault == "null":
+        pool = [f for f in world.features if f not in (column, world.names["cat_a"])]
+        feature = data.draw(st.sampled_from(pool), label="feature")
+        if pd.api.types.is_numeric_dtype(batch[feature]):
+            batch[feature] = batch[feature].astype(float)
+        batch.loc[rows, feature] = np.nan
+    else:
+        feature = data.draw(st.sampled_from(world.numbers), label="feature")
+        batch[feature] = batch[feature].astype(float)
+        batch.loc[rows, feature] = -999.0
+    config = make_config(**world.config_overrides())
+    found = slice_checks(world.reference, batch, world.features, config)
+    found += broken_feature_checks(world.reference, batch, world.features, config)
+    named = [c for c in found if c.effect == "block" and c.column == feature]
+    event(f"planted: {fault} in {layout}")
+    assert named, f"{fault} of {feature} where {column}={value}: {[c.message for c in found]}"
+    # named by the slice, or by a slice inside it (a narrower slice that holds the whole fault)
+    assert any(f"{column}={value}" in (c.segment or "") for c in named), [c.message for c in named]
+    if layout != "order":  # with a time or entity column, the finding says how many units hold it
+        in_slices = [c for c in named if isinstance(c.observed, dict) and c.observed.get("found_by")]
+        assert all(c.observed["units_showing"] >= 3 for c in in_slices), [c.observed for c in in_slices]
