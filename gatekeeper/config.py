@@ -148,6 +148,12 @@ class Triage(_Strict):
     min_rows: int = Field(default=100, ge=10)
     min_recovery: float = Field(default=0.5, ge=0, le=1)
     min_skill_auc: float = Field(default=0.65, ge=0.5, le=1)
+    # numbers: the champion must explain this share of the target's variance on the trusted rows (R^2)
+    # before its residuals vouch for the new labels
+    min_skill_r2: float = Field(default=0.3, ge=0, le=1)
+    # numbers: a segment's labels moved by this many standard deviations of the target against the
+    # champion's predictions, where its predictions did not, is a label fault (relative to the target)
+    max_label_shift: float = Field(default=0.5, gt=0)
     # before skipping a retrain for lack of degradation: what would the new labels be worth?
     learning_curve: bool = True
     # what a retrain costs, in the primary metric's units: the expected gain must exceed

@@ -11,6 +11,7 @@ from gatekeeper.metrics import Array
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
+from gatekeeper.triage.numeric_labels import numeric_label_checks
 from gatekeeper.triage.recovery import as_context
 from gatekeeper.triage.reference import model_rows
 from gatekeeper.triage.value import learning_curve, value_check
@@ -46,6 +47,9 @@ def triage_retraining(
             tables.new_labels, batch, tables.evaluation, trusted, champion.features, config
         )
         checks += label_findings
+    elif config.task == "regression":
+        trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
+        checks += numeric_label_checks(tables.new_labels, batch, tables.evaluation, trusted, config)
     logger.info(
         "triage: champion degraded in %s; %d label finding(s)",
         [d.segment for d in degradation if d.degraded] or "no segment",

@@ -20,8 +20,9 @@ import numpy as np
 
 from gatekeeper.data.slice_axes import Axis, slice_mask
 from gatekeeper.metrics import Array
+from gatekeeper.stats.in_units import unit_test
 from gatekeeper.stats.inference import adjust
-from gatekeeper.stats.units import MIN_UNITS, Layout, paired_units, reference_length, unit_test
+from gatekeeper.stats.units import MIN_UNITS, Layout, paired_units, reference_length
 
 if TYPE_CHECKING:
     from gatekeeper.data.slices import SliceFinding, _Columns

@@ -38,13 +38,7 @@ def slice_checks(
     skip = {config.target, config.time_column, *config.id_columns}
     columns = [c for c in batch.columns if c in reference.columns and c not in skip]
     features = [f for f in features if f in batch.columns and f in reference.columns]
-    target = (
-        config.target
-        if config.task == "classification"
-        and config.target in batch.columns
-        and config.target in reference.columns
-        else None
-    )
+    target = config.target if config.target in batch.columns and config.target in reference.columns else None
     layouts = (
         layout_of(reference, config.cluster_column, config.time_column),
         layout_of(batch, config.cluster_column, config.time_column),
@@ -71,8 +65,9 @@ def slice_checks(
         f for f in kept if f.anomaly.kind != "constant" or (f.anomaly.feature, f.conditions) not in outside
     ]
     # labels that changed where a feature broke are the broken feature's doing
-    broken_slices = {f.conditions for f in kept if f.anomaly.kind != "label_rate"}
-    kept = [f for f in kept if f.anomaly.kind != "label_rate" or f.conditions not in broken_slices]
+    # (a number's labels out of range, constant or missing there are the labels' own fault)
+    broken_slices = {f.conditions for f in kept if f.anomaly.feature != target}
+    kept = [f for f in kept if f.anomaly.feature != target or f.conditions not in broken_slices]
     groups: dict[tuple[str, str], list[SliceFinding]] = {}
     for f in _not_cut_on_broken(kept, result.axes):
         groups.setdefault((f.anomaly.kind, f.anomaly.feature), []).append(f)
@@ -91,8 +86,8 @@ def slice_checks(
             aliases = _same_rows(f, group, result.axes)
             checks.append(
                 _label_check(f, aliases, rules)
-                if f.anomaly.kind == "label_rate"
-                else _check(f, aliases, rules)
+                if f.anomaly.kind in ("label_rate", "label_tail")
+                else _check(f, aliases, rules, label=f.anomaly.feature == target)
             )
     return checks
 
@@ -181,7 +176,9 @@ def _observed(f: SliceFinding) -> dict[str, Any]:
     return observed
 
 
-def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
+def _check(f: SliceFinding, aliases: list[str], rules: DataChecks, label: bool = False) -> Check:
+    """A broken feature in a slice; with `label`, the target itself (a number's labels out of the
+    reference's range, all one value, or missing there): a label fault."""
     feature, where = f.anomaly.feature, f.name
     before_after = _before_after(f)
     text = {
@@ -190,13 +187,15 @@ def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
         "new_categories": f"{feature} takes categories the reference never had where {where}: {before_after}",
         "constant": f"{feature} became constant ({f.anomaly.value!r}) where {where}: {before_after}",
     }[f.anomaly.kind]
+    if label:
+        text = f"the labels: {text} (other units, a fill value, or labels not joined there?)"
     if aliases:
         text += f"; the same rows as {', '.join(aliases[:3])}"
     observed = _observed(f)
     if f.anomaly.value is not None:
         observed["value"] = str(f.anomaly.value)
     return Check(
-        f"data.{f.anomaly.kind}",
+        f"labels.{f.anomaly.kind}" if label else f"data.{f.anomaly.kind}",
         "block",
         f"{text} (found by the search of slices nobody configured)",
         segment=where,
@@ -204,8 +203,8 @@ def _check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Check:
         table="new_labels",
         observed=observed,
         threshold=floor(f.anomaly.kind, rules),
-        diagnosis="broken_feature",
-        advice=ADVICE_BROKEN,
+        diagnosis="label_quality" if label else "broken_feature",
+        advice=ADVICE_LABELS if label else ADVICE_BROKEN,
     )
 
 
@@ -216,7 +215,18 @@ def _label_check(f: SliceFinding, aliases: list[str], rules: DataChecks) -> Chec
     label, where = f.anomaly.value, f.name
     collapsed = f.batch_rate >= 1.0
     before_after = _before_after(f)
-    if collapsed:
+    if f.anomaly.kind == "label_tail":  # a number's labels in the reference's lowest or highest tenth
+        tenth = "lowest" if label == "low" else "highest"
+        text = (
+            f"labels of {f.anomaly.feature} in the reference's {tenth} tenth where {where}: {before_after}"
+            + (
+                ", every one of them: halved, scaled or shifted labels there?"
+                if collapsed
+                else ", while the rest of the batch kept its share; a labelling fault there, or the world "
+                "changed there"
+            )
+        )
+    elif collapsed:
         text = (
             f"labels collapsed to {label!r} where {where}: {before_after}, while the features there "
             "passed every check (a labelling rule that fills a default?)"

@@ -42,10 +42,11 @@ from gatekeeper.metrics import Array
 from gatekeeper.stats.inference import adjust
 from gatekeeper.stats.units import Layout
 
-Kind = Literal["null_rate", "out_of_range", "new_categories", "constant", "label_rate"]
+Kind = Literal["null_rate", "out_of_range", "new_categories", "constant", "label_rate", "label_tail"]
 PAIR_LEVELS = 16  # columns with at most this many slices are intersected pairwise
 MAX_CONSTANT_VALUES = 3  # values per feature a slice may have become constant at
-MAX_CLASSES = 20  # a target with more values is not searched for label faults
+MAX_CLASSES = 20  # a target with more values is a number: searched by its tails, range and values
+TAIL = 0.1  # a number's labels: the share of the reference below (above) each tail's cut
 CONCENTRATED = 0.5  # of a slice's change, the share it must exceed the rest of the batch's rate by
 EXPLAINS = 0.5  # a slice explains a fault when its overlap with the fault's rows (Jaccard) is this
 
@@ -109,7 +110,19 @@ def anomaly_columns(
     a classification `target`, one per class: "the label is c" (a slice whose labels collapsed to
     one class, or moved far from the reference's share)."""
     out = _Columns()
-    if target is not None:
+    if target is not None and is_numeric(reference[target]) and reference[target].nunique() > MAX_CLASSES:
+        # a number's labels: the share in each tail of the reference (a slice whose labels were
+        # halved, shifted or scaled lands in one), and its range, values and nulls as a feature's
+        y_ref, y_new = reference[target].to_numpy(dtype=float), batch[target].to_numpy(dtype=float)
+        low, high = np.nanquantile(y_ref, [TAIL, 1 - TAIL])
+        for side, ref_rows, new_rows in (
+            ("low", y_ref < low, y_new < low),
+            ("high", y_ref > high, y_new > high),
+        ):
+            column = out.add(Anomaly("label_tail", target, side), -1, ref_rows, new_rows)
+            out.null_of[column] = column
+        features = [target, *features]
+    elif target is not None:
         classes = reference[target].dropna().unique().tolist()
         if 2 <= len(classes) <= MAX_CLASSES:
             for value in sorted(classes, key=str):
@@ -242,9 +255,9 @@ def search(
         return Search([], found, 0, {})
     ref_table, batch_table = _Table.of(anomalies.reference), _Table.of(anomalies.batch)
     floors = np.array([floor(a.kind, rules) for a in anomalies.anomalies])
-    is_null = np.array([a.kind in ("null_rate", "label_rate") for a in anomalies.anomalies])
+    is_null = np.array([a.kind in ("null_rate", "label_rate", "label_tail") for a in anomalies.anomalies])
     is_constant = np.array([a.kind == "constant" for a in anomalies.anomalies])
-    is_label = np.array([a.kind == "label_rate" for a in anomalies.anomalies])
+    is_label = np.array([a.kind in ("label_rate", "label_tail") for a in anomalies.anomalies])
     null_of = np.array(anomalies.null_of)
     ref_all = ref_table.counts(np.zeros(len(reference), dtype=np.int64), 1)
     batch_all = batch_table.counts(np.zeros(len(batch), dtype=np.int64), 1)
@@ -316,6 +329,7 @@ def floor(kind: Kind, rules: DataChecks) -> float:
         "new_categories": rules.max_new_category_share,
         "constant": rules.constant_share,
         "label_rate": rules.label_slice_h,
+        "label_tail": rules.label_slice_h,
     }[kind]
 
 

@@ -30,8 +30,8 @@ def test_a_fault_planted_in_a_slice_of_dependent_rows_is_found_and_named(
     seed: int, layout: str, target: str, fault: str, data: st.DataObject
 ) -> None:
     world = make_world(seed, layout, target)  # type: ignore[arg-type]
-    if fault == "collapse" and target == "regression":
-        fault = "null"  # a number's label faults: tests/unit/test_regression_labels.py
+    if fault == "collapse" and target == "regression":  # a number's labels: other units, or a fill value
+        fault = data.draw(st.sampled_from(["units", "fill"]), label="number's label fault")
     column = data.draw(st.sampled_from(world.categories[1:]), label="slice column")
     counts = world.batch[column].value_counts()
     values = sorted(counts[counts >= 150].index)
@@ -48,6 +48,11 @@ def test_a_fault_planted_in_a_slice_of_dependent_rows_is_found_and_named(
             event("skipped: a class the slice already nearly always has")
             return  # nothing collapsed
         batch.loc[rows, feature] = label
+    elif fault in ("units", "fill"):
+        feature = world.target
+        y = batch[feature].to_numpy(dtype=float).copy()
+        y[rows] = y[rows] * 1000 if fault == "units" else float(np.median(y))
+        batch[feature] = y
     elif fault == "null":
         pool = [f for f in world.features if f not in (column, world.names["cat_a"])]
         feature = data.draw(st.sampled_from(pool), label="feature")
@@ -62,6 +67,8 @@ def test_a_fault_planted_in_a_slice_of_dependent_rows_is_found_and_named(
     found = slice_checks(world.reference, batch, world.features, config)
     found += broken_feature_checks(world.reference, batch, world.features, config)
     named = [c for c in found if c.effect == "block" and c.column == feature]
+    if feature == world.target:
+        assert all(c.diagnosis == "label_quality" for c in named), [c.message for c in named]
     event(f"planted: {fault} in {layout}")
     assert named, f"{fault} of {feature} where {column}={value}: {[c.message for c in found]}"
     # named by the slice, or by a slice inside it (a narrower slice that holds the whole fault)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from gatekeeper.data.checks import feature_profile
-from gatekeeper.stats.units import Layout, block_length, find_units, layout_of, unit_test
+from gatekeeper.stats.in_units import unit_test
+from gatekeeper.stats.units import Layout, block_length, find_units, layout_of
 
 
 @pytest.mark.parametrize("seed", range(5))

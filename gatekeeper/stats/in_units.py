@@ -1,0 +1,227 @@
+"""Evidence counted in independent units (`gatekeeper.stats.units` says what a unit is): a rate in a
+slice against the reference's (`unit_test`), and a difference of means (`mean_difference`).
+
+A rate compared in units: between entities, against the reference's rate with the rows of an entity
+correlated and entity by entity; in time and file order, against the highest rate the reference
+showed in any stretch of it, since the world moves: a slice whose labels swing from 30% to 80%
+between months by nature is not broken when a new month shows 85%.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from gatekeeper.metrics import Array
+from gatekeeper.stats.units import MIN_UNITS, Units
+
+
+@dataclass(frozen=True)
+class UnitEvidence:
+    """A rate in a slice, counted per unit: the test against the reference's rate."""
+
+    rate: float
+    reference_rate: float
+    units: int  # the batch's units with rows in the slice
+    units_showing: int  # of them, the units where the slice shows the anomaly at all
+    natural_high: float  # the highest rate a stretch of the reference showed (slice or whole table)
+    p_value: float
+
+
+def between_variance(counts: Array, rows: Array) -> float:
+    """The variance of the true rate between units beyond their binomial noise (moments; >= 0)."""
+    keep = rows > 0
+    counts, rows = counts[keep].astype(float), rows[keep].astype(float)
+    total = rows.sum()
+    if len(rows) < 2 or total <= 0:
+        return 0.0
+    p = counts.sum() / total
+    if p <= 0 or p >= 1:
+        return 0.0
+    rates = counts / rows
+    spread = float(np.sum(rows * (rates - p) ** 2) / (len(rows) - 1))  # weighted between-unit MS
+    n0 = (total - float(np.sum(rows**2)) / total) / (len(rows) - 1)  # effective rows per unit
+    return max(0.0, float((spread - p * (1 - p)) / max(n0, 1.0)))
+
+
+def unit_test(
+    hits: Array,
+    units: Units,
+    reference_hits: Array,
+    reference_units: Units,
+    *,
+    whole_reference: Array | None = None,
+    stretch_rows: int = 30,
+    reference_order: Array | None = None,
+) -> UnitEvidence:
+    """A one-sided test that the batch slice's rate exceeds what the reference's says it may be.
+
+    `hits` are the batch's rows as a float each (1: in the slice and shows the anomaly, 0: in the
+    slice and does not, nan: not counted); `reference_hits` the same for the reference.
+
+    - The world moves, so the batch is compared with the reference's highest stretch: in the slice,
+      any `stretch_rows` consecutive rows of it in order (`reference_order`), and, with `whole_reference` (the
+      anomaly over all the reference's rows), runs of whole units holding `stretch_rows`: a slice
+      cut on a number that tracks time (a published rate) is one period, and its own stretches
+      never saw the others. A stretch's rate is its 90% lower bound (a short stretch high by noise
+      does not set the bar; the highest of many still errs toward calling movement natural); a
+      stretch that showed the anomaly in every row (labels all of one class for a while, a sensor
+      off for a while) says the slice does that by nature. The finding must also show in
+      `MIN_UNITS` units (the caller's rule).
+    - Entities (clusters), also: the difference of the two rates over its standard error with the
+      rows of an entity correlated (the between-entity variance, by moments on the reference), or
+      entity by entity (how many of the batch's entities sit above the reference's rate, against the
+      share of the reference's entities that do: 36 entities all of one class where half of the
+      reference's were mixed); the smaller of those two, doubled, and the stretches' test must agree.
+    """
+    from scipy.stats import binom
+
+    counts, rows = _per_unit(hits, units)
+    ref_counts, ref_rows = _per_unit(reference_hits, reference_units)
+    n, n_ref = float(rows.sum()), float(ref_rows.sum())
+    count = float(counts.sum())
+    rate = count / n if n else 0.0
+    ref_rate = float(ref_counts.sum()) / n_ref if n_ref else 0.0
+    shown = (int(np.count_nonzero(rows)), int(np.count_nonzero(counts)))
+    stretches: list[tuple[float, float]] = []  # (count, rows) of the highest stretch of each kind
+    if units.kind == "cluster":
+        # a stretch is a quarter as many consecutive entities (in the file's order) as the batch's
+        # slice holds, at least `MIN_UNITS`: one entity all of one class says little of a group
+        size = max(MIN_UNITS, shown[0] // 4)
+        groups = (np.arange(reference_units.count) // size).astype(np.int64)
+        per_group = [(ref_counts, ref_rows)]
+        if whole_reference is not None:
+            per_group.append(_per_unit(whole_reference, reference_units))
+        for k, m in per_group:
+            stretches.append(_highest_stretch(np.bincount(groups, k), np.bincount(groups, m), stretch_rows))
+    else:
+        # the slice's stretches: any `stretch_rows` consecutive rows of it in order (a slice's rate
+        # can swing with a regime shorter than a unit); the whole table's: units, whole
+        ordered = np.asarray(reference_hits, dtype=float)
+        ordered = ordered if reference_order is None else ordered[reference_order]
+        ordered = ordered[~np.isnan(ordered)]
+        stretches.append(_highest_window(ordered, stretch_rows))
+        if whole_reference is not None:
+            whole = _per_unit(whole_reference, reference_units)
+            size = max(stretch_rows, min(round(n), reference_units.length))
+            stretches.append(_highest_stretch(*whole, size))
+    # the batch against each highest stretch: is it beyond even that?
+    p_value = max([_beyond(count, n, k, m) for k, m in stretches], default=0.0)
+    high = max([_lower(k, m) for k, m in stretches], default=0.0)
+    if units.kind == "cluster":  # and the rows of an entity are correlated
+        tau2 = between_variance(ref_counts, ref_rows)
+        p = min(max(ref_rate, 0.5 / max(n_ref, 1.0)), 1.0)  # the null's rate (never exactly 0)
+        variance = p * (1 - p) * (1 / max(n, 1.0) + 1 / max(n_ref, 1.0))
+        variance += tau2 * float(np.sum(rows**2)) / max(n, 1.0) ** 2
+        variance += tau2 * float(np.sum(ref_rows**2)) / max(n_ref, 1.0) ** 2
+        gap = rate - ref_rate
+        z = gap / math.sqrt(variance) if variance > 0 else math.copysign(math.inf, gap)
+        p_z = float(NormalDist().cdf(-z)) if math.isfinite(z) else float(z < 0)
+        # and entity by entity: how many of the batch's entities sit above the reference's rate,
+        # against the share of the reference's entities that do (a sign test; Bonferroni over two)
+        above = np.count_nonzero(counts[rows > 0] > ref_rate * rows[rows > 0])
+        share = float(np.mean(ref_counts[ref_rows > 0] > ref_rate * ref_rows[ref_rows > 0])) if n_ref else 1.0
+        p_sign = float(binom.sf(above - 1, shown[0], share)) if share < 1 else 1.0
+        p_value = max(p_value, min(1.0, 2 * min(p_z, p_sign)))
+    return UnitEvidence(rate, ref_rate, *shown, high, p_value)
+
+
+def _per_unit(hits: Array, units: Units) -> tuple[Array, Array]:
+    x = np.asarray(hits, dtype=float)
+    present = ~np.isnan(x)
+    rows = np.bincount(units.ids[present], minlength=units.count).astype(float)
+    counts = np.bincount(units.ids[present], weights=x[present], minlength=units.count)
+    return counts, rows
+
+
+def _highest_stretch(counts: Array, rows: Array, stretch_rows: int) -> tuple[float, float]:
+    """The (count, rows) of the stretch with the highest rate (its 90% lower bound, so a stretch
+    high by noise does not win), among stretches of consecutive units holding `stretch_rows` counted
+    rows each (units are never split; a short last stretch is dropped). (0, 0): no full stretch."""
+    from scipy.stats import beta
+
+    stretch = ((np.cumsum(rows) - rows) // max(stretch_rows, 1)).astype(np.int64)
+    k = np.bincount(stretch, weights=counts)
+    m = np.bincount(stretch, weights=rows)
+    full = m >= stretch_rows
+    if not full.any():
+        return 0.0, 0.0
+    k, m = k[full], m[full]
+    lower = np.where(k > 0, beta.ppf(0.10, np.maximum(k, 1e-9), m - k + 1), 0.0)
+    lower[k >= m] = 2.0  # a stretch that showed it in every row wins
+    best = int(np.argmax(lower))
+    return float(k[best]), float(m[best])
+
+
+def _highest_window(ordered: Array, width: int) -> tuple[float, float]:
+    """The (count, width) of the `width` consecutive values (0/1) with the highest rate, sliding one
+    value at a time; a window with every value 1 wins. (0, 0): fewer values than the width."""
+    if len(ordered) < width or width <= 0:
+        return 0.0, 0.0
+    cumulative = np.concatenate([[0.0], np.cumsum(ordered)])
+    counts = cumulative[width:] - cumulative[:-width]
+    return float(counts.max()), float(width)
+
+
+def _lower(count: float, rows: float) -> float:
+    from scipy.stats import beta
+
+    return float(beta.ppf(0.10, count, rows - count + 1)) if count > 0 and rows > 0 else 0.0
+
+
+def _beyond(count: float, rows: float, stretch_count: float, stretch_rows: float) -> float:
+    """One-sided p-value that `count` of `rows` is a higher rate than the stretch showed: binomial
+    against the stretch's 90% lower bound; 1 when the stretch showed the anomaly in every row (the
+    reference did it all by nature for a while: a batch that does it too is no evidence of a
+    fault); 0 when there is no full stretch (this test then adds nothing to the row-level one)."""
+    from scipy.stats import binom
+
+    if stretch_rows <= 0:
+        return 0.0
+    if stretch_count >= stretch_rows:
+        return 1.0
+    return float(binom.sf(round(count) - 1, round(rows), _lower(stretch_count, stretch_rows)))
+
+
+@dataclass(frozen=True)
+class MeanDifference:
+    """The difference of two means (batch minus reference) with its standard error in units."""
+
+    difference: float
+    standard_error: float
+    units: int  # the batch's units with values
+    reference_units: int
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided, normal (the units' means are many and averaged)."""
+        if self.standard_error <= 0:
+            return 0.0 if self.difference != 0 else 1.0
+        return 2 * NormalDist().cdf(-abs(self.difference) / self.standard_error)
+
+
+def mean_difference(
+    values: Array, units: Units, reference_values: Array, reference_units: Units
+) -> MeanDifference:
+    """Batch mean minus reference mean of `values` (nan: not counted), each mean's variance from its
+    units (the cluster-robust estimator: rows inside a unit are not independent evidence)."""
+    means, variances, counts = [], [], []
+    for x, u in ((values, units), (reference_values, reference_units)):
+        x = np.asarray(x, dtype=float)
+        present = ~np.isnan(x)
+        rows = np.bincount(u.ids[present], minlength=u.count).astype(float)
+        sums = np.bincount(u.ids[present], weights=x[present], minlength=u.count)
+        total = rows.sum()
+        mean = sums.sum() / total if total else 0.0
+        used = rows > 0
+        m = int(used.sum())
+        spread = float(np.sum((sums[used] - mean * rows[used]) ** 2)) / total**2 if total else 0.0
+        means.append(mean)
+        variances.append(spread * m / (m - 1) if m > 1 else math.inf)
+        counts.append(m)
+    return MeanDifference(
+        float(means[0] - means[1]), math.sqrt(variances[0] + variances[1]), counts[0], counts[1]
+    )
