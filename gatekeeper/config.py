@@ -142,7 +142,10 @@ class Triage(_Strict):
 
     enabled: bool = True
     force_retrain: bool = False
-    max_degradation: float = Field(default=0.01, ge=0)
+    # how much worse than when it was gated the champion may be before retraining is warranted; None:
+    # 0.01 for a metric on a fixed scale (AUC, accuracy, R^2, log loss), 1% of the champion's reference
+    # value for one in the target's units (RMSE, MAE), where an absolute 0.01 means nothing
+    max_degradation: float | None = Field(default=None, ge=0)
     max_label_noise_increase: float = Field(default=0.10, gt=0, le=1)
     max_conflicting_share: float = Field(default=0.02, gt=0, le=1)
     min_rows: int = Field(default=100, ge=10)

@@ -126,6 +126,7 @@ class RelationChange:
     feature: str
     champion: float
     candidate: float
+    used_by_candidate: bool = True  # False: the candidate's trainer dropped it (importance 0 by absence)
 
     @property
     def change(self) -> float:

@@ -62,6 +62,7 @@ class Metric:
     needs_scores: bool
     class_sensitive: bool
     bootstrap: Bootstrap
+    in_target_units: bool = False  # RMSE, MAE: a tolerance in absolute units means nothing across targets
 
     def gain(self, delta: float) -> float:
         """A delta (candidate - champion) oriented so that positive means the candidate is better."""
@@ -353,8 +354,8 @@ METRICS: dict[str, Metric] = {
         Metric("log_loss", log_loss, False, _CLS, True, False, "exact mean"),
         Metric("brier", brier, False, _CLS, True, False, "exact mean"),
         Metric("ece", ece, False, _CLS, True, False, "linearised"),
-        Metric("rmse", rmse, False, _REG, False, False, "linearised"),
-        Metric("mae", mae, False, _REG, False, False, "exact mean"),
+        Metric("rmse", rmse, False, _REG, False, False, "linearised", in_target_units=True),
+        Metric("mae", mae, False, _REG, False, False, "exact mean", in_target_units=True),
         Metric("r2", r2, True, _REG, False, False, "linearised"),
     )
 }

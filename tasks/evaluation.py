@@ -18,6 +18,7 @@ from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import TrainedModel, model_outputs
 from gatekeeper.triage.recovery import loss_since_gated, relation_changes
 from gatekeeper.triage.reference import score_on
+from gatekeeper.triage.tolerance import degradation_tolerance
 from tasks import gate_task
 
 
@@ -134,7 +135,9 @@ def explain_relations(
     if champion is None:
         return []
     lost = loss_since_gated(champion.reference, comparison.overall.primary)
-    if lost is None or lost <= config.triage.max_degradation:
+    if lost is None or champion.reference is None:
+        return []
+    if lost <= degradation_tolerance(config, champion.reference.overall):
         return []
     return relation_changes(
         champion.model,

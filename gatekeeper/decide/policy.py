@@ -60,7 +60,11 @@ def decide(evidence: Evidence, config: PolicyConfig) -> Decision:
         fold_rows, fold_checks = stability_checks(evidence, config)
         checks += fold_checks
         checks += recovery_checks(
-            evidence.overall.primary, evidence.reference, evidence.relation_changes, config
+            evidence.overall.primary,
+            evidence.reference,
+            evidence.relation_changes,
+            config,
+            better=verdict.status == "improved",
         )
         if config.require_approval and evidence.candidate_version is not None:
             checks.append(

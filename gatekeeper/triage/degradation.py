@@ -1,7 +1,8 @@
 """Is retraining warranted? The champion on the new labels against its reference (pure).
 
 The champion is scored on the new labelled batch, overall and per segment, and compared with
-the reference performance it had when it was gated (its own decision). With no degradation
+the reference performance it had when it was gated (its own decision). Rows tied by entity, time
+or order are counted in independent units (`gatekeeper.stats.units`). With no degradation
 anywhere the gate does not retrain (effect `skip`, diagnosis `no_degradation`, the saved
 training said), unless `triage.force_retrain`.
 """
@@ -20,6 +21,8 @@ from gatekeeper.metrics import Array, estimate, metric
 from gatekeeper.stats.bootstrap import InfluenceHistogram
 from gatekeeper.stats.inference import adjust
 from gatekeeper.stats.rows import PairedRows
+from gatekeeper.stats.units import block_length, layout_of
+from gatekeeper.triage.tolerance import degradation_tolerance, tolerance_words
 from gatekeeper.vocabulary import Check
 
 
@@ -32,14 +35,37 @@ def single_interval(
     level: float,
     rng: np.random.Generator,
     bins: int = 64,
+    units: Array | None = None,
 ) -> tuple[float | None, float | None, float | None]:
-    """One model's metric with a bootstrap interval (value, low, high)."""
+    """One model's metric with a bootstrap interval (value, low, high). With `units` (a unit id per
+    row, rows tied by entity, time or order), the interval is normal with the standard error of the
+    per-unit sums of the influence values (rows inside a unit are not independent evidence)."""
     est = estimate(name, rows.targets, outputs)
     if est.value is None or est.influence is None:
         return est.value, None, None
+    if units is not None:
+        sums = np.bincount(np.unique(units, return_inverse=True)[1], weights=est.influence)
+        m, n = len(sums), len(est.influence)
+        if m < 2:
+            return est.value, None, None
+        se = float(np.sqrt(np.sum((sums - sums.mean()) ** 2) * m / (m - 1))) / n
+        z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+        return est.value, est.value - z * se, est.value + z * se
     draws = est.value + InfluenceHistogram.of(est.influence, bins).resample_means(n_resamples, rng)
     lo, hi = np.quantile(draws, [(1 - level) / 2, 1 - (1 - level) / 2])
     return est.value, float(lo), float(hi)
+
+
+def _units(batch: pd.DataFrame, rows: PairedRows, config: GateConfig) -> Array | None:
+    """A unit id per row of the batch when its rows are tied (entities; time blocks or runs whose
+    length is measured on the champion's per-row influence on the metric), else None (rows)."""
+    est = estimate(config.primary_metric, rows.targets, rows.candidate)
+    if est.influence is None:
+        return None
+    layout = layout_of(batch, config.cluster_column, config.time_column)
+    length = 1 if layout.clusters is not None else block_length(np.asarray(est.influence)[layout.sequence])
+    units = layout.units(length)
+    return None if units.independent else units.ids
 
 
 def degradation_checks(
@@ -59,6 +85,7 @@ def degradation_checks(
         return [note], []
     rng = np.random.default_rng(stats.seed + 17)
     level = stats.confidence_level
+    units = _units(batch, rows, config)
     table: list[DegradationRow] = []
     for segment, index in config_segments(batch, config):
         ref = reference.overall if segment == "overall" else reference.segments.get(segment)
@@ -68,7 +95,14 @@ def degradation_checks(
         if m.too_few_of_a_class(part.minority(), config.min_class_rows):
             continue
         value, lo, hi = single_interval(
-            name, part, part.candidate, n_resamples=stats.n_resamples, level=level, rng=rng, bins=stats.bins
+            name,
+            part,
+            part.candidate,
+            n_resamples=stats.n_resamples,
+            level=level,
+            rng=rng,
+            bins=stats.bins,
+            units=None if units is None else units[index],
         )
         if value is None or lo is None or hi is None:
             continue
@@ -77,11 +111,8 @@ def degradation_checks(
         ref_rows = reference.rows.get(segment) or len(index)
         se = float(np.hypot(se_batch, se_batch * np.sqrt(len(index) / max(ref_rows, 1))))
         gap = m.gain(value - ref)  # negative: worse than when gated
-        p = (
-            NormalDist().cdf((gap + settings.max_degradation) / se)
-            if se > 0
-            else float(gap >= -settings.max_degradation)
-        )
+        tolerance = degradation_tolerance(config, ref)
+        p = NormalDist().cdf((gap + tolerance) / se) if se > 0 else float(gap >= -tolerance)
         table.append(DegradationRow(segment, len(index), ref, ref_rows, value, lo, hi, p))
     adjusted = adjust([r.p_degraded for r in table], stats.correction)
     table = [
@@ -94,7 +125,7 @@ def degradation_checks(
         "triage.no_degradation",
         "skip",
         f"the champion performs on the new labels as it did when it was gated ({name}, overall and "
-        f"in {len(table) - 1} segments, tolerance {settings.max_degradation}): retraining would not "
+        f"in {len(table) - 1} segments, tolerance {tolerance_words(config)}): retraining would not "
         "help, so it was skipped",
         diagnosis="no_degradation",
         advice=f"nothing to do; training on {rows.n} new rows and its compute were saved "

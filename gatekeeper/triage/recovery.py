@@ -16,6 +16,7 @@ from gatekeeper.config import GateConfig, PolicyConfig
 from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.metrics import metric
 from gatekeeper.stats.bootstrap import PairedDelta
+from gatekeeper.triage.tolerance import degradation_tolerance
 from gatekeeper.vocabulary import Check
 
 if TYPE_CHECKING:  # pandas loads only when permutation importance runs (not for compare-scores)
@@ -36,28 +37,51 @@ def recovery_checks(
     reference: ChampionReference | None,
     changes: list[RelationChange],
     config: PolicyConfig,
+    better: bool = False,
 ) -> list[Check]:
-    """A reject when the candidate recovers less than `triage.min_recovery` of what the champion lost."""
+    """When the candidate recovers less than `triage.min_recovery` of what the champion lost since it
+    was gated: a reject, unless the evaluation rows say the candidate is clearly `better` than the
+    champion (keeping a model the evidence says is worse is a wrong decision): then a person decides,
+    told that part of the loss is a level shift the features cannot explain."""
     lost = loss_since_gated(reference, overall)
-    if reference is None or lost is None or lost <= config.triage.max_degradation:
+    if reference is None or lost is None or lost <= degradation_tolerance(config, reference.overall):
         return []
     if overall.candidate is None or overall.champion is None:
         return []
     recovered = metric(overall.metric).gain(overall.candidate - overall.champion) / lost
     if recovered >= config.triage.min_recovery:
         return []
-    changed = (
-        ", ".join(f"{r.feature} (importance {r.champion:+.3f} -> {r.candidate:+.3f})" for r in changes[:5])
-        or "not measured"
+    used = [r for r in changes if r.used_by_candidate]
+    changed = ", ".join(f"{r.feature} (importance {r.champion:+.3f} -> {r.candidate:+.3f})" for r in used[:5])
+    dropped = [r.feature for r in changes if not r.used_by_candidate]
+    explained = f"Features whose relation to the target changed most: {changed or 'not measured'}" + (
+        f"; the candidate does not use {', '.join(dropped[:5])} (its trainer dropped them)" if dropped else ""
     )
+    story = (
+        f"{overall.metric} was {reference.overall:.4f} when the champion was gated and is "
+        f"{overall.champion:.4f} now; the candidate reaches {overall.candidate:.4f}, recovering "
+        f"{recovered:.0%} of the loss (needs {config.triage.min_recovery:.0%})"
+    )
+    if better:
+        return [
+            Check(
+                "level_shift_beyond_features",
+                "review",
+                f"{story}, yet it is clearly better than the champion on the same evaluation rows: part of "
+                f"the loss is a level shift the features cannot explain. {explained}",
+                segment="overall",
+                observed=recovered,
+                threshold=config.triage.min_recovery,
+                diagnosis="concept_drift_beyond_retraining",
+                advice="promoting it recovers part of the loss (approve it); no retrain recovers the "
+                "rest: add a feature that carries the shift (a time trend, a price or volume index)",
+            )
+        ]
     return [
         Check(
             "concept_drift_beyond_retraining",
             "reject",
-            f"{overall.metric} was {reference.overall:.4f} when the champion was gated and is "
-            f"{overall.champion:.4f} now; the candidate reaches {overall.candidate:.4f}, recovering "
-            f"{recovered:.0%} of the loss (needs {config.triage.min_recovery:.0%}). Features whose relation "
-            f"to the target changed most: {changed}",
+            f"{story}. {explained}",
             segment="overall",
             observed=recovered,
             threshold=config.triage.min_recovery,
@@ -111,12 +135,15 @@ def relation_changes(
             model, sample[feats], y, scoring=scoring, n_repeats=3, random_state=config.statistics.seed
         )
         importances[name] = {f: float(v) for f, v in zip(feats, result.importances_mean, strict=True)}
-    features = sorted(set(importances["champion"]) | set(importances["candidate"]))
-    rows = [
-        RelationChange(f, importances["champion"].get(f, 0.0), importances["candidate"].get(f, 0.0))
-        for f in features
+    # only what both models use explains a change in the world; a feature the candidate's trainer
+    # dropped is listed as such (its importance there is 0 by absence, not because the world moved)
+    both = sorted(set(importances["champion"]) & set(importances["candidate"]))
+    rows = [RelationChange(f, importances["champion"][f], importances["candidate"][f]) for f in both]
+    dropped = [
+        RelationChange(f, importances["champion"][f], 0.0, used_by_candidate=False)
+        for f in sorted(set(importances["champion"]) - set(importances["candidate"]))
     ]
-    return sorted(rows, key=lambda r: -abs(r.change))
+    return sorted(rows, key=lambda r: -abs(r.change)) + dropped
 
 
 def _scorer(regression: bool, classes: list[Any]) -> Any:

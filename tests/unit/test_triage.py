@@ -10,8 +10,9 @@ from gatekeeper.decide import Evidence, decide
 from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.stats.rows import PairedRows
-from gatekeeper.triage.degradation import degradation_checks
+from gatekeeper.triage.degradation import _units, degradation_checks, single_interval
 from gatekeeper.triage.labels import class_thresholds, confident_mislabels, label_checks
+from gatekeeper.triage.tolerance import degradation_tolerance
 from tests.builders import make_config
 
 
@@ -107,22 +108,29 @@ def _cmp(champion: float, candidate: float) -> SegmentComparison:
 
 
 def test_small_recovery_of_a_large_loss_is_concept_drift_beyond_retraining() -> None:
+    """A candidate no better than the champion that wins back little of a large loss: rejected, with
+    the features both models use whose relation changed, and apart the ones the candidate dropped."""
     config = make_config(key_segments=[])
     reference = ChampionReference("roc_auc", 0.80)
-    changes = [RelationChange("cookie", 0.05, -0.01)]
+    changes = [
+        RelationChange("cookie", 0.05, -0.01),
+        RelationChange("amount", 0.63, 0.0, used_by_candidate=False),
+    ]
     ev = Evidence(
         "m",
         "roc_auc",
         champion_version="1",
         candidate_version="2",
-        overall=_cmp(0.60, 0.63),
+        overall=_cmp(0.60, 0.601),
         reference=reference,
         relation_changes=changes,
     )
-    decision = decide(ev, config)  # recovered 15% of a 0.20 loss
+    decision = decide(ev, config)  # recovered 0.5% of a 0.20 loss, and not better
     assert decision.decision == "rejected"
-    assert decision.diagnosis[0].kind == "concept_drift_beyond_retraining"
-    assert "cookie (importance +0.050 -> -0.010)" in decision.diagnosis[0].evidence
+    diagnosis = next(d for d in decision.diagnosis if d.kind == "concept_drift_beyond_retraining")
+    assert "cookie (importance +0.050 -> -0.010)" in diagnosis.evidence
+    assert "amount (importance" not in diagnosis.evidence
+    assert "the candidate does not use amount" in diagnosis.evidence
     recovered = Evidence(
         "m",
         "roc_auc",
@@ -132,6 +140,36 @@ def test_small_recovery_of_a_large_loss_is_concept_drift_beyond_retraining() -> 
         reference=reference,
     )
     assert decide(recovered, config).decision == "promoted"
+
+
+def test_a_candidate_clearly_better_that_recovers_little_goes_to_a_person_not_the_bin() -> None:
+    """The target moved and no feature carries the move: a retrain wins back part of the loss. The
+    evaluation rows say the candidate is better, so keeping the champion would be the wrong model."""
+    config = make_config(key_segments=[])
+    ev = Evidence(
+        "m",
+        "roc_auc",
+        champion_version="1",
+        candidate_version="2",
+        overall=_cmp(0.60, 0.63),
+        reference=ChampionReference("roc_auc", 0.80),
+    )
+    decision = decide(ev, config)  # recovered 15% of a 0.20 loss, clearly better
+    assert decision.decision == "needs_review"
+    (reason,) = [r for r in decision.reasons if r.check == "level_shift_beyond_features"]
+    assert "level shift the features cannot explain" in reason.message
+    (diagnosis,) = [d for d in decision.diagnosis if d.kind == "concept_drift_beyond_retraining"]
+    assert "add a feature that carries the shift" in diagnosis.advice
+
+
+def test_degradation_tolerance_is_relative_for_metrics_in_the_targets_units() -> None:
+    rmse = make_config(key_segments=[], task="regression", primary_metric="rmse", target="y")
+    auc = make_config(key_segments=[])
+    assert degradation_tolerance(rmse, 2_500.0) == 25.0
+    assert degradation_tolerance(rmse, 0.02) == 0.0002
+    assert degradation_tolerance(auc, 0.8) == 0.01
+    fixed = make_config(key_segments=[], triage={"max_degradation": 0.05})
+    assert degradation_tolerance(fixed, 0.8) == 0.05
 
 
 def _coarse_world(n: int, rng: np.random.Generator, levels: tuple[int, ...]) -> pd.DataFrame:
@@ -203,3 +241,29 @@ def test_many_classes_that_overlap_by_nature_are_not_conflicting_duplicates(seed
     assert [c.check for c in conflicting_duplicates(faulty, trusted, ["key"], config)] == [
         "labels.conflicting_duplicates"
     ]
+
+
+def test_degradation_in_dependent_rows_counts_units_not_rows() -> None:
+    """A champion whose errors come in long runs (a regime it mispredicts for a while): the interval
+    of its metric on the batch is as wide as its independent units allow, not its rows."""
+    rng = np.random.default_rng(3)
+    n = 4_000
+    regime = np.repeat(rng.normal(0, 1.0, n // 200), 200)
+    y = rng.normal(0, 1, n)
+    predictions = y + regime + rng.normal(0, 0.3, n)
+    rows = PairedRows.regression(y, predictions, None)
+    config = make_config(key_segments=[], task="regression", primary_metric="rmse", target="y", segments=[])
+    batch = pd.DataFrame({"y": y})
+    rng = np.random.default_rng(0)
+    _, lo_rows, hi_rows = single_interval("rmse", rows, predictions, n_resamples=400, level=0.95, rng=rng)
+    units = _units(batch, rows, config)
+    assert units is not None
+    assert len(np.unique(units)) < n / 50  # runs as long as the regime, about
+    _, lo_units, hi_units = single_interval(
+        "rmse", rows, predictions, n_resamples=400, level=0.95, rng=rng, units=units
+    )
+    assert lo_rows is not None
+    assert hi_rows is not None
+    assert lo_units is not None
+    assert hi_units is not None
+    assert hi_units - lo_units > 3 * (hi_rows - lo_rows)
