@@ -148,6 +148,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gatekeeper.demo import simulate
     from gatekeeper.demo.scenarios import demo_config, write_config
+    from gatekeeper.demo.worlds import WORLD_SCENARIOS
     from gatekeeper.registry.versions import current_champion_version
     from gatekeeper.report.markdown import write_decision
 
@@ -160,7 +161,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"working folder {workdir}"
     )
     steps = []
-    boot = demo_config(model, simulate.write_bootstrap(workdir / "demo" / model / "bootstrap"), workdir)
+    boot_files = simulate.write_bootstrap(workdir / "demo" / model / "bootstrap", scenario=scenario)
+    boot = demo_config(model, boot_files, workdir, scenario if scenario in WORLD_SCENARIOS else None)
     _quiet_environment()
     if current_champion_version(boot) is None:
         steps.append(("bootstrap", boot))

@@ -61,6 +61,17 @@ class FeatureProfile:
     high: float | None = None
     out_of_range_rate: float = 0.0
     categories: frozenset[str] = frozenset()
+    longest_run: int = 0  # in time (file) order: the most consecutive rows holding one value
+
+
+def longest_run(values: pd.Series, order: Array | None) -> int:
+    """The most consecutive rows (in `order`) holding one value: a published rate that stays put for
+    weeks is constant for a week's batch by nature. 0 without an order."""
+    if order is None or not len(values):
+        return 0
+    codes = pd.factorize(values.iloc[order], use_na_sentinel=False)[0]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+    return int(np.diff(starts).max())
 
 
 def feature_profile(values: pd.Series, range_margin: float, order: Array | None = None) -> FeatureProfile:
@@ -122,7 +133,13 @@ def broken_feature_checks(
     # values a feature may take come from the whole reference (a segment's few rows miss rare ones);
     # null and constant rates are compared segment by segment
     order = reference_order(reference, config)
-    whole = {f: feature_profile(reference[f], rules.range_margin, order) for f in features}
+    whole = {
+        f: replace(
+            feature_profile(reference[f], rules.range_margin, order),
+            longest_run=longest_run(reference[f], order),
+        )
+        for f in features
+    }
     findings: list[Check] = []
     for segment, index in config_segments(batch, config):
         ref_index = ref_segments.get(segment)
@@ -131,7 +148,11 @@ def broken_feature_checks(
         for feature in features:
             local = feature_profile(reference[feature].iloc[ref_index], rules.range_margin)
             ref = replace(
-                local, low=whole[feature].low, high=whole[feature].high, categories=whole[feature].categories
+                local,
+                low=whole[feature].low,
+                high=whole[feature].high,
+                categories=whole[feature].categories,
+                longest_run=whole[feature].longest_run,
             )
             findings += _feature_findings(feature, segment, ref, batch[feature].iloc[index], rules)
     return _drop_implied(findings)
@@ -179,6 +200,7 @@ def _feature_findings(
             ref.distinct >= MIN_DISTINCT
             and top_share >= rules.constant_share > ref.top_share
             and real(top_count, len(present), ref.top_share)
+            and ref.longest_run < rules.constant_share * n  # the reference held one value this long
         ):
             top = present.value_counts().index[0]
             out.append(

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from gatekeeper.config import DataChecks, GateConfig
-from gatekeeper.data.checks import ADVICE_BROKEN, ADVICE_LABELS, MIN_DISTINCT, is_numeric
+from gatekeeper.data.checks import ADVICE_BROKEN, ADVICE_LABELS, MIN_DISTINCT, is_numeric, longest_run
 from gatekeeper.data.slice_axes import Axis, slice_mask
 from gatekeeper.data.slices import EXPLAINS, SliceFinding, floor, search
-from gatekeeper.stats.units import layout_of
+from gatekeeper.stats.units import Layout, layout_of
 from gatekeeper.vocabulary import Check
 
 VARIED = 0.9  # a category "varied" in the reference slice when its top value held at most this share
@@ -44,6 +44,11 @@ def slice_checks(
         layout_of(batch, config.cluster_column, config.time_column),
     )
     result = search(reference, batch, features, columns, rules, target, layouts)
+    runs = {  # each feature's longest run of one value in the reference's order
+        f.anomaly.feature: longest_run(reference[f.anomaly.feature], layouts[0].sequence)
+        for f in result.findings
+        if f.anomaly.kind == "constant"
+    }
     overall = {
         (c.check, c.column): c.observed.get("batch", 0.0)
         for c in known or []
@@ -54,6 +59,8 @@ def slice_checks(
         if f.name in (configured or set()):
             continue
         if f.anomaly.kind == "constant" and not _became_constant(reference, f, result.axes):
+            continue
+        if f.anomaly.kind == "constant" and _constant_by_nature(f, result.axes, runs, layouts[1], rules):
             continue
         rate = overall.get((f"data.{f.anomaly.kind}", f.anomaly.feature))
         if rate is not None and f.batch_rate < 1.5 * rate:
@@ -98,6 +105,16 @@ def _overlap(f: SliceFinding, total: float) -> float:
     proportion; 1 when the slice is exactly the broken rows)."""
     excess = max(f.excess, 0.0)
     return excess / max(total + f.rows * (1 - f.reference_rate) - excess, 1.0)
+
+
+def _constant_by_nature(
+    f: SliceFinding, found: list[Axis], runs: dict[str, int], batch: Layout, rules: DataChecks
+) -> bool:
+    """The reference held one value of the feature (in time or file order) for at least as many
+    consecutive rows as the slice's rows span in the batch: constant for that long by nature."""
+    run = runs.get(f.anomaly.feature, 0)
+    positions = np.flatnonzero(slice_mask(f.conditions, found)[batch.sequence])
+    return len(positions) > 0 and run >= rules.constant_share * (positions[-1] - positions[0] + 1)
 
 
 def _became_constant(reference: pd.DataFrame, finding: SliceFinding, found: list[Axis]) -> bool:

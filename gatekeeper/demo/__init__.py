@@ -29,4 +29,10 @@ SCENARIOS: dict[str, str] = {
     "retrained candidate cannot recover, so it is rejected with diagnosis concept_drift_beyond_retraining",
     "small-segment-needs-data": "retraining is warranted, but the evaluation rows hold only 120 chrome-beta "
     "transactions: blocked with diagnosis small_segment_needs_data and the rows to collect",
+    "natural-regimes": "transactions in time order (time_column), fraud campaigns come and go by nature and "
+    "a published exchange rate stays put for weeks; nothing is broken: rows are counted in independent "
+    "units of time, and the new week is judged against how far the reference moved, so it is not blocked",
+    "regression-label-fault": "basket values of six stores (a number, task regression); one store's new "
+    "labels arrive halved (a unit change in its export) while its features are as before: blocked with "
+    "diagnosis label_quality naming store=S3",
 }

@@ -8,6 +8,7 @@ import yaml
 
 from gatekeeper.config import GateConfig, parse_config
 from gatekeeper.demo.simulate import SCENARIO_SETTINGS, SCENARIO_TRAINER, ScenarioFiles
+from gatekeeper.demo.worlds import WORLD_SETTINGS, WORLD_SUITES
 from gatekeeper.errors import ConfigError
 
 DEMO_SUITE = "demo_transactions"
@@ -16,9 +17,9 @@ DEMO_SUITE = "demo_transactions"
 def expectations_dir() -> Path:
     """The repository's expectations/ folder (installed with `pip install -e .`)."""
     folder = Path(__file__).resolve().parents[2] / "expectations"
-    if not (folder / f"{DEMO_SUITE}.json").exists():
+    if not all((folder / f"{suite}.json").exists() for suite in (DEMO_SUITE, *WORLD_SUITES.values())):
         raise ConfigError(
-            f"the demo's suite {DEMO_SUITE!r} was not found in {str(folder)!r}; "
+            f"the demo's suites {[DEMO_SUITE, *WORLD_SUITES.values()]} were not found in {str(folder)!r}; "
             "install the project from its repository with `pip install -e .`"
         )
     return folder
@@ -53,6 +54,11 @@ def demo_config(
     if scenario in SCENARIO_TRAINER:
         raw["trainer"] = SCENARIO_TRAINER[scenario]
     raw.update(SCENARIO_SETTINGS.get(scenario or "", {}))
+    raw.update(WORLD_SETTINGS.get(scenario or "", {}))
+    suite = WORLD_SUITES.get(scenario or "")
+    if suite is not None:
+        expectations = dict(raw["expectations"])  # type: ignore[call-overload]
+        raw["expectations"] = expectations | {"train": suite, "new_labels": suite, "evaluation": suite}
     return parse_config(raw, source="demo")
 
 

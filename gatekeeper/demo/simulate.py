@@ -143,8 +143,12 @@ def evaluation_window(seed: int = 7, world: str = "old") -> pd.DataFrame:
     return transactions(20_000, seed + 100, start_id=1_000_000, world=world)
 
 
-def write_bootstrap(folder: Path, seed: int = 7) -> ScenarioFiles:
-    """Tables of the first run: no champion yet."""
+def write_bootstrap(folder: Path, seed: int = 7, scenario: str | None = None) -> ScenarioFiles:
+    """Tables of the first run: no champion yet (a scenario with its own world: that world's)."""
+    from gatekeeper.demo.worlds import WORLD_SCENARIOS, write_world_bootstrap
+
+    if scenario in WORLD_SCENARIOS:
+        return write_world_bootstrap(scenario, folder, seed)
     return _write(
         {
             "train": transactions(3_000, seed),
@@ -159,6 +163,10 @@ def write_scenario(name: str, folder: Path, seed: int = 7) -> ScenarioFiles:
     """Tables of a run after the bootstrap; `train` is what the champion was trained on."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
+    from gatekeeper.demo.worlds import WORLD_SCENARIOS, write_world_scenario
+
+    if name in WORLD_SCENARIOS:
+        return write_world_scenario(name, folder, seed)
     world = _WORLD.get(name, "new")
     flips = {"BR": 0.4} if name == "label-noise" else None
     batch = transactions(

@@ -41,7 +41,8 @@ def bootstrapped(model: str, workdir: Path) -> tuple[dict[str, Any], GateConfig]
         if not _ROOT:
             raise RuntimeError("tests/integration/conftest.py did not set the bootstraps' folder")
         source = _ROOT[0] / f"{model}.bootstrap"
-        config = demo_config(model, simulate.write_bootstrap(source / "boot"), source)
+        world = _world(model)
+        config = demo_config(model, simulate.write_bootstrap(source / "boot", scenario=world), source, world)
         first = run_gate(config)
         assert first["decision"] == "bootstrap", first["reasons"]
         _DONE[model] = (source, first)
@@ -49,7 +50,16 @@ def bootstrapped(model: str, workdir: Path) -> tuple[dict[str, Any], GateConfig]
     clone_workdir(source, workdir)
     tables = (workdir / "boot" / f"{name}.parquet" for name in ("train", "new_labels", "evaluation"))
     files = simulate.ScenarioFiles(*tables)
-    return copy.deepcopy(first), demo_config(model, files, workdir)  # a test may edit its own copy
+    # a test may edit its own copy
+    return copy.deepcopy(first), demo_config(model, files, workdir, _world(model))
+
+
+def _world(model: str) -> str | None:
+    """The scenario with a world of its own that `demo-<scenario>` names (None: the fraud demo's)."""
+    from gatekeeper.demo.worlds import WORLD_SCENARIOS
+
+    scenario = model.removeprefix("demo-")
+    return scenario if scenario in WORLD_SCENARIOS else None
 
 
 def clone_workdir(source: Path, dest: Path) -> None:
