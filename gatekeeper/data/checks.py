@@ -155,7 +155,9 @@ def broken_feature_checks(
                 longest_run=whole[feature].longest_run,
             )
             findings += _feature_findings(feature, segment, ref, batch[feature].iloc[index], rules)
-    return _drop_implied(findings)
+    from gatekeeper.data.evidence import segment_findings_in_units
+
+    return _drop_implied(segment_findings_in_units(findings, reference, batch, config, whole))
 
 
 def _feature_findings(

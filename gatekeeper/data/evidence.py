@@ -13,16 +13,22 @@ anomaly shows in at least `MIN_UNITS` separate units of the batch. Rows that are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from gatekeeper.config import GateConfig
+from gatekeeper.data.checks import FeatureProfile
 from gatekeeper.data.slice_axes import Axis, slice_mask
+from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.metrics import Array
 from gatekeeper.stats.in_units import unit_test
 from gatekeeper.stats.inference import adjust
-from gatekeeper.stats.units import MIN_UNITS, Layout, paired_units, reference_length
+from gatekeeper.stats.units import MIN_UNITS, Layout, layout_of, paired_units, reference_length
+from gatekeeper.vocabulary import Check
 
 if TYPE_CHECKING:
     from gatekeeper.data.slices import SliceFinding, _Columns
@@ -94,3 +100,96 @@ def _hits(
     shows = columns[k]
     hits[shows[inside[shows]]] = 1.0
     return hits
+
+
+def segment_findings_in_units(
+    findings: list[Check],
+    reference: pd.DataFrame,
+    batch: pd.DataFrame,
+    config: GateConfig,
+    profiles: dict[str, FeatureProfile],
+) -> list[Check]:
+    """The per-segment broken-feature findings (`gatekeeper.data.checks`) judged again with the rows
+    counted in independent units, as the slice search's are: a finding stays when the segment's rate
+    is beyond the reference's highest stretch (in the segment, and anywhere) and shows in
+    `MIN_UNITS` units; its message and observed say in how many. Independent rows: unchanged."""
+    from gatekeeper.data.segments import config_segments
+
+    layouts = (
+        layout_of(reference, config.cluster_column, config.time_column),
+        layout_of(batch, config.cluster_column, config.time_column),
+    )
+    ref_segments, batch_segments = (
+        dict(config_segments(reference, config)),
+        dict(config_segments(batch, config)),
+    )
+    kept = []
+    for f in findings:
+        column = f.column or ""
+        shows = _anomaly(f, profiles.get(column))
+        if shows is None or f.segment not in batch_segments or f.segment not in ref_segments:
+            kept.append(f)
+            continue
+        whole = shows(reference[column])
+        inside_ref = _only(whole, ref_segments[f.segment])
+        length = max(reference_length(whole, *layouts), reference_length(inside_ref, *layouts, subset=True))
+        ref_units, batch_units = paired_units(length, *layouts)
+        if ref_units.independent and batch_units.independent:
+            kept.append(f)
+            continue
+        evidence = unit_test(
+            _only(shows(batch[column]), batch_segments[f.segment]),
+            batch_units,
+            inside_ref,
+            ref_units,
+            whole_reference=whole,
+            stretch_rows=config.data_checks.min_rows,
+            reference_order=layouts[0].sequence,
+        )
+        if evidence.units_showing < MIN_UNITS or evidence.p_value >= ALPHA:
+            continue
+        observed = dict(f.observed) if isinstance(f.observed, dict) else {"batch": f.observed}
+        observed |= {
+            "unit": batch_units.kind,
+            "units": evidence.units,
+            "units_showing": evidence.units_showing,
+        }
+        kind = batch_units.kind + "s"
+        message = f"{f.message} (showing in {evidence.units_showing} of {evidence.units} {kind})"
+        kept.append(replace(f, message=message, observed=observed))
+    return kept
+
+
+def _only(hits: Array, index: Array) -> Array:
+    out = np.full(len(hits), np.nan)
+    out[index] = hits[index]
+    return out
+
+
+def _anomaly(f: Check, profile: FeatureProfile | None) -> Callable[[pd.Series], Array] | None:
+    """The finding's anomaly as a 0/1 (nan: not counted) column of a table's values, or None."""
+    kind = f.check.removeprefix("data.")
+    observed = f.observed if isinstance(f.observed, dict) else {}
+
+    def null(values: pd.Series) -> Array:
+        return np.asarray(values.isna().to_numpy(dtype=float))
+
+    def present(values: pd.Series, shows: Array) -> Array:
+        return np.asarray(np.where(values.isna().to_numpy(), np.nan, shows.astype(float)))
+
+    if kind == "null_rate":
+        return null
+    if kind == "constant" and "value" in observed:
+        return lambda v: present(v, (v.astype(str) == observed["value"]).to_numpy())
+    if (
+        kind == "out_of_range"
+        and profile is not None
+        and profile.low is not None
+        and profile.high is not None
+    ):
+        low, high = profile.low, profile.high
+        return lambda v: present(v, ((v < low) | (v > high)).fillna(False).to_numpy(dtype=bool))
+    if kind == "new_categories" and profile is not None and profile.categories:
+        categories = profile.categories
+        return lambda v: present(v, (~v.astype(str).isin(categories)).to_numpy())
+    return None
