@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from gatekeeper.metrics import Array
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UnitKind = Literal["row", "cluster", "time block", "run"]
 DEPENDENT = 1.5  # a design effect at least this large: consecutive rows are not independent
@@ -165,11 +168,10 @@ class Layout:
         return find_units(self.rows, clusters=self.clusters, times=self.times, length=length)
 
 
-def layout_of(frame: object, cluster_column: str | None, time_column: str | None) -> Layout:
+def layout_of(frame: pd.DataFrame, cluster_column: str | None, time_column: str | None) -> Layout:
     """A table's layout from its entity or time column (when it has them)."""
     import pandas as pd
 
-    assert isinstance(frame, pd.DataFrame)
     clusters = frame[cluster_column].to_numpy() if cluster_column and cluster_column in frame else None
     times = None
     if time_column and time_column in frame and clusters is None:

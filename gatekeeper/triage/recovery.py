@@ -17,7 +17,7 @@ from gatekeeper.findings import ChampionReference, RelationChange
 from gatekeeper.metrics import metric
 from gatekeeper.stats.bootstrap import PairedDelta
 from gatekeeper.triage.tolerance import degradation_tolerance
-from gatekeeper.vocabulary import Check
+from gatekeeper.vocabulary import Check, Effect
 
 if TYPE_CHECKING:  # pandas loads only when permutation importance runs (not for compare-scores)
     import pandas as pd
@@ -62,32 +62,33 @@ def recovery_checks(
         f"{overall.champion:.4f} now; the candidate reaches {overall.candidate:.4f}, recovering "
         f"{recovered:.0%} of the loss (needs {config.triage.min_recovery:.0%})"
     )
-    if better:
-        return [
-            Check(
-                "level_shift_beyond_features",
-                "review",
-                f"{story}, yet it is clearly better than the champion on the same evaluation rows: part of "
-                f"the loss is a level shift the features cannot explain. {explained}",
-                segment="overall",
-                observed=recovered,
-                threshold=config.triage.min_recovery,
-                diagnosis="concept_drift_beyond_retraining",
-                advice="promoting it recovers part of the loss (approve it); no retrain recovers the "
-                "rest: add a feature that carries the shift (a time trend, a price or volume index)",
-            )
-        ]
+    effect: Effect
+    if better:  # keeping the model the evidence says is worse would be the wrong decision
+        check, effect = "level_shift_beyond_features", "review"
+        message = (
+            f"{story}, yet it is clearly better than the champion on the same evaluation rows: part of "
+            f"the loss is a level shift the features cannot explain. {explained}"
+        )
+        advice = (
+            "promoting it recovers part of the loss (approve it); no retrain recovers the rest: add a "
+            "feature that carries the shift (a time trend, a price or volume index)"
+        )
+    else:
+        check, effect, message = "concept_drift_beyond_retraining", "reject", f"{story}. {explained}"
+        advice = (
+            "retraining on more of the same data will not close this gap: revisit the features (what "
+            "now drives the target?) or the learning algorithm"
+        )
     return [
         Check(
-            "concept_drift_beyond_retraining",
-            "reject",
-            f"{story}. {explained}",
+            check,
+            effect,
+            message,
             segment="overall",
             observed=recovered,
             threshold=config.triage.min_recovery,
             diagnosis="concept_drift_beyond_retraining",
-            advice="retraining on more of the same data will not close this gap: revisit the features (what "
-            "now drives the target?) or the learning algorithm",
+            advice=advice,
         )
     ]
 
