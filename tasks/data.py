@@ -18,6 +18,7 @@ from gatekeeper.data.segments import config_segments, rows_where
 from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.sources import check_batch_source
 from gatekeeper.data.structure import structural_checks
+from gatekeeper.data.suite_units import expectations_in_units
 from gatekeeper.data.suites import passes_on_any_subset, run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.errors import ConfigError
@@ -115,6 +116,8 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
             results = run_suite_on_dask(lazy, config.suite_path(suite), name, config.data_checks)
         elif suite and len(tables.table(name)):
             results = run_suite(tables.table(name), config.suite_path(suite), name, rules=config.data_checks)
+            if name == "new_labels":
+                results = expectations_in_units(results, tables.train, tables.new_labels, config)
         else:
             continue
         failed = [c for c in results if not c.holds]
@@ -168,6 +171,16 @@ def _suite_per_key_segment(config: GateConfig, tables: GateTables, whole: list[C
             rules=config.data_checks,
             segment=key.name,
             skip=skip,
+        )
+        results = expectations_in_units(
+            results,
+            tables.train,
+            batch,
+            config,
+            reference_rows=rows_where(tables.train, key.where)
+            if all(col in tables.train.columns for col in key.where)
+            else None,
+            batch_rows=index,
         )
         found += [
             replace(c, segment=key.name, message=f"[{key.name}] {c.message}")

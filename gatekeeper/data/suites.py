@@ -276,6 +276,8 @@ def check_of(outcome: Outcome, table: TableName, suite: str, rules: DataChecks, 
     """The gate's Check of one expectation's outcome, with its effect judged."""
     kwargs, column = outcome.kwargs, outcome.kwargs.get("column")
     details = {**outcome.details, "expectation": outcome.kind}
+    if outcome.meta.get("role"):
+        details["role"] = outcome.meta["role"]
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "column")
     what = f"{outcome.kind}({column + (', ' if args else '') if column else ''}{args})"
     effect: Effect = "none"

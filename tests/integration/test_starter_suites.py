@@ -10,6 +10,7 @@ booleans, integer counts, a label, segments of very different sizes.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,31 @@ def test_on_real_time_ordered_data_later_windows_of_healthy_data_are_not_blocked
     assert {i: found for i, found in blocked.items() if found} == {}
     small = windows[0][windows[0]["job"] == "student"].reset_index(drop=True)  # a key segment of ~50 rows
     assert [c.message for c in run_suite(small, path, "new_labels", segment="job=student") if c.stops] == []
+
+
+@pytest.mark.parametrize("layout", ["time", "entities"])
+def test_real_gx_counts_are_the_ones_judged_in_units(tmp_path: Path, layout: str) -> None:
+    """On rows tied by time or entity, GX's own unexpected counts are the ones the gate re-reads in
+    units (`suite_units` keeps GX's judgement whenever its reading differs): every row-wise failure
+    of a starter suite on a faulted batch is judged in units, and the fault still blocks."""
+    from gatekeeper.data.suite_units import expectations_in_units
+    from tests.builders import make_config
+    from tests.worlds import make_world
+
+    world = make_world(5, layout, rows=6_000)  # type: ignore[arg-type]
+    path = tmp_path / "world.json"
+    path.write_text(
+        json.dumps(learn_suite(world.reference, "world", target=world.target, min_rows=len(world.batch)))
+    )
+    batch = world.batch.copy()
+    broken, sensor = world.names["cat_b"], world.names["sensor"]
+    batch.loc[batch.index[len(batch) // 3 :], broken] = None  # a category column gone for 2/3 of the batch
+    batch.loc[batch.index[::7], sensor] = -5.0  # and a sentinel in the sensor (whose natural floor is none)
+    config = make_config(**world.config_overrides())
+    checks = run_suite(batch, path, "new_labels", rules=config.data_checks)
+    judged = expectations_in_units(checks, world.reference, batch, config)
+    failed = [c for c in checks if c.effect == "block" and "mostly" in (c.threshold or {})]
+    assert failed
+    read = [c for c in judged if isinstance(c.observed, dict) and "unit" in c.observed]
+    assert {c.column for c in read} >= {broken}, [c.message for c in judged if not c.holds]
+    assert any(c.effect == "block" and c.column == broken for c in judged)
