@@ -11,8 +11,8 @@ correlation along time or file order, measured on the reference, or the entities
 - a tolerance a person declared (no role): the share of unexpected rows above it, over its
   cluster-robust standard error between the batch's units (a t test), beyond `tolerance.ALPHA`;
 - an expectation that describes the reference (`meta.role: reference`, as starter suites mark them)
-  against the reference's highest stretch instead (`stats.in_units.unit_test`, stretches as long as
-  the batch or the measured correlation, whichever is shorter): a reference that went to 30% nulls
+  against the reference's highest stretch instead (`stats.in_units.unit_test`, stretches as
+  `in_units.batch_stretch` sizes them for the batch): a reference that went to 30% nulls
   for a week by nature does not make a batch week at 30% a fault; between entities, the entities'
   shares must also sit above that stretch's, one vote per entity (`entities_above`);
 - and it must show in `MIN_UNITS` separate units.
@@ -32,7 +32,7 @@ import pandas as pd
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.metrics import Array
-from gatekeeper.stats.in_units import unit_test
+from gatekeeper.stats.in_units import batch_stretch, unit_test
 from gatekeeper.stats.units import MIN_UNITS, Layout, Units, layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check
 
@@ -197,6 +197,7 @@ def _in_units(
     ref_units, units = paired_units(length, *layouts)
     if ref_units.independent and units.independent:
         return None
+    rows = int(np.count_nonzero(~np.isnan(batch_hits)))
     if observed.get("role") == "reference":  # the expectation describes the reference: its stretches
         evidence = unit_test(
             batch_hits,
@@ -204,7 +205,7 @@ def _in_units(
             inside,
             ref_units,
             whole_reference=whole,
-            stretch_rows=max(config.data_checks.min_rows, min(int(observed["element_count"]), length)),
+            stretch_rows=batch_stretch(rows, length, units, config.data_checks.min_rows),
             reference_order=layouts[0].sequence,
         )
         p_value, showing, count = evidence.p_value, evidence.units_showing, evidence.units

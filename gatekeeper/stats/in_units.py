@@ -129,6 +129,16 @@ def unit_test(
     return UnitEvidence(rate, ref_rate, *shown, high, p_value)
 
 
+def batch_stretch(rows: int, length: int, units: Units, min_rows: int) -> int:
+    """Rows of the reference's stretches a batch of `rows` rows is held against: as many rows as the
+    batch between entities (groups of consecutive entities); along time or order, as many as the
+    batch or the measured correlation `length`, whichever is shorter (a batch longer than the
+    correlation may still sit in one spell of the world), never fewer than `min_rows`."""
+    if units.kind == "cluster":
+        return max(min_rows, rows)
+    return max(min_rows, min(rows, length))
+
+
 def _per_unit(hits: Array, units: Units) -> tuple[Array, Array]:
     x = np.asarray(hits, dtype=float)
     present = ~np.isnan(x)

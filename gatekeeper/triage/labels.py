@@ -12,6 +12,7 @@ diagnosis `label_quality`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,13 @@ import pandas as pd
 from gatekeeper.config import GateConfig
 from gatekeeper.data.checks import ADVICE_LABELS
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
+from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.findings import LabelNoiseRow
 from gatekeeper.metrics import Array, estimate
+from gatekeeper.stats.in_units import batch_stretch, unit_test
 from gatekeeper.stats.rows import PairedRows
-from gatekeeper.vocabulary import Check
+from gatekeeper.stats.units import MIN_UNITS, Layout, layout_of, paired_units, reference_length
+from gatekeeper.vocabulary import Check, Effect
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,18 @@ def label_checks(
         return [note, *conflicting_duplicates(batch, trusted, features, config)], []
     thresholds = class_thresholds(trusted_rows.y, trusted_rows.candidate)
     trusted_flags = confident_mislabels(trusted_rows.y, trusted_rows.candidate, thresholds).flagged
-    baselines = {
-        name: float(trusted_flags[index].mean())
-        for name, index in config_segments(trusted, config)
-        if len(index) >= settings.min_rows
+    trusted_segments = {
+        name: index for name, index in config_segments(trusted, config) if len(index) >= settings.min_rows
     }
+    baselines = {name: float(trusted_flags[index].mean()) for name, index in trusted_segments.items()}
+
+    @functools.cache
+    def layouts() -> tuple[Layout, Layout]:
+        return (
+            layout_of(trusted, config.cluster_column, config.time_column),
+            layout_of(batch, config.cluster_column, config.time_column),
+        )
+
     noise = confident_mislabels(batch_rows.y, batch_rows.candidate, thresholds)
     table: list[LabelNoiseRow] = []
     for name, index in config_segments(batch, config):
@@ -90,24 +101,84 @@ def label_checks(
         ):
             worst = index[np.argsort(-noise.confidence[index])][:10]
             ids = _row_ids(batch, worst, config.id_columns)
+            units = noise_in_units(
+                noise.flagged, index, trusted_flags, trusted_segments[name], layouts(), settings.min_rows
+            )
+            effect: Effect = "block" if units is None or units.holds else "warn"
             checks.append(
                 Check(
                     "labels.noise",
-                    "block",
+                    effect,
                     f"{rate:.1%} of labels in {name} disagree with a confident prediction of another class, "
                     f"against {baseline:.1%} in the same segment of the trusted evaluation rows "
-                    f"({len(index)} rows); most suspect rows: {ids}",
+                    f"({len(index)} rows{units.says if units else ''}); most suspect rows: {ids}",
                     segment=name,
                     column=config.target,
                     table="new_labels",
-                    observed={"suspect_rate": rate, "baseline_rate": baseline, "rows": ids},
+                    observed={"suspect_rate": rate, "baseline_rate": baseline, "rows": ids}
+                    | (units.observed if units else {}),
                     threshold=settings.max_label_noise_increase,
-                    diagnosis="label_quality",
+                    diagnosis="label_quality" if effect == "block" else None,
                     advice=ADVICE_LABELS,
                 )
             )
     checks = drop_covered_intersections(checks)[:8]
     return [*checks, *conflicting_duplicates(batch, trusted, features, config)], table
+
+
+@dataclass(frozen=True)
+class _NoiseInUnits:
+    """A segment's label-noise excess judged with its rows counted in independent units."""
+
+    holds: bool
+    says: str  # for the message: in how many units, and why it does not block when it does not
+    observed: dict[str, Any]
+
+
+def noise_in_units(
+    flagged: Array,
+    index: Array,
+    trusted_flagged: Array,
+    trusted_index: Array,
+    layouts: tuple[Layout, Layout],
+    min_rows: int,
+) -> _NoiseInUnits | None:
+    """The segment's suspect-label rate against the trusted rows' highest stretch there
+    (`in_units.batch_stretch`: confident disagreement comes in spells where the world moved for a
+    while, and some entities' labels disagree with any model by nature), counted in units; it must show
+    in `MIN_UNITS` units and be beyond chance at `tolerance.ALPHA`. None: the rows are independent
+    (the row-level judgement stands)."""
+    trusted = layouts[0]
+    whole = trusted_flagged.astype(float)
+    inside = np.full(len(whole), np.nan)
+    inside[trusted_index] = whole[trusted_index]
+    length = max(reference_length(whole, *layouts), reference_length(inside, *layouts, subset=True))
+    trusted_units, units = paired_units(length, *layouts)
+    if trusted_units.independent and units.independent:
+        return None
+    hits = np.full(len(flagged), np.nan)
+    hits[index] = flagged[index].astype(float)
+    evidence = unit_test(
+        hits,
+        units,
+        inside,
+        trusted_units,
+        whole_reference=whole,
+        stretch_rows=batch_stretch(len(index), length, units, min_rows),
+        reference_order=trusted.sequence,
+    )
+    holds = evidence.units_showing >= MIN_UNITS and evidence.p_value < ALPHA
+    kinds = units.kind + "s"
+    says = f"; showing in {evidence.units_showing} of {evidence.units} {kinds}"
+    if not holds:
+        says += (
+            f": within what the trusted rows' {kinds} show by nature (their highest stretch "
+            f"{evidence.natural_high:.1%}, p={evidence.p_value:.2g}): reported, not blocking"
+            if evidence.units_showing >= MIN_UNITS
+            else f": fewer than {MIN_UNITS} units, reported, not blocking"
+        )
+    observed = {"unit": units.kind, "units": evidence.units, "units_showing": evidence.units_showing}
+    return _NoiseInUnits(holds, says, observed | {"natural_high": evidence.natural_high})
 
 
 def conflicting_duplicates(
