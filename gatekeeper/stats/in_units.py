@@ -75,7 +75,9 @@ def unit_test(
       rows of an entity correlated (the between-entity variance, by moments on the reference), or
       entity by entity (how many of the batch's entities sit above the reference's rate, against the
       share of the reference's entities that do: 36 entities all of one class where half of the
-      reference's were mixed); the smaller of those two, doubled, and the stretches' test must agree.
+      reference's were mixed), and how many of the batch's entities show it in every row against the
+      share of the reference's entities that do; the smallest of those three, tripled, and the
+      stretches' test must agree.
     """
     from scipy.stats import binom
 
@@ -125,7 +127,15 @@ def unit_test(
         above = np.count_nonzero(counts[rows > 0] > ref_rate * rows[rows > 0])
         share = float(np.mean(ref_counts[ref_rows > 0] > ref_rate * ref_rows[ref_rows > 0])) if n_ref else 1.0
         p_sign = float(binom.sf(above - 1, shown[0], share)) if share < 1 else 1.0
-        p_value = max(p_value, min(1.0, 2 * min(p_z, p_sign)))
+        # and how many of them show it in every row (of 3 or more), against the share of the
+        # reference's entities that do so by nature (half an entity added: never a share of 0)
+        whole, ref_whole = rows >= 3, ref_rows >= 3
+        every = np.count_nonzero(counts[whole] >= rows[whole])
+        natural = (np.count_nonzero(ref_counts[ref_whole] >= ref_rows[ref_whole]) + 0.5) / (
+            np.count_nonzero(ref_whole) + 1.0
+        )
+        p_every = float(binom.sf(every - 1, np.count_nonzero(whole), natural)) if every else 1.0
+        p_value = max(p_value, min(1.0, 3 * min(p_z, p_sign, p_every)))
     return UnitEvidence(rate, ref_rate, *shown, high, p_value)
 
 
@@ -150,16 +160,19 @@ def _per_unit(hits: Array, units: Units) -> tuple[Array, Array]:
 def _highest_stretch(counts: Array, rows: Array, stretch_rows: int) -> tuple[float, float]:
     """The (count, rows) of the stretch with the highest rate (its 90% lower bound, so a stretch
     high by noise does not win), among stretches of consecutive units holding `stretch_rows` counted
-    rows each (units are never split; a short last stretch is dropped). (0, 0): no full stretch."""
+    rows or more, sliding one unit at a time (units are never split). (0, 0): no full stretch."""
     from scipy.stats import beta
 
-    stretch = ((np.cumsum(rows) - rows) // max(stretch_rows, 1)).astype(np.int64)
-    k = np.bincount(stretch, weights=counts)
-    m = np.bincount(stretch, weights=rows)
-    full = m >= stretch_rows
+    cum_rows = np.concatenate([[0.0], np.cumsum(rows, dtype=float)])
+    cum_counts = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
+    starts = np.arange(len(rows))
+    ends = np.searchsorted(cum_rows, cum_rows[starts] + max(stretch_rows, 1), side="left")
+    full = ends < len(cum_rows)
     if not full.any():
         return 0.0, 0.0
-    k, m = k[full], m[full]
+    starts, ends = starts[full], ends[full]
+    k = cum_counts[ends] - cum_counts[starts]
+    m = cum_rows[ends] - cum_rows[starts]
     lower = np.where(k > 0, beta.ppf(0.10, np.maximum(k, 1e-9), m - k + 1), 0.0)
     lower[k >= m] = 2.0  # a stretch that showed it in every row wins
     best = int(np.argmax(lower))
