@@ -129,12 +129,12 @@ def unit_test(
         p_sign = float(binom.sf(above - 1, shown[0], share)) if share < 1 else 1.0
         # and how many of them show it in every row (of 3 or more), against the share of the
         # reference's entities that do so by nature (half an entity added: never a share of 0)
-        whole, ref_whole = rows >= 3, ref_rows >= 3
-        every = np.count_nonzero(counts[whole] >= rows[whole])
-        natural = (np.count_nonzero(ref_counts[ref_whole] >= ref_rows[ref_whole]) + 0.5) / (
-            np.count_nonzero(ref_whole) + 1.0
+        full, ref_full = rows >= 3, ref_rows >= 3
+        every = np.count_nonzero(counts[full] >= rows[full])
+        natural = (np.count_nonzero(ref_counts[ref_full] >= ref_rows[ref_full]) + 0.5) / (
+            np.count_nonzero(ref_full) + 1.0
         )
-        p_every = float(binom.sf(every - 1, np.count_nonzero(whole), natural)) if every else 1.0
+        p_every = float(binom.sf(every - 1, np.count_nonzero(full), natural)) if every else 1.0
         p_value = max(p_value, min(1.0, 3 * min(p_z, p_sign, p_every)))
     return UnitEvidence(rate, ref_rate, *shown, high, p_value)
 
