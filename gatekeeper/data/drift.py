@@ -4,6 +4,14 @@ Population stability index (PSI) with a two-sample test (KS for numbers, chi-squ
 categories), flagged when PSI reaches `data_checks.psi_threshold` with at least
 `data_checks.drift_min_rows` rows on both sides: judged by effect size, never by p-values
 alone, so a million-row batch is not "always drifting".
+
+Rows tied by time, file order or entity (`gatekeeper.stats.units`) drift by nature: a month of
+data differs from the year before it however healthy both are. There a feature is flagged only when
+its PSI is also beyond the highest PSI any stretch of the reference as long as the batch (consecutive
+rows in time or file order, consecutive entities) showed against the whole reference, and the test's
+p-value counts independent units (time blocks or runs as long as the feature's measured correlation,
+or entities), not rows. Shuffled rows (no time or entity column, no correlation along the file)
+keep the row-level result.
 """
 
 from __future__ import annotations
@@ -16,6 +24,9 @@ from gatekeeper.data.checks import is_numeric
 from gatekeeper.data.segments import config_segments
 from gatekeeper.findings import DriftResult
 from gatekeeper.metrics import Array
+from gatekeeper.stats.units import Layout, layout_of, reference_length
+
+MAX_STRETCHES = 200  # stretches of the reference whose PSI says how far it drifts by nature
 
 
 def population_stability_index(reference_share: Array, batch_share: Array, floor: float = 1e-4) -> float:
@@ -25,22 +36,24 @@ def population_stability_index(reference_share: Array, batch_share: Array, floor
     return float(np.sum((b - r) * np.log(b / r)))
 
 
-def _ks(r: Array, b: Array) -> tuple[float, float]:
+def _ks(r: Array, b: Array, units: float = 1.0) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic (exact) and its asymptotic p-value, as scipy's
-    `ks_2samp(method="asymp")` gives them, without scipy's per-call validation (~5 ms)."""
+    `ks_2samp(method="asymp")` gives them, without scipy's per-call validation (~5 ms); with
+    `units` rows to one independent unit, the p-value of that many fewer observations."""
     from scipy.stats import kstwo
 
     r, b = np.sort(r), np.sort(b)
     both = np.concatenate([r, b])
     gap = np.searchsorted(r, both, side="right") / len(r) - np.searchsorted(b, both, side="right") / len(b)
     d = float(np.abs(gap).max())
-    n = len(r) * len(b) / (len(r) + len(b))
-    return d, float(np.clip(kstwo.sf(d, np.round(n)), 0, 1))
+    n = len(r) * len(b) / (len(r) + len(b)) / max(units, 1.0)
+    return d, float(np.clip(kstwo.sf(d, max(np.round(n), 1)), 0, 1))
 
 
-def _chi2(table: Array) -> tuple[float, float]:
+def _chi2(table: Array, units: float = 1.0) -> tuple[float, float]:
     """Pearson's chi-square test of a 2 x k table, as scipy's `chi2_contingency` (Yates' correction
-    at one degree of freedom), without its per-call validation."""
+    at one degree of freedom), without its per-call validation; with `units` rows to one independent
+    unit, the statistic of counts that many times smaller."""
     from scipy.stats import chi2
 
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
@@ -48,27 +61,57 @@ def _chi2(table: Array) -> tuple[float, float]:
     gap = np.abs(table - expected)
     if dof == 1:
         gap = np.maximum(gap - 0.5, 0.0)  # never past the expected value
-    statistic = float((gap * gap / expected).sum())
+    statistic = float((gap * gap / expected).sum()) / max(units, 1.0)
     return statistic, float(chi2.sf(statistic, dof))
 
 
-def _numeric_drift(r: Array, b: Array, bins: int) -> tuple[float, str, float, float]:
+def _shares(codes: Array, k: int) -> Array:
+    counts = np.bincount(codes, minlength=k).astype(float)
+    return np.asarray(counts / max(counts.sum(), 1.0))
+
+
+def _numeric_drift(r: Array, b: Array, bins: int, units: float) -> tuple[float, str, float, float]:
     edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
-    r_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=len(edges) + 1) / len(r)
-    b_share = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
-    statistic, p = _ks(r, b)
+    r_share = _shares(np.searchsorted(edges, r, side="right"), len(edges) + 1)
+    b_share = _shares(np.searchsorted(edges, b, side="right"), len(edges) + 1)
+    statistic, p = _ks(r, b, units)
     return population_stability_index(r_share, b_share), "ks", statistic, p
 
 
-def _category_drift(r_codes: Array, b_codes: Array, k: int) -> tuple[float, str, float, float]:
+def _category_drift(r_codes: Array, b_codes: Array, k: int, units: float) -> tuple[float, str, float, float]:
     r_vec = np.bincount(r_codes, minlength=k).astype(float)
     b_vec = np.bincount(b_codes, minlength=k).astype(float)
     table = np.vstack([r_vec, b_vec])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, "chi2", 0.0, 1.0
-    statistic, p = _chi2(table)
+    statistic, p = _chi2(table, units)
     return population_stability_index(r_vec / r_vec.sum(), b_vec / b_vec.sum()), "chi2", statistic, p
+
+
+def _codes(r: Array, b: Array, k: int | None, bins: int) -> tuple[Array, Array, int]:
+    """Both sides as codes of the reference's quantile bins (numbers) or of their categories."""
+    if k is not None:
+        return r, b, k
+    edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
+    return np.searchsorted(edges, r, side="right"), np.searchsorted(edges, b, side="right"), len(edges) + 1
+
+
+def natural_psi(codes: Array, k: int, length: int) -> float | None:
+    """The highest PSI a stretch of `length` consecutive codes showed against all of them (up to
+    `MAX_STRETCHES` stretches, evenly spaced); None when the reference is shorter than two stretches."""
+    n = len(codes)
+    if length <= 0 or n < 2 * length:
+        return None
+    whole = _shares(codes, k)
+    onehot = np.zeros((n + 1, k))
+    np.add.at(onehot, (np.arange(1, n + 1), codes), 1.0)
+    cumulative = np.cumsum(onehot, axis=0)
+    starts = np.unique(np.linspace(0, n - length, min(MAX_STRETCHES, n - length + 1)).astype(int))
+    stretch = (cumulative[starts + length] - cumulative[starts]) / length
+    r = np.maximum(whole, 1e-4)
+    b = np.maximum(stretch, 1e-4)
+    return float(np.max(np.sum((b - r) * np.log(b / r), axis=1)))
 
 
 def _columns(ref: pd.Series, new: pd.Series) -> tuple[Array, Array, int | None]:
@@ -83,7 +126,8 @@ def _columns(ref: pd.Series, new: pd.Series) -> tuple[Array, Array, int | None]:
 def drift_report(
     reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], config: GateConfig
 ) -> list[DriftResult]:
-    """PSI and a two-sample test per feature, overall and per segment, judged by PSI."""
+    """PSI and a two-sample test per feature, overall and per segment, judged by PSI (and, where rows
+    are tied, against the reference's own drift between stretches)."""
     rules = config.data_checks
     ref_segments = dict(config_segments(reference, config))
     pairs = [
@@ -93,20 +137,29 @@ def drift_report(
         and len(index) >= rules.drift_min_rows
         and len(ref_segments[segment]) >= rules.drift_min_rows
     ]
+    layouts = (
+        layout_of(reference, config.cluster_column, config.time_column),
+        layout_of(batch, config.cluster_column, config.time_column),
+    )
     out = []
     for feature in features:
         if feature not in batch.columns or feature not in reference.columns or not pairs:
             continue
         ref_all, new_all, k = _columns(reference[feature], batch[feature])
         for segment, ref_index, index in pairs:
-            r, b = ref_all[ref_index], new_all[index]
-            r, b = (r[~np.isnan(r)], b[~np.isnan(b)]) if k is None else (r[r >= 0], b[b >= 0])
+            r, b, where = ref_all[ref_index], new_all[index], ref_index
+            keep = ~np.isnan(r) if k is None else r >= 0
+            r, b, where = r[keep], (b[~np.isnan(b)] if k is None else b[b >= 0]), where[keep]
             if not len(r) or not len(b):
                 continue
+            tied = _tied(r, b, k, where, layouts, rules.psi_bins)
+            units = 1.0 if tied is None else tied[1]
             if k is None:
-                value, test, statistic, p = _numeric_drift(r, b, rules.psi_bins)
+                value, test, statistic, p = _numeric_drift(r, b, rules.psi_bins, units)
             else:
-                value, test, statistic, p = _category_drift(r, b, k)
+                value, test, statistic, p = _category_drift(r, b, k, units)
+            natural = None if tied is None else tied[0]
+            drifted = value >= rules.psi_threshold and (natural is None or value > natural)
             out.append(
                 DriftResult(
                     feature,
@@ -117,7 +170,38 @@ def drift_report(
                     p,
                     len(ref_index),
                     len(index),
-                    value >= rules.psi_threshold,
+                    drifted,
+                    natural,
+                    "row" if tied is None else tied[2],
                 )
             )
     return out
+
+
+def _tied(
+    r: Array, b: Array, k: int | None, where: Array, layouts: tuple[Layout, Layout], bins: int
+) -> tuple[float | None, float, str] | None:
+    """For a feature whose rows are tied (time, file order, entity): the reference's natural PSI
+    between batch-long stretches, rows per independent unit, and the unit's name; None when the rows
+    are independent."""
+    reference = layouts[0]
+    r_codes, _, width = _codes(r, b, k, bins)
+    # the reference's rows of the segment in time (or file) order; entities kept together
+    order = np.argsort(np.argsort(reference.sequence))[where]
+    if reference.clusters is not None:
+        entity = pd.factorize(pd.Series(reference.clusters[where]))[0]
+        ordered = r_codes[np.lexsort((order, entity))]
+        units = len(where) / max(int(entity.max()) + 1, 1)
+        kind = "cluster"
+    else:
+        ordered = r_codes[np.argsort(order)]
+        # persistence along the order: of a number's level (its bin), of a category's commonness
+        signal = ordered.astype(float) if k is None else _shares(ordered, width)[ordered]
+        length = reference_length(signal, Layout(len(ordered)), Layout(len(ordered)))
+        if length <= 1 and reference.times is None:
+            return None
+        units = float(max(length, 1))
+        kind = "time block" if reference.times is not None else "run"
+    if units <= 1 and reference.clusters is None and reference.times is None:
+        return None
+    return natural_psi(ordered, width, len(b)), units, kind

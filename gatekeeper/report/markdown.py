@@ -262,15 +262,18 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "",
             "## Drift between the reference (train) and the new labels",
             "",
-            "Judged by population stability index (PSI); the test's p-value is shown, not used.",
+            "Judged by population stability index (PSI); the test's p-value is shown, not used. Where rows "
+            "are tied by time, order or entity, a feature drifts only beyond the highest PSI a stretch of "
+            "the reference as long as the batch showed (natural PSI), and the p-value counts units.",
             "",
-            "| feature | segment | PSI | test | p-value | rows (ref / new) |",
-            "|---|---|---:|---|---:|---|",
+            "| feature | segment | PSI | natural PSI | test | p-value | unit | rows (ref / new) |",
+            "|---|---|---:|---:|---|---:|---|---|",
         ]
         for x in d.drift[:15]:
+            natural = "" if x.natural_psi is None else f"{x.natural_psi:.3f}"
             lines.append(
-                f"| {x.feature} | {x.segment} | {x.psi:.3f} | {x.test} | {x.p_value:.2g} | "
-                f"{x.reference_rows} / {x.batch_rows} |"
+                f"| {x.feature} | {x.segment} | {x.psi:.3f} | {natural} | {x.test} | {x.p_value:.2g} | "
+                f"{x.unit} | {x.reference_rows} / {x.batch_rows} |"
             )
     t = d.thresholds
     lines += [

@@ -53,7 +53,7 @@ def integrated_time(signal: Array, max_lag: int | None = None) -> float:
     x = np.asarray(signal, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
-    if n < 8:
+    if n < 8 or np.ptp(x) == 0:  # a constant correlates with nothing
         return 1.0
     x = x - x.mean()
     variance = float(x @ x)
@@ -83,7 +83,7 @@ def block_length(signal: Array) -> int:
     tau = integrated_time(x)
     length = math.ceil(2 * tau) if tau >= DEPENDENT else 1
     variance = float(np.var(x))
-    if n < 64 or variance <= 0:
+    if n < 64 or variance <= 0 or np.ptp(x) == 0:
         return length
     ratios = []
     size = 2
