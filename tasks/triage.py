@@ -49,7 +49,9 @@ def triage_retraining(
         checks += label_findings
     elif config.task == "regression":
         trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
-        checks += numeric_label_checks(tables.new_labels, batch, tables.evaluation, trusted, config)
+        checks += numeric_label_checks(
+            tables.new_labels, batch, tables.evaluation, trusted, config, champion.features
+        )
     logger.info(
         "triage: champion degraded in %s; %d label finding(s)",
         [d.segment for d in degradation if d.degraded] or "no segment",

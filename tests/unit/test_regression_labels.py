@@ -25,6 +25,7 @@ def world(seed: int, layout: str, rows: int = 6_000) -> tuple[pd.DataFrame, np.n
     rng = np.random.default_rng(seed)
     regime = np.cumsum(rng.random(rows) < 1 / rng.uniform(30, 600)) % 3
     region = rng.choice(["north", "south", "east", "west"], rows, p=rng.dirichlet(np.full(4, 5.0)))
+    channel = rng.choice(["web", "app", "phone"], rows, p=rng.dirichlet(np.full(3, 5.0)))  # not configured
     x1 = np.zeros(rows)
     phi = rng.uniform(0, 0.95)
     for i in range(1, rows):
@@ -35,7 +36,7 @@ def world(seed: int, layout: str, rows: int = 6_000) -> tuple[pd.DataFrame, np.n
     truth = level * (1 + 0.3 * x1 + 0.1 * x2 + 0.1 * (region == "north"))
     y = truth + rng.normal(0, 0.08 * level, rows)
     predicted = truth * (1 + rng.normal(0, 0.02, rows))
-    frame = pd.DataFrame({"region": region, "x1": x1, "x2": x2, "y": np.round(y, 3)})
+    frame = pd.DataFrame({"region": region, "channel": channel, "x1": x1, "x2": x2, "y": np.round(y, 3)})
     overrides: dict[str, object] = {
         "task": "regression",
         "primary_metric": "rmse",
@@ -60,7 +61,7 @@ def judge(frame: pd.DataFrame, predicted: np.ndarray, overrides: dict[str, objec
         PairedRows.regression(f["y"].to_numpy(), p, None)
         for f, p in ((trusted, predicted[:split]), (batch, predicted[split:]))
     ]
-    return numeric_label_checks(batch, rows[1], trusted, rows[0], config)
+    return numeric_label_checks(batch, rows[1], trusted, rows[0], config, ["region", "channel", "x1", "x2"])
 
 
 @pytest.mark.slow
@@ -76,9 +77,19 @@ def test_labels_moved_where_features_did_not_are_named_and_the_world_moving_is_n
 ) -> None:
     frame, predicted, overrides = world(seed, layout)
     split = int(len(frame) * data.draw(st.floats(0.55, 0.8), label="split"))
-    segment = data.draw(st.sampled_from(["north", "south", "east", "west"]), label="segment")
+    # the fault in a configured segment, or in a slice nobody configured (a channel, a quartile of x2)
+    where = data.draw(st.sampled_from(["region", "channel", "x2"]), label="where")
     later = np.arange(len(frame)) >= split
-    rows = later & (frame["region"] == segment).to_numpy()
+    if where == "x2":
+        edges = np.quantile(frame["x2"].to_numpy()[:split], [0.25, 0.5, 0.75])
+        k = data.draw(st.integers(0, 3), label="quartile")
+        bounds = [-np.inf, *edges.tolist(), np.inf]
+        segment = f"x2 in [{bounds[k]:.4g}, {bounds[k + 1]:.4g})"
+        inside = ((frame["x2"] >= bounds[k]) & (frame["x2"] < bounds[k + 1])).to_numpy()
+    else:
+        value = data.draw(st.sampled_from(sorted(frame[where].unique())), label="value")
+        segment, inside = f"{where}={value}", (frame[where] == value).to_numpy()
+    rows = later & inside
     y = frame["y"].to_numpy().copy()
     sd = float(np.std(y[:split]))
     if fault == "halved":
@@ -99,11 +110,12 @@ def test_labels_moved_where_features_did_not_are_named_and_the_world_moving_is_n
         event("skipped: the segment has under 100 new rows")
         return
     found = judge(frame, predicted, overrides, split)
-    event(f"{fault} in {layout}")
+    event(f"{fault} in {layout}, {where}")
     if fault in ("halved", "shifted", "units"):
-        assert [c.segment for c in found] == [f"region={segment}"], [c.message for c in found]
+        assert [c.segment for c in found] == [segment], [c.message for c in found]
         assert found[0].diagnosis == "label_quality"
         assert found[0].effect == "block"
+        assert ("found_by" in found[0].observed) == (where != "region")
     else:
         assert found == [], [c.message for c in found]
 
