@@ -173,3 +173,15 @@ def make_world(
         frame.iloc[:split].reset_index(drop=True),
         frame.iloc[split:].reset_index(drop=True),
     )
+
+
+def shuffled(world: DependentWorld, seed: int = 0) -> DependentWorld:
+    """The same world with each table's rows in random order: nothing ties neighbouring rows."""
+    return DependentWorld(
+        world.seed,
+        world.layout,
+        world.target_kind,
+        world.names,
+        world.reference.sample(frac=1.0, random_state=seed).reset_index(drop=True),
+        world.batch.sample(frac=1.0, random_state=seed + 1).reset_index(drop=True),
+    )

@@ -4,13 +4,12 @@ units; shuffled rows keep the row-level result; a feature in other units is stil
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from gatekeeper.data.drift import drift_report
 from tests.builders import make_config
 from tests.worlds import LAYOUTS, make_world
+from tests.worlds import shuffled as shuffle
 
 TARGETS = ("binary", "multiclass", "regression")
 
@@ -47,11 +46,7 @@ def test_drift_is_judged_against_the_reference_s_own_drift(layout: str) -> None:
 
 def test_shuffled_rows_keep_the_row_level_drift() -> None:
     world = make_world(1, "order", rows=8_000)
-    shuffled = replace(
-        world,
-        reference=world.reference.sample(frac=1.0, random_state=0).reset_index(drop=True),
-        batch=world.batch.sample(frac=1.0, random_state=1).reset_index(drop=True),
-    )
+    shuffled = shuffle(world, seed=0)
     config = make_config(**shuffled.config_overrides())
     results = drift_report(shuffled.reference, shuffled.batch, shuffled.features, config)
     assert results

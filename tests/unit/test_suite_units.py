@@ -21,6 +21,7 @@ from gatekeeper.data.suites import Outcome, check_of
 from gatekeeper.vocabulary import Check
 from tests.builders import make_config
 from tests.worlds import LAYOUTS, DependentWorld, make_world
+from tests.worlds import shuffled as shuffle
 
 # effect floors a quarter to a half of the defaults (a person asking for tight checks): room for noise to show
 TIGHT = {"max_null_increase": 0.05, "max_out_of_range_increase": 0.05, "max_new_category_share": 0.05}
@@ -141,11 +142,7 @@ def test_a_burst_against_a_declared_tolerance_counts_once() -> None:
 
 def test_shuffled_rows_and_unreadable_expectations_keep_their_row_level_judgement() -> None:
     world = make_world(2, "order", rows=6_000)
-    shuffled = replace(
-        world,
-        reference=world.reference.sample(frac=1.0, random_state=1).reset_index(drop=True),
-        batch=world.batch.sample(frac=1.0, random_state=2).reset_index(drop=True),
-    )
+    shuffled = shuffle(world, seed=1)
     batch, _ = plant_nulls(shuffled, 3)
     expectations = starter(shuffled)
     assert judged(shuffled, batch, expectations) == outcomes(expectations, batch, shuffled)
