@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed
 
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables
@@ -17,12 +18,13 @@ from gatekeeper.errors import redact_log_records
 from gatekeeper.findings import TriageFindings
 from gatekeeper.registry.candidates import CandidateRef
 from gatekeeper.registry.custody import custody_checks
+from gatekeeper.report.events import state_name
 from gatekeeper.vocabulary import Check
 from tasks.compute import compute_engine
 from tasks.data import load_tables, measure_drift, quarantine_batch, read_gate_config, validate_tables
 from tasks.evaluation import explain_relations, score_champion, score_models
 from tasks.lock import model_lock
-from tasks.publish import publish_for_review
+from tasks.publish import announce_decision, publish_for_review
 from tasks.registry import (
     adopt_champion,
     apply_decision,
@@ -84,7 +86,16 @@ def retraining_gate(
             decision = settle_review(config, decision, answer)
             links = record_decision(config, decision)
         publish_for_review(config, decision, links)
-    return decision
+    announce_decision(config, decision)
+    return finished(decision)
+
+
+def finished(decision: Decision) -> Decision:
+    """The run ends Completed, named after the decision (`Promoted`, `Rejected`, `Blocked`, ...), so
+    the runs list tells decisions apart; calling the flow still returns the decision (Prefect ends a
+    flow run in the state its function returns, and hands back that state's data)."""
+    state = Completed(name=state_name(decision), message=decision.summary(), data=decision)
+    return cast(Decision, state)
 
 
 def gate_batch(config: GateConfig) -> Decision:

@@ -21,6 +21,14 @@ evidence), the champion stays; not_retrained: triage found nothing retraining wo
 needs_review: a person must approve or reject the candidate."""
 
 DECISIONS: tuple[DecisionValue, ...] = get_args(DecisionValue)
+STATE_NAMES: dict[DecisionValue, str] = {  # a gate run's final state in Prefect: Completed, named so
+    "promoted": "Promoted",
+    "rejected": "Rejected",
+    "blocked": "Blocked",
+    "bootstrap": "Bootstrapped",
+    "not_retrained": "NotRetrained",
+    "needs_review": "NeedsReview",
+}
 PROMOTING: frozenset[DecisionValue] = frozenset({"promoted", "bootstrap"})
 
 # ---------------------------------------------------------------- what a check does

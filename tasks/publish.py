@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
+from gatekeeper.report.events import decision_event, run_tags
 from gatekeeper.report.markdown import artifact_key, render_markdown, segment_rows
 from tasks import gate_task
 
@@ -36,3 +37,29 @@ def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, 
     logger.info("decision: %s", decision.summary())
     for reason in decision.reasons:
         logger.info("  %s", reason.text())
+
+
+@gate_task
+def announce_decision(config: GateConfig, decision: Decision) -> None:
+    """The `gatekeeper.decision.<kind>` event about the model, and the run's `model:` and `decision:`
+    tags: what the runs list filters on and automations match (a failure here is logged, never the
+    run's: the decision is already recorded)."""
+    from prefect.client.orchestration import get_client
+    from prefect.events import emit_event
+
+    logger = get_run_logger()
+    links = {"MLflow tracking URI": config.resolved_tracking_uri}
+    if decision.candidate_version:
+        links["model version"] = f"models:/{config.model_name}/{decision.candidate_version}"
+    spec = decision_event(decision, links)
+    try:
+        emit_event(event=spec.event, resource=spec.resource, related=spec.related, payload=spec.payload)
+        if decision.prefect_flow_run_id:
+            with get_client(sync_client=True) as client:
+                run = client.read_flow_run(decision.prefect_flow_run_id)
+                tags = sorted({*run.tags, *run_tags(decision)})
+                client.update_flow_run(decision.prefect_flow_run_id, tags=tags)
+    except Exception as exc:  # the API went away after the decision was recorded: say so, go on
+        logger.warning("could not announce the decision to Prefect (%s): %s", type(exc).__name__, exc)
+        return
+    logger.info("emitted %s about %s", spec.event, config.model_name)

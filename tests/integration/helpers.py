@@ -105,3 +105,32 @@ def _read_artifacts(key: str) -> list[Any]:
             )
 
     return asyncio.run(read())
+
+
+def read_flow_run(flow_run_id: str) -> Any:
+    """A flow run as the Prefect API has it (state, tags)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
+
+
+def read_decision_events(model_name: str) -> list[dict[str, Any]]:
+    """The `gatekeeper.decision.*` events the Prefect API stored about a model, oldest first."""
+    from prefect.client.orchestration import get_client
+
+    from gatekeeper.report.events import EVENT_PREFIX, model_resource_id
+
+    body = {
+        "filter": {
+            "event": {"prefix": [EVENT_PREFIX]},
+            "resource": {"id": [model_resource_id(model_name)]},
+            "occurred": {"since": "2000-01-01T00:00:00Z"},
+            "order": "ASC",
+        },
+        "limit": 50,
+    }
+    with get_client(sync_client=True) as client:
+        response = client.request("POST", "/events/filter", json=body)
+        response.raise_for_status()
+        return list(response.json()["events"])

@@ -175,3 +175,47 @@ def test_gain_that_reverses_in_the_newest_time_fold_is_rejected(workdir: Path) -
     assert aliases(config)["champion"] == "1"
     markdown = read_artifacts(artifact_key(config.model_name))
     assert any("Over time: the comparison per fold" in a.data for a in markdown)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "state"), [("improves", "Promoted"), ("hurts", "Rejected"), ("broken", "Blocked")]
+)
+def test_each_run_ends_in_a_state_named_after_its_decision_with_its_tags_and_event(
+    scenario: str, state: str, request: pytest.FixtureRequest
+) -> None:
+    """The runs list tells decisions apart; automations match the event (about the model, with the
+    versions, segment findings and links)."""
+    from gatekeeper.report.events import EVENT_PREFIX
+    from tests.integration.helpers import read_decision_events, read_flow_run
+    from tests.integration.servers import wait_until
+
+    _, result, config = request.getfixturevalue(scenario)
+    run = read_flow_run(result["prefect_flow_run_id"])
+    assert run.state.type.value == "COMPLETED"
+    assert run.state.name == state
+    assert run.state.message.startswith(f"{config.model_name}: {result['decision']}")
+    assert {f"model:{config.model_name}", f"decision:{result['decision']}"} <= set(run.tags)
+    events = wait_until(
+        "the decision event",
+        lambda: [
+            e
+            for e in read_decision_events(config.model_name)
+            if e["event"] == EVENT_PREFIX + result["decision"]
+        ],
+        timeout=60,
+    )
+    [event] = events
+    assert event["resource"]["gatekeeper.decision"] == result["decision"]
+    assert event["payload"]["state"] == state
+    assert event["payload"]["reasons"]
+    roles = {r["prefect.resource.role"] for r in event["related"]}
+    assert "flow-run" in roles  # emitted inside the run: Prefect relates it
+    if result["candidate_version"]:
+        assert "candidate" in roles
+    if scenario == "hurts":
+        segments = {
+            r["prefect.resource.name"]
+            for r in event["related"]
+            if r["prefect.resource.role"] == "segment-finding"
+        }
+        assert "browser=chrome-beta" in segments
