@@ -307,6 +307,16 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_automations(args: argparse.Namespace) -> int:
+    """Install the shipped automations (notify on a blocked batch, on a candidate waiting for review)."""
+    _quiet_environment()
+    from cli.automations import install
+
+    for line in install(args.dir, args.block, args.webhook_url):
+        console().print(line)
+    return EXIT_OK
+
+
 def cmd_labels_arrived(args: argparse.Namespace) -> int:
     """Record a batch of labels and emit the event that triggers the model's gate deployment."""
     _quiet_environment()
@@ -436,6 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "help": "who decides (required; recorded; checked against review.reviewers)"}),
             ),
         )  # fmt: skip
+    command(
+        "automations", cmd_automations,
+        "install the shipped Prefect automations: notify when a gate run blocks a batch or waits for review",
+        ("action", {"choices": ["install"], "help": "install: create, or update by name"}),
+        ("--block", {"help": "a notification block on the server, TYPE/NAME (e.g. slack-webhook/team)"}),
+        ("--webhook-url", {"help": "or a URL: a custom webhook block POSTing {subject, body} is made"}),
+        ("--dir", {"help": "folder of automation YAML files (default: ./automations, else the shipped)"}),
+    )  # fmt: skip
     command(
         "labels-arrived", cmd_labels_arrived,
         "record a batch of new labels and trigger the model's gate deployment",

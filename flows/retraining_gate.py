@@ -81,6 +81,7 @@ def retraining_gate(
     with model_lock(config, "gate the new labels"), compute_engine(config):
         decision = gate_batch(config)
     if waits_for_review(config, decision):
+        announce_decision(config, decision)  # waiting for a person: what an automation tells them
         answer = ask_reviewer(config, decision)
         with model_lock(config, "record the review"):
             decision = settle_review(config, decision, answer)
