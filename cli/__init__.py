@@ -115,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, workdir=args.workdir, candidate=args.candidate)
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
     decision = run_gate(config, args.debug)
-    print_decision(decision, write_decision(decision, output))
+    print_decision(decision, write_decision(decision, output), config.resolved_tracking_uri)
     return EXIT_OK
 
 
@@ -176,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         decision = run_gate(config, args.debug)
         last = args.output and i == len(steps)
         output = Path(args.output) if last else workdir / "decisions" / f"{model}-{name}.json"
-        print_decision(decision, write_decision(decision, output))
+        print_decision(decision, write_decision(decision, output), config.resolved_tracking_uri)
     return EXIT_OK
 
 

@@ -34,8 +34,8 @@ def _cell(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def print_decision(decision: Decision, output: Path) -> None:
-    """The decision, its reasons and where to look, for a person at a terminal."""
+def print_decision(decision: Decision, output: Path, tracking_uri: str | None = None) -> None:
+    """The decision, its reasons, where to look and, when a person must decide, how."""
     d = decision
     lines = [f"[bold {COLOURS.get(d.decision, 'cyan')}]{d.decision.upper()}[/]  model {d.model_name}"]
     if d.candidate_version:
@@ -66,6 +66,12 @@ def print_decision(decision: Decision, output: Path) -> None:
         for s in shown[:15]:
             table.add_row(*[escape(_cell(getattr(s, c))) for c in SEGMENT_COLUMNS])
         out.print(table)
+    if d.decision == "needs_review" and d.candidate_version:
+        from gatekeeper.report.markdown import review_commands
+
+        out.print("[bold]next step[/]: a person decides. Approve or reject (one command each, as printed):")
+        for command in review_commands(d, tracking_uri):
+            out.print(escape(command), soft_wrap=True, highlight=False)
 
 
 def print_status(result: dict[str, Any]) -> None:

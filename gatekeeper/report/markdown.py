@@ -118,13 +118,33 @@ def _review_lines(d: Decision) -> list[str]:
         return [said + (f": {r.comment}" if r.comment else "."), ""]
     if d.decision == "needs_review":
         pending = f" ({d.review.comment})" if d.review else ""
+        approve, reject = review_commands(d)
         return [
-            f"**Waiting for a reviewer{pending}.** Resume the paused flow run in the Prefect UI to "
-            f"approve or reject, or run `gatekeeper approve|reject --model {d.model_name} "
-            f"--version {d.candidate_version} --comment '...'`.",
+            f"**Waiting for a reviewer{pending}.** A run a deployment started is paused (state "
+            "`Paused`): open it in the Prefect UI, press **Resume** and answer the form. A run "
+            "started from the command line has ended (`NeedsReview`): decide with",
+            "",
+            "```bash",
+            approve,
+            reject,
+            "```",
             "",
         ]
     return []
+
+
+def review_commands(d: Decision, tracking_uri: str | None = None) -> tuple[str, str]:
+    """`gatekeeper approve` and `reject` for a candidate waiting for review, runnable as printed in a
+    POSIX shell (the reviewer is the login name; a tracking URI with a password is left to
+    $MLFLOW_TRACKING_URI, never printed)."""
+    where = ""
+    if tracking_uri and "@" not in tracking_uri:
+        where = f" --tracking-uri '{tracking_uri}'"
+    base = f"--model '{d.model_name}' --version {d.candidate_version}{where} --who \"$USER\""
+    return (
+        f"gatekeeper approve {base} --comment 'why it may replace the champion'",
+        f"gatekeeper reject {base} --comment 'why the champion stays'",
+    )
 
 
 def render_markdown(decision: Decision, links: dict[str, str] | None = None, image: str | None = None) -> str:

@@ -206,3 +206,29 @@ def test_a_gate_that_cannot_get_the_model_lock_fails_and_changes_nothing(tmp_pat
         ):
             run_gate(config)
     assert not (tmp_path / "mlflow.db").exists()  # nothing was loaded, trained or registered
+
+
+def test_the_next_step_printed_by_a_command_line_run_works_as_printed(
+    tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run started from the command line ends NeedsReview (nothing pauses); the terminal prints
+    the approve and reject commands, and the approve line, pasted into a shell, promotes."""
+    import os
+    import subprocess
+
+    from gatekeeper.demo.scenarios import write_config
+    from tests.integration.servers import BIN
+
+    config = needing_approval(tmp_path_factory.mktemp("review-pasted"), "review-pasted")
+    path = write_config(config, Path(config.workdir) / "gate.yaml")
+    assert main(["run", "--config", str(path)]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    [approve] = [line for line in lines if line.startswith("gatekeeper approve ")]
+    assert any(line.startswith("gatekeeper reject ") for line in lines)
+    env = {**os.environ, "USER": "ana", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", approve], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert aliases(config) == {"champion": "2", "previous-champion": "1"}
+    tags = mlflow_client(config).get_model_version(config.model_name, "2").tags
+    assert (tags["gate.review"], tags["gate.reviewer"]) == ("approved", "ana")

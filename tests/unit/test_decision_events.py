@@ -1,0 +1,52 @@
+"""What Prefect is told about a decision (`gatekeeper.report.events`): the final state's name, the
+run's tags and the event automations match (pure: no Prefect)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gatekeeper.decide.policy import decide
+from gatekeeper.report.events import EVENT_PREFIX, decision_event, run_tags, state_name
+from gatekeeper.report.markdown import review_commands
+from gatekeeper.vocabulary import DECISIONS, STATE_NAMES
+from tests.builders import evidence, make_config
+
+
+def test_every_decision_has_a_state_name_prefect_shows() -> None:
+    assert set(STATE_NAMES) == set(DECISIONS)
+    assert len(set(STATE_NAMES.values())) == len(DECISIONS)
+    assert all(name.isidentifier() and name[0].isupper() for name in STATE_NAMES.values())
+
+
+@pytest.mark.parametrize(("beta", "kind"), [((0.80, 0.82, 500), "promoted"), ((0.80, 0.70, 500), "rejected")])
+def test_the_event_names_the_decision_the_model_versions_segments_and_masks_passwords(beta, kind) -> None:
+    config = make_config()
+    decision = decide(evidence(beta=beta, champion_version="3"), config)
+    assert decision.decision == kind
+    links = {"MLflow tracking URI": "http://gate:s3cret@mlflow.internal:5000"}
+    spec = decision_event(decision, links)
+    assert spec.event == EVENT_PREFIX + kind
+    assert spec.resource["prefect.resource.id"] == f"gatekeeper.model.{config.model_name}"
+    assert all(isinstance(v, str) for v in spec.resource.values())
+    assert all(isinstance(v, str) for r in spec.related for v in r.values())
+    assert spec.payload["state"] == state_name(decision)
+    assert "s3cret" not in str(spec.payload)
+    assert {r["prefect.resource.role"] for r in spec.related} >= {"champion"}
+    if kind == "rejected":
+        found = [r for r in spec.related if r["prefect.resource.role"] == "segment-finding"]
+        assert [r["prefect.resource.name"] for r in found] == ["browser=chrome-beta"]
+    assert run_tags(decision) == [f"model:{config.model_name}", f"decision:{kind}"]
+
+
+def test_review_commands_name_every_required_flag_and_never_a_password() -> None:
+    decision = decide(evidence(), make_config())
+    approve, reject = review_commands(decision, "http://gate:s3cret@mlflow:5000")
+    assert approve.startswith("gatekeeper approve ")
+    assert reject.startswith("gatekeeper reject ")
+    for line in (approve, reject):
+        assert "--who" in line
+        assert "--model" in line
+        assert "--version" in line
+        assert "s3cret" not in line
+        assert "--tracking-uri" not in line
+    assert "--tracking-uri 'sqlite:///m.db'" in review_commands(decision, "sqlite:///m.db")[0]
