@@ -22,6 +22,7 @@ from typing import Any
 from cli import api
 from cli.printing import console, print_custody, print_decision, print_status
 from cli.webhook import add_webhook_commands
+from gatekeeper import __version__
 from gatekeeper.errors import ConfigError, GatekeeperError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -345,6 +346,27 @@ def cmd_labels_arrived(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- the parser
 
+EXAMPLES = {  # one per subcommand, shown by `gatekeeper COMMAND --help` (tests parse each one)
+    "run": "gatekeeper run --config examples/bank_marketing/gate.yaml",
+    "adopt": "gatekeeper adopt --config gate.yaml --version 7",
+    "demo": "gatekeeper demo --scenario hurts-key-segment",
+    "compare-scores": "gatekeeper compare-scores --scores scores.csv --label y --champion p_old "
+    "--candidate p_new --segments country --key country=NZ",
+    "init-expectations": "gatekeeper init-expectations --data reference.csv --target y "
+    "--out expectations/my_suite.json",
+    "approve": "gatekeeper approve --model fraud-detector --version 4 --who \"$USER\" --comment 'gain holds'",
+    "reject": "gatekeeper reject --model fraud-detector --version 4 --who \"$USER\" --comment 'hurts NZ'",
+    "automations": "gatekeeper automations install --webhook-url https://hooks.example.com/gate",
+    "labels-arrived": "gatekeeper labels-arrived --model bank-term-deposit --batch data/new_labels.csv",
+    "rollback": "gatekeeper rollback --model fraud-detector --reason 'alerts doubled since v4'",
+    "status": "gatekeeper status --model fraud-detector",
+    "verify": "gatekeeper verify --model fraud-detector",
+    "recover": "gatekeeper recover --model fraud-detector",
+    "webhook serve": "gatekeeper webhook serve --port 8787 --secret-env GATE_WEBHOOK_SECRET",
+    "webhook register": "gatekeeper webhook register --url http://gate-host:8787/mlflow-webhook "
+    "--secret-env GATE_WEBHOOK_SECRET",
+}
+
 REGISTRY_HELP = {
     "--tracking-uri": "MLflow (default: $MLFLOW_TRACKING_URI, else the workdir's)",
     "--workdir": "working folder (default ./.gatekeeper)",
@@ -361,10 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decide whether a retrained model may replace the champion in production.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"gatekeeper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, func: Command, help: str, *options: tuple[str, dict[str, Any]]) -> Any:
-        p = sub.add_parser(name, help=help, parents=[common])
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=f"example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[common],
+        )
         for flag, kwargs in options:
             aliases = ["--by"] if flag == "--who" else []  # --by: the flag's name before --who
             p.add_argument(flag, *aliases, **kwargs)

@@ -95,11 +95,26 @@ def cmd_webhook_register(args: argparse.Namespace) -> int:
 def add_webhook_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """`webhook serve` and `webhook register`, under the CLI's sub-commands `sub`."""
     webhook = sub.add_parser(
-        "webhook", help="run the gate when a new model version is registered", parents=[common]
+        "webhook",
+        help="run the gate when a new model version is registered",
+        description="Run the gate when a new model version is registered: `serve` receives MLflow's "
+        "webhook deliveries, `register` points MLflow at the receiver.",
+        parents=[common],
     )
     verbs = webhook.add_subparsers(dest="webhook_command", required=True)
+    from cli import EXAMPLES
+
+    def described(help: str, name: str) -> dict[str, Any]:
+        return {
+            "help": help,
+            "description": help[0].upper() + help[1:] + ".",
+            "epilog": f"example:\n  {EXAMPLES[name]}",
+            "formatter_class": argparse.RawDescriptionHelpFormatter,
+            "parents": [common],
+        }
+
     serve = verbs.add_parser(
-        "serve", help="receive MLflow's webhook deliveries, emit Prefect events", parents=[common]
+        "serve", **described("receive MLflow's webhook deliveries, emit Prefect events", "webhook serve")
     )
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (put TLS in front for others)")
@@ -108,7 +123,7 @@ def add_webhook_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-dir", default=".gatekeeper/webhook", help="where delivery ids are kept")
     serve.set_defaults(func=cmd_webhook_serve)
     register = verbs.add_parser(
-        "register", help="create the MLflow webhook pointing at the receiver", parents=[common]
+        "register", **described("create the MLflow webhook pointing at the receiver", "webhook register")
     )
     register.add_argument(
         "--url", required=True, help="the receiver, e.g. http://gate-host:8787/mlflow-webhook"
