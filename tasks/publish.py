@@ -8,7 +8,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
 from gatekeeper.report.events import decision_event, run_tags
-from gatekeeper.report.markdown import artifact_key, render_markdown, segment_rows
+from gatekeeper.report.markdown import artifact_key, render_markdown, rounded_segment_rows
 from tasks import gate_task
 
 
@@ -27,7 +27,7 @@ def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, 
         ),
         description=decision.summary(),
     )
-    rows = segment_rows(decision)
+    rows = rounded_segment_rows(decision)
     if rows:
         create_table_artifact(
             key=artifact_key(config.model_name, "segments"),

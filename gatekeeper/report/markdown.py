@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{_num(low, signed=True)}, {_num(high, signed=True)}]"
 
 
+def _interval_says_more(r: SegmentResult) -> bool:
+    """The segment's own interval excludes zero while its (multiplicity-corrected) status says no
+    change or not enough evidence."""
+    if r.ci_low is None or r.ci_high is None or r.status not in ("no_change", "inconclusive"):
+        return False
+    return r.ci_low > 0 or r.ci_high < 0
+
+
 def _clusters(d: Decision) -> str:
     method = (d.overall.method if d.overall else None) or ""
     return f" of whole clusters ({method.split(' over ')[-1]})" if " over " in method else ""
@@ -86,6 +95,24 @@ def segment_rows(decision: Decision) -> list[dict[str, Any]]:
         ]
     )
     return rows
+
+
+def rounded_segment_rows(decision: Decision) -> list[dict[str, Any]]:
+    """The evidence table for the Prefect UI: each row's numbers to the precision its interval
+    supports (two significant digits of the interval's width; four decimals without one)."""
+    out = []
+    for row in segment_rows(decision):
+        low, high = row.get("ci_low"), row.get("ci_high")
+        digits = 4
+        if isinstance(low, int | float) and isinstance(high, int | float) and high > low:
+            digits = int(min(6, max(2, 1 - math.floor(math.log10(high - low)))))
+        for column in ("champion", "candidate", "delta", "ci_low", "ci_high"):
+            if isinstance(row.get(column), float):
+                row[column] = round(row[column], digits)
+        if isinstance(row.get("churn"), float):
+            row["churn"] = round(row["churn"], 3)
+        out.append(row)
+    return out
 
 
 def segments_csv(decision: Decision) -> str:
@@ -147,6 +174,28 @@ def review_commands(d: Decision, tracking_uri: str | None = None) -> tuple[str, 
     )
 
 
+def grouped(reasons: list[Reason]) -> list[str]:
+    """Findings as a person reads them: one line per finding, overall first, then by segment. The
+    reasons about one column (a broken feature seen by the per-segment checks, the slice search and
+    a suite) are one finding: its first message, then every other check and segment that saw it."""
+    groups: dict[tuple[str, ...], list[Reason]] = {}
+    for r in reasons:
+        key = ("column", r.column) if r.column else ("check", r.check, r.segment or "")
+        groups.setdefault(key, []).append(r)
+    ordered = sorted(
+        groups.values(), key=lambda g: (g[0].segment not in (None, "overall"), g[0].segment or "")
+    )
+    lines = []
+    for group in ordered:
+        first, rest = group[0], group[1:]
+        line = f"- {first.text(code=True)}"
+        if rest:
+            seen = sorted({f"`{r.check}`" + (f" [{r.segment}]" if r.segment else "") for r in rest})
+            line += f" (also: {', '.join(seen)})"
+        lines.append(line)
+    return lines
+
+
 def render_markdown(decision: Decision, links: dict[str, str] | None = None, image: str | None = None) -> str:
     """Decision and reasons first, then the evidence table, then where to look."""
     d = decision
@@ -168,14 +217,7 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "",
         ]
     lines += ["## Why", ""]
-    lines += [f"- {r.text(code=True)}" for r in d.reasons] or ["- (no reasons recorded)"]
-    if d.warnings:
-        lines += ["", "## Warnings", ""]
-        lines += [f"- `{w.check}`: {w.message}" for w in d.warnings]
-    if d.diagnosis:
-        lines += ["", "## Diagnosis", ""]
-        for diagnosis in d.diagnosis:
-            lines.append(f"- **{diagnosis.kind}**: {diagnosis.evidence}. {diagnosis.advice or ''}".rstrip())
+    lines += grouped(d.reasons) or ["- (no reasons recorded)"]
     if d.quarantine:
         lines += ["", f"The failing data was copied to quarantine: `{d.quarantine}` (nothing was deleted)."]
     rows = ordered_segments(d)
@@ -191,14 +233,38 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "| segment | key | n | champion | candidate | delta | interval | status | rows needed | churn |",
             "|---|---|---:|---:|---:|---:|---|---|---:|---:|",
         ]
+        disagree = False
         for r in rows:
+            mark = ""
+            if _interval_says_more(r):
+                mark, disagree = " †", True
+            needed = "" if r.status in ("improved", "regressed") else (r.rows_needed or "")
             lines.append(
                 f"| {r.segment} | {'yes' if r.key else ''} | {r.n} | {_num(r.champion)} | "
                 f"{_num(r.candidate)} | {_num(r.delta, signed=True)} | {_interval(r.ci_low, r.ci_high)} | "
-                f"{r.status} | {r.rows_needed or ''} | {'' if r.churn is None else f'{r.churn:.1%}'} |"
+                f"{r.status}{mark} | {needed} | {'' if r.churn is None else f'{r.churn:.1%}'} |"
             )
+        if disagree:
+            lines += [
+                "",
+                f"† The interval excludes zero, the status does not say so: statuses are corrected for "
+                f"testing every segment ({_CORRECTION[d.correction]}), the intervals are each segment's own. "
+                "The change did not survive the correction.",
+            ]
+        lines += [
+            "",
+            "`rows needed`: evaluation rows for the interval to reach a verdict at the observed delta "
+            "(shown where there is none yet).",
+        ]
         if image:
             lines += ["", f"![segment forest plot: delta and interval per segment]({image})"]
+    if d.diagnosis:
+        lines += ["", "## Diagnosis", ""]
+        for diagnosis in d.diagnosis:
+            lines.append(f"- **{diagnosis.kind}**: {diagnosis.evidence}. {diagnosis.advice or ''}".rstrip())
+    if d.warnings:
+        lines += ["", "## Warnings (reported, not deciding)", ""]
+        lines += grouped(d.warnings)
     lines += _secondary_lines(d, rows)
     lines += class_lines(d, rows)
     gaps = [c for c in d.checks if c.check == "segment_gap"]
