@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import copy
 import importlib
 import logging
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cli import api
-from cli.printing import console, print_custody, print_decision, print_status
+from cli.printing import console, print_custody, print_decision, print_status, print_where_to_look
 from cli.webhook import add_webhook_commands
 from gatekeeper import __version__
 from gatekeeper.errors import ConfigError, GatekeeperError
@@ -36,14 +37,21 @@ def _quiet_environment() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
-class _NoTraceback(logging.Filter):
-    """Keep Prefect's log line of a failure, drop its traceback (shown with --debug)."""
+class _NoTraceback(logging.Formatter):
+    """Prefect's log line of a failure without its traceback (shown with --debug), formatted by the
+    handler's own formatter from a copy: the record itself is left whole for every other handler (a
+    filter that cleared it also cleared it for handlers it shares a logger with)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        if "\nTraceback" in str(record.msg):
-            record.msg = str(record.msg).split("\nTraceback")[0]
-        return True
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        quiet = copy.copy(record)
+        quiet.exc_info, quiet.exc_text = None, None
+        if "\nTraceback" in str(quiet.msg):
+            quiet.msg = str(quiet.msg).split("\nTraceback")[0]
+        return self.inner.format(quiet)
 
 
 def _preload(*modules: str) -> None:
@@ -72,11 +80,16 @@ def run_gate(config: Any, debug: bool = False) -> Any:
     api.wait_ready()
 
     if not debug:
-        for name in [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]:
-            for handler in logging.getLogger(name).handlers:
-                if not any(isinstance(f, _NoTraceback) for f in handler.filters):
-                    handler.addFilter(_NoTraceback())
+        quiet_prefect_tracebacks()
     return retraining_gate(config)
+
+
+def quiet_prefect_tracebacks() -> None:
+    """Prefect's handlers print a failure's line without its traceback (idempotent)."""
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]:
+        for handler in logging.getLogger(name).handlers:
+            if not isinstance(handler.formatter, _NoTraceback):
+                handler.setFormatter(_NoTraceback(handler.formatter))
 
 
 def _registry_uri(args: argparse.Namespace) -> str:
@@ -117,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
     decision = run_gate(config, args.debug)
     print_decision(decision, write_decision(decision, output), config.resolved_tracking_uri)
+    print_where_to_look(decision, config.resolved_tracking_uri)
     return EXIT_OK
 
 
@@ -178,6 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         last = args.output and i == len(steps)
         output = Path(args.output) if last else workdir / "decisions" / f"{model}-{name}.json"
         print_decision(decision, write_decision(decision, output), config.resolved_tracking_uri)
+    print_where_to_look(decision, config.resolved_tracking_uri)
     return EXIT_OK
 
 

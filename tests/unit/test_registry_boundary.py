@@ -123,3 +123,29 @@ def test_a_password_in_a_library_message_or_traceback_is_masked_in_every_log_rec
     assert "pw-123" not in caplog.text
     assert "http://ana:***@127.0.0.1:9" in caplog.text
     assert "API request to http://ana:***@127.0.0.1:9/api failed" in caplog.text  # the traceback, masked
+
+
+def test_quieting_prefect_s_tracebacks_leaves_every_other_handler_the_whole_record(caplog) -> None:
+    """The CLI drops tracebacks from Prefect's console lines; a handler Prefect shares with the root
+    logger used to clear the record itself, so the next handler (here pytest's) lost the traceback:
+    the masking test above failed whenever a gate run had happened earlier in its process."""
+    import logging
+
+    from cli import quiet_prefect_tracebacks
+
+    shared = logging.StreamHandler()
+    prefect_logger = logging.getLogger("prefect.test-shared")
+    prefect_logger.addHandler(shared)
+    logging.getLogger().handlers.insert(0, shared)  # before pytest's, as Prefect's were set up first
+    try:
+        quiet_prefect_tracebacks()
+        quiet_prefect_tracebacks()
+        try:
+            raise ValueError("the cause")
+        except ValueError:
+            logging.getLogger("another-library").exception("it failed")
+        assert "ValueError: the cause" in caplog.text
+        assert "Traceback" not in shared.format(caplog.records[-1])
+    finally:
+        prefect_logger.removeHandler(shared)
+        logging.getLogger().removeHandler(shared)
