@@ -37,21 +37,13 @@ def _quiet_environment() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
-class _NoTraceback(logging.Formatter):
-    """Prefect's log line of a failure without its traceback (shown with --debug), formatted by the
-    handler's own formatter from a copy: the record itself is left whole for every other handler (a
-    filter that cleared it also cleared it for handlers it shares a logger with)."""
-
-    def __init__(self, inner: logging.Formatter | None) -> None:
-        super().__init__()
-        self.inner = inner or logging.Formatter()
-
-    def format(self, record: logging.LogRecord) -> str:
-        quiet = copy.copy(record)
-        quiet.exc_info, quiet.exc_text = None, None
-        if "\nTraceback" in str(quiet.msg):
-            quiet.msg = str(quiet.msg).split("\nTraceback")[0]
-        return self.inner.format(quiet)
+def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of `record` without its traceback (the record itself stays whole for other handlers)."""
+    quiet = copy.copy(record)
+    quiet.exc_info, quiet.exc_text = None, None
+    if "\nTraceback" in str(quiet.msg):
+        quiet.msg = str(quiet.msg).split("\nTraceback")[0]
+    return quiet
 
 
 def _preload(*modules: str) -> None:
@@ -85,11 +77,24 @@ def run_gate(config: Any, debug: bool = False) -> Any:
 
 
 def quiet_prefect_tracebacks() -> None:
-    """Prefect's handlers print a failure's line without its traceback (idempotent)."""
-    for name in [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]:
-        for handler in logging.getLogger(name).handlers:
-            if not isinstance(handler.formatter, _NoTraceback):
-                handler.setFormatter(_NoTraceback(handler.formatter))
+    """Prefect's handlers (its console handler sits on the root logger, its API handlers on its own
+    loggers) print and store a failure's line without its traceback (shown with --debug). Each
+    handles a copy of the record: a filter that cleared the record itself cleared it for every
+    handler after it, pytest's and other libraries' included (idempotent)."""
+    loggers = [logging.getLogger(n) for n in logging.root.manager.loggerDict if n.startswith("prefect")]
+    for logger in [logging.getLogger(), *loggers]:
+        for handler in logger.handlers:
+            if getattr(handler, "_gatekeeper_quiet", False) or not type(handler).__module__.startswith(
+                "prefect"
+            ):
+                continue
+            handle = handler.handle
+
+            def quiet_handle(record: logging.LogRecord, handle: Any = handle) -> Any:
+                return handle(_without_traceback(record))
+
+            handler.handle = quiet_handle  # type: ignore[method-assign]
+            handler._gatekeeper_quiet = True  # type: ignore[attr-defined]
 
 
 def _registry_uri(args: argparse.Namespace) -> str:

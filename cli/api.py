@@ -28,6 +28,7 @@ from gatekeeper import PRIVATE_PREFECT_API
 from gatekeeper.errors import GatekeeperError
 
 STARTUP_TIMEOUT_S = 60.0
+LOCAL_UI = "http://127.0.0.1:4200"  # where `prefect server start` serves the local database
 _process: subprocess.Popen[bytes] | None = None
 
 
@@ -65,6 +66,9 @@ def start() -> None:
     _process = _launch(port)
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     os.environ[PRIVATE_PREFECT_API] = "1"
+    # the private API keeps its runs in Prefect's local database, which `prefect server start` serves
+    # at its default address: Prefect's "View at" links point there, not at this short-lived port
+    os.environ.setdefault("PREFECT_UI_URL", LOCAL_UI)
     atexit.register(stop)
 
 

@@ -100,3 +100,40 @@ def print_custody(custody: dict[str, Any]) -> None:
         out.print(f"[bold red]WARNING[/] {escape(problem)}")
     if custody.get("last_move"):
         out.print(f"last alias move by the gate: {escape(custody['last_move'])}")
+
+
+def print_where_to_look(decision: Decision, tracking_uri: str) -> None:
+    """How to open the run in the Prefect UI and the model in the MLflow UI, as commands that work."""
+    import os
+
+    from cli.api import LOCAL_UI
+    from gatekeeper import PRIVATE_PREFECT_API
+    from gatekeeper.errors import redact
+
+    out = console()
+    run = decision.prefect_flow_run_id
+    if run:
+        if os.environ.get(PRIVATE_PREFECT_API):
+            out.print(
+                f"Prefect UI: run [bold]prefect server start[/] (it serves the local database this run is "
+                f"kept in), then open {LOCAL_UI}/runs/flow-run/{run}",
+                soft_wrap=True,
+                highlight=False,
+            )
+        else:
+            ui = os.environ.get("PREFECT_UI_URL") or (os.environ.get("PREFECT_API_URL") or "").removesuffix(
+                "/api"
+            )
+            out.print(f"Prefect UI: {ui}/runs/flow-run/{run}", soft_wrap=True, highlight=False)
+    model = decision.model_name
+    version = decision.candidate_version
+    page = f"#/models/{model}" + (f"/versions/{version}" if version else "")
+    if tracking_uri.startswith(("http://", "https://")):
+        out.print(f"MLflow UI: {redact(tracking_uri).rstrip('/')}/{page}", soft_wrap=True, highlight=False)
+    else:
+        out.print(
+            f"MLflow UI: run [bold]mlflow ui --backend-store-uri '{tracking_uri}' --port 5000[/], then open "
+            f"http://127.0.0.1:5000/{page}",
+            soft_wrap=True,
+            highlight=False,
+        )

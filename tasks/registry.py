@@ -30,7 +30,12 @@ REMOTE_RETRIES = {"retries": 2, "retry_delay_seconds": 3, "retry_condition_fn": 
 def start_gate_run(config: GateConfig, tables: GateTables, flow_run_id: str | None) -> str:
     """Open the MLflow run that holds this gate run's params, data hashes and decision."""
     rows = {n: tables.n_evaluation if n == "evaluation" else len(tables.table(n)) for n in tables.hashes}
-    run_id = runs.open_run(config, tables.hashes, rows, flow_run_id)
+    frames = {
+        name: (tables.table(name), tables.paths.get(name, name))
+        for name in tables.hashes
+        if not (name == "evaluation" and tables.lazy_evaluation is not None)  # on Dask: not one frame
+    }
+    run_id = runs.open_run(config, tables.hashes, rows, flow_run_id, frames)
     get_run_logger().info("MLflow run %s at %s", run_id, redact(config.resolved_tracking_uri))
     return run_id
 

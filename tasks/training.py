@@ -15,6 +15,8 @@ from gatekeeper.train.models import TrainedModel
 from gatekeeper.train.pipeline import fit_candidate, sample_weights
 from tasks import gate_task
 
+EXAMPLE_ROWS = 5  # training rows logged with the model as its input example
+
 
 @gate_task
 def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
@@ -44,4 +46,10 @@ def train_candidate(config: GateConfig, tables: GateTables) -> TrainedModel:
     if config.task == "classification":
         classes = [c.item() if hasattr(c, "item") else c for c in np.unique(frame[config.target])]
     logger.info("candidate trained in %.1f s", time.perf_counter() - started)
-    return TrainedModel(model=model, features=features, classes=classes, n_train=len(frame))
+    return TrainedModel(
+        model=model,
+        features=features,
+        classes=classes,
+        n_train=len(frame),
+        example=frame[features].head(EXAMPLE_ROWS).reset_index(drop=True),
+    )

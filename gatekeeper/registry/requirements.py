@@ -5,7 +5,9 @@ module it loads (about 4 s per registration). A fitted scikit-learn model says w
 more cheaply: the packages that define each object it holds (pipeline steps, their parameters,
 functions passed to transformers, fitted attributes). Those packages, the ones scikit-learn
 models always need to load (numpy, scipy, pandas, cloudpickle) and mlflow, pinned to the installed
-versions, are what the model's `requirements.txt` lists.
+versions, are what the model's `requirements.txt` lists. The gate's own package is not among them:
+its functions in a model (the default pipeline's text conversion) are pickled by value
+(`versions.register_model`), so a serving environment never needs a package no index serves.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 ALWAYS = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy")
+OWN = "retraining-gatekeeper"  # never required: the gate's own functions are pickled with the model
 _ATOMIC = (str, bytes, int, float, complex, bool, type(None))
 
 
@@ -50,6 +53,7 @@ def pip_requirements(model: Any) -> list[str]:
     known = _distributions()
     for module in set(_modules(model, set())):
         names.update(known.get(module, []))
+    names.discard(OWN)
     pinned = []
     for name in sorted(names, key=str.lower):
         try:

@@ -6,7 +6,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -17,6 +17,9 @@ from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, registry_errors
 from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
 from gatekeeper.report.markdown import render_markdown, segments_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FOREST_PLOT = "segment_forest.png"
 
@@ -51,10 +54,18 @@ def experiment_id(client: Any, config: GateConfig) -> str:
     return str(client.create_experiment(config.experiment_name, artifact_location=location))
 
 
+DATASET_CONTEXT = {"train": "training", "new_labels": "training", "evaluation": "evaluation"}
+
+
 def open_run(
-    config: GateConfig, hashes: dict[str, str], rows: dict[str, int], flow_run_id: str | None
+    config: GateConfig,
+    hashes: dict[str, str],
+    rows: dict[str, int],
+    flow_run_id: str | None,
+    tables: dict[str, tuple[pd.DataFrame, str]] | None = None,
 ) -> str:
-    """Create the MLflow run of one gate run: every config key, data hashes and sizes, gate.yaml."""
+    """Create the MLflow run of one gate run: every config key, data hashes and sizes, gate.yaml, and
+    each table in `tables` (name -> frame, source) as an MLflow dataset input (its sha256 the digest)."""
     from mlflow.entities import Param, RunTag
 
     uri = config.resolved_tracking_uri
@@ -78,7 +89,32 @@ def open_run(
             tags=[RunTag(f"gate.data.{n}.sha256", h) for n, h in hashes.items()],
         )
         client.log_text(run_id, config_text(config), "gate.yaml")
+        if tables:
+            client.log_inputs(run_id, datasets=_dataset_inputs(config, tables, hashes))
         return run_id
+
+
+def _dataset_inputs(
+    config: GateConfig, tables: dict[str, tuple[pd.DataFrame, str]], hashes: dict[str, str]
+) -> list[Any]:
+    """The tables as MLflow datasets (schema, rows, source; the gate's sha256 as digest), each tagged
+    with its context: `training` (the reference and the new labels), `evaluation`."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    inputs = []
+    for name, (frame, source) in tables.items():
+        dataset = from_pandas(
+            frame,
+            source=redact(source),
+            name=name,
+            targets=config.target if config.target in frame.columns else None,
+            digest=hashes.get(name, "")[:36] or None,
+        )
+        tags = [InputTag(MLFLOW_DATASET_CONTEXT, DATASET_CONTEXT.get(name, name))]
+        inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=tags))
+    return inputs
 
 
 def end_stale_runs(client: Any, exp_id: str, model_name: str) -> list[str]:
@@ -263,5 +299,34 @@ def record_decision(config: GateConfig, decision: Decision) -> dict[str, str]:
                 RunTag("gate.candidate_version", decision.candidate_version or ""),
             ],
         )
+        # the run's name says what it decided (a bootstrap and a gate run of one model no longer
+        # share one), and the version's description carries the verdict a person reads first
+        client.update_run(run_id, name=run_name(decision, run.info.start_time))
+        if decision.candidate_version is not None:
+            client.update_model_version(
+                config.model_name, decision.candidate_version, description=version_description(decision)
+            )
         client.set_terminated(run_id, "FINISHED")
         return links
+
+
+def run_name(decision: Decision, started_ms: int | None) -> str:
+    """`<decision>-<model>-<UTC start>`, e.g. `promoted-fraud-detector-20261206-1404`."""
+    import datetime as dt
+
+    stamp = dt.datetime.fromtimestamp((started_ms or 0) / 1000, tz=dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{decision.decision.replace('_', '-')}-{decision.model_name}-{stamp}"
+
+
+def version_description(decision: Decision) -> str:
+    """The verdict and its reasons, as the MLflow UI shows a model version's description (markdown)."""
+    from gatekeeper.errors import redact
+
+    lines = [f"**{decision.decision.upper()}** by the retraining gatekeeper: {decision.summary()}.", ""]
+    lines += [f"- {redact(r.text(code=True))}" for r in decision.reasons[:20]]
+    if decision.overall is not None and decision.overall.delta is not None:
+        o = decision.overall
+        interval = "" if o.ci_low is None or o.ci_high is None else f" [{o.ci_low:+.4f}, {o.ci_high:+.4f}]"
+        lines += ["", f"{decision.primary_metric}: delta {o.delta:+.4f}{interval} on {o.n} evaluation rows."]
+    lines += ["", f"decision.json and report.md: MLflow run {decision.mlflow_run_id}."]
+    return "\n".join(lines)[:5000]

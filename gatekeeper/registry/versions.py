@@ -3,11 +3,13 @@ flavor, adopt a hand-promoted champion, promote."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +46,15 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
             # MLflow warns about pickle on every save; the choice is deliberate, so it is said here once.
             logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
             # explicit requirements: MLflow's inference imports the model in a subprocess (~4 s)
-            mlflow.sklearn.save_model(
-                candidate.model,
-                str(path),
-                serialization_format="cloudpickle",
-                pip_requirements=pip_requirements(candidate.model),
-            )
+            with own_code_by_value():
+                mlflow.sklearn.save_model(
+                    candidate.model,
+                    str(path),
+                    serialization_format="cloudpickle",
+                    pip_requirements=pip_requirements(candidate.model),
+                    signature=_signature(candidate),
+                    input_example=candidate.example,
+                )
             client.log_artifacts(run_id, str(path), "model")
         client.log_metric(run_id, "train_rows", candidate.n_train)
         ensure_registered_model(client, config.model_name)
@@ -65,6 +70,35 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
         ).version
         client.set_registered_model_alias(config.model_name, CHALLENGER, version)
         return str(version)
+
+
+@contextlib.contextmanager
+def own_code_by_value() -> Iterator[None]:
+    """While saving: the gate's own functions and classes in a model (the default pipeline's text
+    conversion) are pickled by value, so the model loads where this package is not installed."""
+    import cloudpickle  # type: ignore[import-untyped]
+
+    import gatekeeper
+
+    cloudpickle.register_pickle_by_value(gatekeeper)
+    try:
+        yield
+    finally:
+        cloudpickle.unregister_pickle_by_value(gatekeeper)
+
+
+def _signature(candidate: TrainedModel) -> Any:
+    """The model's input and output schema, inferred from its example rows and its outputs on them."""
+    from mlflow.models import infer_signature
+
+    if candidate.example is None or not len(candidate.example):
+        return None
+    model = candidate.model
+    scores = model.predict_proba if hasattr(model, "predict_proba") else model.predict
+    try:
+        return infer_signature(candidate.example, scores(candidate.example))
+    except Exception:  # a model that cannot score its own training rows is judged later, not here
+        return None
 
 
 def ensure_registered_model(client: Any, name: str) -> None:

@@ -26,6 +26,7 @@ class TrainedModel:
     flavor: str | None = None  # the MLflow flavor it was loaded with (None: trained in this run)
     record: str | None = None  # the gate's record of a registered version: "gated", "adopted", "untrusted"
     custody: tuple[str, ...] = ()  # why a champion is not in the gate's custody (moved or edited outside it)
+    example: Any = None  # a few training rows of the features (the logged model's input example)
 
     @property
     def needs_adoption(self) -> bool:

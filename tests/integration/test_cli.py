@@ -87,3 +87,63 @@ def test_labels_arrived_without_a_prefect_server_refuses(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
     bad = _gatekeeper("labels-arrived", "--model", "bank term", "--batch", str(batch), cwd=tmp_path)
     assert "--model must be a registered model name" in bad.stderr
+
+
+def test_the_demo_says_how_to_open_both_uis_and_following_it_shows_the_verdict(tmp_path: Path) -> None:
+    """`gatekeeper demo` prints how to open the run in the Prefect UI and the model in the MLflow UI;
+    doing what it says (a Prefect server on the local database, `mlflow ui` on the printed store)
+    serves the run, in a state named after the decision, and the registered model."""
+    import re
+
+    import httpx
+
+    from tests.integration.servers import free_port, wait_until
+
+    result = _gatekeeper("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("Prefect UI:", "MLflow UI:"))]
+    prefect_line = [line for line in lines if line.startswith("Prefect UI:")][-1]
+    mlflow_line = [line for line in lines if line.startswith("MLflow UI:")][-1]
+    assert "prefect server start" in prefect_line
+    run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", prefect_line).group(1)
+    store = re.search(r"--backend-store-uri '([^']+)'", mlflow_line).group(1)
+    assert "#/models/demo-improves/versions/" in mlflow_line
+    # no link anywhere to the private API's port, gone when the command exited
+    assert not re.search(r"127\.0\.0\.1:(?!4200\b)\d+/runs", result.stdout + result.stderr)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    prefect_port, mlflow_port = free_port(), free_port()
+    bin_dir = Path(sys.executable).parent
+    servers = [
+        subprocess.Popen(
+            [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", store, "--host", "127.0.0.1",
+             "--port", str(mlflow_port)],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
+    ]  # fmt: skip
+    try:
+        run = wait_until(
+            "the demo's run served by prefect server",
+            lambda: httpx.get(f"http://127.0.0.1:{prefect_port}/api/flow_runs/{run_id}", timeout=5).json(),
+            timeout=180,
+        )
+        assert run["state"]["name"] == "Promoted"
+        model = wait_until(
+            "the demo's model served by mlflow ui",
+            lambda: httpx.get(
+                f"http://127.0.0.1:{mlflow_port}/api/2.0/mlflow/registered-models/get",
+                params={"name": "demo-improves"},
+                timeout=5,
+            ).json(),
+            timeout=180,
+        )
+        assert {a["alias"] for a in model["registered_model"]["aliases"]} >= {"champion"}
+    finally:
+        for process in servers:
+            process.terminate()
+        for process in servers:
+            process.wait(timeout=60)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+import yaml
 
 from gatekeeper.report.markdown import artifact_key
 from gatekeeper.vocabulary import SegmentStatus
@@ -219,3 +220,38 @@ def test_each_run_ends_in_a_state_named_after_its_decision_with_its_tags_and_eve
             if r["prefect.resource.role"] == "segment-finding"
         }
         assert "browser=chrome-beta" in segments
+
+
+def test_mlflow_holds_what_its_docs_teach(improves) -> None:
+    """Signature and input example on the logged model, the three tables as dataset inputs of the
+    gate run, the verdict in the version's description, a run name per decision, and requirements a
+    serving environment can install: the model loads where this package cannot be imported."""
+    import subprocess
+    import sys
+
+    first, result, config = improves
+    client = mlflow_client(config)
+    version = client.get_model_version(config.model_name, result["candidate_version"])
+    assert version.description.startswith("**PROMOTED** by the retraining gatekeeper")
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.info.run_name.startswith(f"promoted-{config.model_name}-")
+    assert client.get_run(first["mlflow_run_id"]).info.run_name.startswith(f"bootstrap-{config.model_name}-")
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"train", "new_labels", "evaluation"}
+    contexts = {name: {t.key: t.value for t in d.tags}["mlflow.data.context"] for name, d in inputs.items()}
+    assert contexts == {"train": "training", "new_labels": "training", "evaluation": "evaluation"}
+    model_dir = Path(client.download_artifacts(result["mlflow_run_id"], "model"))
+    meta = yaml.safe_load((model_dir / "MLmodel").read_text())
+    assert "signature" in meta
+    assert meta["signature"]["inputs"]
+    assert "saved_input_example_info" in meta
+    requirements = (model_dir / "requirements.txt").read_text()
+    assert "retraining-gatekeeper" not in requirements
+    blocked = (
+        "import sys; sys.modules['gatekeeper'] = None; import mlflow.sklearn, pandas as pd; "
+        f"m = mlflow.sklearn.load_model({str(model_dir)!r}); "
+        f"x = pd.read_json({str(model_dir / 'input_example.json')!r}, orient='split'); "
+        "print(m.predict_proba(x).shape)"
+    )
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
