@@ -30,7 +30,7 @@ from gatekeeper.serialize import jsonable
 from gatekeeper.stats.bootstrap import SegmentComparison
 from gatekeeper.vocabulary import PROMOTING, Check, DecisionValue, DiagnosisKind, Effect, SegmentStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: p_regressed / p_improved named p_value_regressed / p_value_improved
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class SegmentResult:
     ci_high: float | None = None
     key: bool = False
     max_regression: float | None = None
-    p_regressed: float | None = None
-    p_improved: float | None = None
+    p_value_regressed: float | None = None  # corrected p-value of `regressed` (small: evidence)
+    p_value_improved: float | None = None  # corrected p-value of `improved` (not a probability of it)
     undefined_reason: str | None = None
     method: str | None = None
     secondary: dict[str, MetricComparison] = field(default_factory=dict)
@@ -229,6 +229,8 @@ def read_decision(data: str | bytes | dict[str, Any], source: str = "decision.js
         )
     if version == 1:
         data = _migrate_v1(data)
+    if version < 3:
+        data = _migrate_v2(data)
     try:
         decision: Decision = _build(Decision, data)
         return decision
@@ -245,6 +247,24 @@ def _effect_v1(check: dict[str, Any]) -> Effect:
         outcome = check.get("outcome") or "block"
         return typing.cast(Effect, outcome)
     return "warn"
+
+
+def _migrate_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Versions 1 and 2 named two p-values as if they were probabilities: `p_regressed`, `p_improved`."""
+    renames = {"p_regressed": "p_value_regressed", "p_improved": "p_value_improved"}
+
+    def renamed(row: Any) -> Any:
+        if not isinstance(row, dict):
+            return row
+        return {renames.get(k, k): v for k, v in row.items()}
+
+    out = dict(data)
+    out["overall"] = renamed(out.get("overall"))
+    for key in ("segments", "time_folds"):
+        if isinstance(out.get(key), list):
+            out[key] = [renamed(row) for row in out[key]]
+    out["schema_version"] = SCHEMA_VERSION
+    return out
 
 
 def _migrate_v1(data: dict[str, Any]) -> dict[str, Any]:

@@ -37,8 +37,8 @@ class Judged:
     status: SegmentStatus
     ci_low: float | None = None
     ci_high: float | None = None
-    p_regressed: float | None = None
-    p_improved: float | None = None
+    p_value_regressed: float | None = None  # corrected: small supports `regressed`
+    p_value_improved: float | None = None  # corrected: small supports `improved`
 
 
 def raw_p_values(delta: PairedDelta, tolerance: float) -> tuple[float, float] | None:

@@ -81,3 +81,24 @@ def test_a_config_that_is_not_a_mapping_names_the_file(tmp_path: Path, body: str
     path.write_text(body)
     with pytest.raises(ConfigError, match=r"gate\.yaml' must hold a mapping of keys"):
         load_config(path)
+
+
+def test_a_version_2_decision_reads_its_p_values_under_their_honest_names() -> None:
+    """Schema 2 called two corrected p-values `p_regressed` / `p_improved` (an improved segment showed
+    `p_improved: 0.0`); schema 3 names them `p_value_*` and reads the old names."""
+    from dataclasses import replace
+
+    decision = read_decision(V1.read_text())
+    assert decision.overall is not None
+    row = replace(decision.overall, p_value_improved=0.001, p_value_regressed=0.9)
+    written = decision_to_dict(replace(decision, overall=row, segments=[replace(row, segment="a=b")]))
+    assert {"p_value_improved", "p_value_regressed"} <= set(written["overall"])
+    old = json.loads(json.dumps(written))
+    old["schema_version"] = 2
+    for part in (old["overall"], *old["segments"]):
+        part["p_improved"], part["p_regressed"] = part.pop("p_value_improved"), part.pop("p_value_regressed")
+    again = read_decision(old)
+    assert again.overall is not None
+    assert (again.overall.p_value_improved, again.overall.p_value_regressed) == (0.001, 0.9)
+    assert again.segments[0].p_value_improved == 0.001
+    assert again.schema_version == SCHEMA_VERSION == 3
