@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prefect import get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
@@ -27,6 +27,12 @@ def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, 
         ),
         description=decision.summary(),
     )
+    if picture.startswith(("http://", "https://")):  # served by the MLflow server: shown in the UI
+        create_image_artifact(
+            image_url=picture,
+            key=artifact_key(config.model_name, "forest-plot"),
+            description=f"{config.primary_metric}: candidate - champion per segment, with intervals",
+        )
     rows = rounded_segment_rows(decision)
     if rows:
         create_table_artifact(

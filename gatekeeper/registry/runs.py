@@ -16,12 +16,12 @@ from gatekeeper.errors import DecisionFormatError, RegistryError, RegistryNotFou
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, registry_errors
 from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
-from gatekeeper.report.markdown import render_markdown, segments_csv
+from gatekeeper.report.markdown import FOREST_PLOT_FILE, render_markdown, segments_csv
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FOREST_PLOT = "segment_forest.png"
+FOREST_PLOT = FOREST_PLOT_FILE
 
 
 def _flat_params(config: GateConfig) -> dict[str, str]:

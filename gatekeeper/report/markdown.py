@@ -38,6 +38,9 @@ SEGMENT_COLUMNS = [
 ]
 
 
+FOREST_PLOT_FILE = "segment_forest.png"
+
+
 def artifact_key(model_name: str, suffix: str = "") -> str:
     """Stable Prefect artifact key from the model name (lowercase letters, digits, dashes)."""
     slug = re.sub(r"[^a-z0-9]+", "-", model_name.lower()).strip("-") or "model"
@@ -376,6 +379,12 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
         links.setdefault("MLflow run", d.mlflow_run_id)
     if d.prefect_flow_run_id:
         links.setdefault("Prefect flow run", d.prefect_flow_run_id)
+    plot = links.get("segment forest plot", "")
+    if plot and not plot.startswith(("http://", "https://")):
+        # a file on the machine that ran the gate: no browser reaches it from the Prefect UI
+        links["segment forest plot"] = (
+            f"`{FOREST_PLOT_FILE}` in the MLflow run's artifacts (the evidence table above is its data)"
+        )
     if links:
         lines += ["", "## Where to look", ""] + [f"- {k}: {v}" for k, v in links.items()]
     return "\n".join(lines) + "\n"

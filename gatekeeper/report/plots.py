@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 from gatekeeper.decide.decision import Decision, SegmentResult
 from gatekeeper.report.markdown import ordered_segments
@@ -33,6 +34,9 @@ def plotted_segments(decision: Decision) -> list[SegmentResult]:
     return head + (rest + sorted(thin, key=lambda r: -r.n))[:room]
 
 
+LABEL_WIDTH = 44  # characters of a segment label per line: long labels wrap instead of squeezing the plot
+
+
 def forest_plot(decision: Decision) -> bytes | None:
     """Delta and interval of each plotted segment as a PNG; None without a comparison."""
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
@@ -42,7 +46,11 @@ def forest_plot(decision: Decision) -> bytes | None:
         return None
     rows = [r for r in ordered_segments(decision) if r.delta is not None]
     higher_is_better = decision.thresholds.higher_is_better
-    height = 1.2 + 0.32 * len(shown)
+    labels = [
+        "\n".join(textwrap.wrap(f"{'★ ' if r.key else ''}{r.segment} (n={r.n}, {r.status})", LABEL_WIDTH))
+        for r in reversed(shown)
+    ]
+    height = 1.2 + 0.32 * len(shown) + 0.16 * sum(label.count("\n") for label in labels)
     fig = Figure(figsize=(7.2, height), dpi=110)  # ~790 px: fits the Prefect UI's column
     ax = fig.add_subplot()
     for y, r in enumerate(reversed(shown)):
@@ -52,7 +60,6 @@ def forest_plot(decision: Decision) -> bytes | None:
         hi = r.ci_high if r.ci_high is not None else delta
         ax.plot([lo, hi], [y, y], color=colour, linewidth=2)
         ax.plot([delta], [y], marker="D" if r.key else "o", color=colour, markersize=6)
-    labels = [f"{'★ ' if r.key else ''}{r.segment} (n={r.n}, {r.status})" for r in reversed(shown)]
     ax.set_yticks(range(len(shown)), labels, fontsize=8)
     for tick, r in zip(ax.get_yticklabels(), reversed(shown), strict=True):
         if r.key or r.segment == "overall":
@@ -65,14 +72,15 @@ def forest_plot(decision: Decision) -> bytes | None:
         fontsize=9,
     )
     hidden = len(rows) - len(shown)
-    ax.set_title(
+    title = (
         f"{decision.model_name}: {decision.decision}  (★ key segment"
         + (f"; {hidden} smaller changes not shown" if hidden else "")
-        + ")",
-        fontsize=10,
+        + ")"
     )
+    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10, loc="left")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    # the box grows to hold long segment labels, the title and the axis label: nothing is cut off
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()

@@ -495,6 +495,11 @@ def show_report(browser: Browser, servers: Servers, run: dict[str, Any], model: 
 
 def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, page) -> None:
     first = two_arrivals[0]
+    # the runs list tells decisions apart: each run's state is named after its decision
+    assert servers.api("GET", f"/flow_runs/{first['id']}")["state"]["name"] == "Promoted"
+    page.goto(f"{servers.ui_url}/runs")
+    page.wait_for_text("Promoted")
+    page.screenshot(OUTPUT / "runs-list.png")
     page.goto(f"{servers.ui_url}/runs/flow-run/{first['id']}")
     page.wait_for_text(first["name"])
     page.click("Artifacts")
@@ -510,6 +515,11 @@ def test_the_flow_run_page_shows_the_decision(servers, two_arrivals, page) -> No
     assert wait_until("the forest plot loaded from MLflow", loaded, 30)[0] > 400
     page.scroll_to_image("segment_forest")
     page.screenshot(OUTPUT / "decision-report-forest-plot.png")
+    # and as an image artifact of its own
+    plots = servers.api(
+        "POST", "/artifacts/filter", json={"artifacts": {"key": {"any_": ["gate-server-gate-forest-plot"]}}}
+    )
+    assert any(a["type"] == "image" and "segment_forest" in str(a["data"]) for a in plots)
 
 
 def test_needs_review_pauses_for_a_form_and_resumes_with_the_answer(servers, deployed, page) -> None:
