@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
@@ -24,7 +24,7 @@ from tasks.compute import compute_engine
 from tasks.data import load_tables, measure_drift, quarantine_batch, read_gate_config, validate_tables
 from tasks.evaluation import explain_relations, score_champion, score_models
 from tasks.lock import model_lock
-from tasks.publish import announce_decision, publish_for_review
+from tasks.publish import GateProgress, announce_decision, publish_for_review
 from tasks.registry import (
     adopt_champion,
     apply_decision,
@@ -102,30 +102,34 @@ def finished(decision: Decision) -> Decision:
 def gate_batch(config: GateConfig) -> Decision:
     """Validate, triage, train (or take the candidate given), register, score, decide, apply and publish
     (inside the model's lock)."""
-    logger = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     external = resolve_candidate(config) if config.candidate else None
 
-    logger.info("[1/7] loading data")
+    progress = GateProgress(config)
+    progress.stage(1, "loading data")
     tables = load_tables(config)
     mlflow_run = start_gate_run(config, tables, run_id)
     with run_ended_on_failure(config, mlflow_run):
-        return judge_batch(config, tables, mlflow_run, run_id, external)
+        return judge_batch(config, tables, mlflow_run, run_id, external, progress)
 
 
 def judge_batch(
-    config: GateConfig, tables: GateTables, mlflow_run: str, run_id: str | None, external: CandidateRef | None
+    config: GateConfig,
+    tables: GateTables,
+    mlflow_run: str,
+    run_id: str | None,
+    external: CandidateRef | None,
+    progress: GateProgress,
 ) -> Decision:
     """Everything after the MLflow run is open: a reached decision is always kept (in the registry, or
     locally when the registry fails while applying or recording it)."""
-    logger = get_run_logger()
-    logger.info("[2/7] validating training data and the new labels")
+    progress.stage(2, "validating training data and the new labels")
     checks: list[Check] = [*recover_unfinished_move(config), *validate_tables(config, tables)]
     drift = measure_drift(config, tables)
     champion, triage, adopted = None, TriageFindings(), False
     champion_outputs = None
     if not any(c.stops for c in checks):
-        logger.info("[3/7] triage: does the champion need retraining, can the labels be trusted?")
+        progress.stage(3, "triage: does the champion need retraining, can the labels be trusted?")
         champion = load_champion(config, tables)
         if champion is not None and champion.needs_adoption:
             champion = adopt_champion(config, tables, champion)
@@ -153,13 +157,13 @@ def judge_batch(
         evidence = replace(evidence, quarantine=where)
     elif not any(c.stops for c in checks):
         if external is not None:
-            logger.info("[4/7] taking the candidate trained elsewhere: %s", external.uri)
+            progress.stage(4, "taking the candidate trained elsewhere: %s", external.uri)
             candidate = load_candidate(config, tables, mlflow_run, external)
         else:
-            logger.info("[4/7] training the candidate")
+            progress.stage(4, "training the candidate")
             candidate = register_candidate(config, mlflow_run, train_candidate(config, tables))
-        logger.info(
-            "[5/7] scoring candidate version %s against the champion on the same rows", candidate.version
+        progress.stage(
+            5, "scoring candidate version %s against the champion on the same rows", candidate.version
         )
         comparison = score_models(config, tables, candidate, champion, champion_outputs)
         changes = explain_relations(config, tables, candidate, champion, comparison)
@@ -169,7 +173,7 @@ def judge_batch(
             relation_changes=changes,
         )
 
-    logger.info("[6/7] deciding")
+    progress.stage(6, "deciding")
     decision = replace(
         decide(evidence, config),
         champion_adopted=adopted,
@@ -177,7 +181,8 @@ def judge_batch(
     )
     with decision_kept_on_failure(config, decision):
         apply_decision(config, decision)
-        logger.info("[7/7] publishing the decision for review")
+        progress.stage(7, "publishing the decision for review")
         links = record_decision(config, decision)
     publish_for_review(config, decision, links)
+    progress.done(decision)
     return decision

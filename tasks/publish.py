@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import get_run_logger
-from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
@@ -69,3 +77,31 @@ def announce_decision(config: GateConfig, decision: Decision) -> None:
         logger.warning("could not announce the decision to Prefect (%s): %s", type(exc).__name__, exc)
         return
     logger.info("emitted %s about %s", spec.event, config.model_name)
+
+
+class GateProgress:
+    """The run's progress artifact (`gate-<model>-progress`, on the run's Artifacts tab): the stage the
+    gate is in out of `STAGES`, as the log's `[k/7]` lines say. A failure to write it is logged, never
+    the run's."""
+
+    STAGES = 7
+
+    def __init__(self, config: GateConfig) -> None:
+        self.key = artifact_key(config.model_name, "progress")
+        self.artifact: Any = None
+
+    def stage(self, number: int, text: str, *args: Any) -> None:
+        get_run_logger().info(f"[{number}/{self.STAGES}] {text}", *args)
+        self._set(100.0 * (number - 1) / self.STAGES, f"step {number} of {self.STAGES}: {text % args}")
+
+    def done(self, decision: Decision) -> None:
+        self._set(100.0, f"done: {decision.summary()}")
+
+    def _set(self, progress: float, description: str) -> None:
+        try:
+            if self.artifact is None:
+                self.artifact = create_progress_artifact(progress, key=self.key, description=description)
+            else:
+                update_progress_artifact(self.artifact, progress, description=description)
+        except Exception as exc:  # the API went away: the gate goes on
+            get_run_logger().warning("progress artifact not updated (%s)", type(exc).__name__)

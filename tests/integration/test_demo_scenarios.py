@@ -196,6 +196,9 @@ def test_each_run_ends_in_a_state_named_after_its_decision_with_its_tags_and_eve
     assert run.state.name == state
     assert run.state.message.startswith(f"{config.model_name}: {result['decision']}")
     assert {f"model:{config.model_name}", f"decision:{result['decision']}"} <= set(run.tags)
+    [progress] = read_artifacts(artifact_key(config.model_name, "progress"), result["prefect_flow_run_id"])
+    assert float(progress.data) == 100.0  # the progress artifact followed the run to its end
+    assert progress.description.startswith("done: ")
     events = wait_until(
         "the decision event",
         lambda: [
