@@ -67,7 +67,7 @@ def print_decision(decision: Decision, output: Path, tracking_uri: str | None = 
             table.add_row(*[escape(_cell(getattr(s, c))) for c in SEGMENT_COLUMNS])
         out.print(table)
     if d.decision == "needs_review" and d.candidate_version:
-        from gatekeeper.report.markdown import review_commands
+        from gatekeeper.report.review import review_commands
 
         out.print("[bold]next step[/]: a person decides. Approve or reject (one command each, as printed):")
         for command in review_commands(d, tracking_uri):

@@ -18,7 +18,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision, Reason
 from gatekeeper.findings import Review
 from gatekeeper.registry import review as registry_review
-from gatekeeper.report.markdown import review_prompt
+from gatekeeper.report.review import review_prompt
 from tasks import gate_task
 from tasks.registry import REMOTE_RETRIES
 

@@ -7,7 +7,7 @@ import pytest
 
 from gatekeeper.decide.policy import decide
 from gatekeeper.report.events import EVENT_PREFIX, decision_event, run_tags, state_name
-from gatekeeper.report.markdown import review_commands
+from gatekeeper.report.review import review_commands
 from gatekeeper.vocabulary import DECISIONS, STATE_NAMES
 from tests.builders import evidence, make_config
 

@@ -13,8 +13,9 @@ from gatekeeper.decide import Evidence, decide
 from gatekeeper.errors import ConfigError, DataLoadError
 from gatekeeper.findings import Review
 from gatekeeper.registry.runs import web_links
-from gatekeeper.report.markdown import render_markdown, review_prompt
+from gatekeeper.report.markdown import render_markdown
 from gatekeeper.report.plots import MAX_ROWS, forest_plot, plotted_segments
+from gatekeeper.report.review import review_prompt
 from tests.builders import BETA, evidence, seg
 
 
