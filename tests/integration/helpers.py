@@ -134,3 +134,35 @@ def read_decision_events(model_name: str) -> list[dict[str, Any]]:
         response = client.request("POST", "/events/filter", json=body)
         response.raise_for_status()
         return list(response.json()["events"])
+
+
+class Inbox:
+    """A webhook receiver on loopback that keeps every JSON body POSTed to it (a notification's)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from tests.integration.servers import free_port
+
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+        self.received = received
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/hook"
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()

@@ -3,42 +3,22 @@ fire on the real Prefect API: a blocked gate run sends its notification to a web
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from cli import main
-from tests.integration.helpers import bootstrap_and_run
-from tests.integration.servers import free_port, wait_until
-
-
-class _Inbox(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.received.append(json.loads(self.rfile.read(length) or b"{}"))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
+from tests.integration.helpers import Inbox, bootstrap_and_run
+from tests.integration.servers import wait_until
 
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Inbox)
-    _Inbox.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/hook", _Inbox.received
-    server.shutdown()
+    box = Inbox()
+    yield box.url, box.received
+    box.close()
 
 
 def test_installing_twice_updates_and_a_blocked_run_notifies(

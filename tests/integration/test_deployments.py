@@ -582,3 +582,27 @@ def test_a_reviewer_rejects_in_the_ui_form(servers, deployed, page) -> None:
     assert tags["gate.review_comment"] == "the beta segment needs more rows first"
     report = artifacts_of(servers, paused["id"], "gate-server-ui")[0]
     assert "**Reviewed: rejected** by ui-reviewer" in report["data"]
+
+
+def test_the_shipped_automation_fires_on_a_blocked_run(servers, page) -> None:
+    """`gatekeeper automations install` on `prefect server start`, then a run from the command line
+    that blocks its batch: the webhook gets the notification, the runs list shows `Blocked`."""
+    from tests.integration.helpers import Inbox
+
+    inbox = Inbox()
+    try:
+        servers.run(str(BIN / "gatekeeper"), "automations", "install", "--webhook-url", inbox.url)
+        path = model_config(servers, "server-blocked", "broken-feature")
+        done = servers.run(str(BIN / "gatekeeper"), "run", "--config", str(path))
+        assert "BLOCKED" in done.stdout, done.stdout
+        [message] = wait_until(
+            "the blocked run's notification",
+            lambda: [m for m in inbox.received if "server-blocked" in str(m.get("subject"))],
+            120,
+        )
+        assert "server-blocked: blocked" in message["body"]
+    finally:
+        inbox.close()
+    page.goto(f"{servers.ui_url}/runs")
+    page.wait_for_text("Blocked")
+    page.screenshot(OUTPUT / "runs-list-blocked.png")
