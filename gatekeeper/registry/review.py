@@ -95,6 +95,12 @@ def settle_review(
                 client.set_tag(run_id, "gate.review", review.outcome)
                 for key, value in tags.items():
                     client.set_model_version_tag(model_name, version, key, value)
+                # the version's description leads with the answer, above the gate's verdict
+                before = client.get_model_version(model_name, version).description or ""
+                said = f"**{review.outcome.upper()}** by {who} at {review.at}" + (
+                    f": {comment}" if comment else "."
+                )
+                client.update_model_version(model_name, version, description=f"{said}\n\n{before}"[:5000])
 
         if not approve:
             write_review()

@@ -59,6 +59,9 @@ def test_approve_promotes_and_records_who_and_why(waiting, capsys) -> None:
         "looks right",
     )
     assert tags["gate.decision"] == "promoted"
+    description = mlflow_client(config).get_model_version(config.model_name, "2").description
+    assert description.startswith("**APPROVED** by ana at ")  # the answer first,
+    assert "**NEEDS_REVIEW** by the retraining gatekeeper" in description  # above the gate's verdict
     # a settled candidate cannot be settled twice
     argv = [
         "reject",
