@@ -202,6 +202,4 @@ def _tied(
             return None
         units = float(max(length, 1))
         kind = "time block" if reference.times is not None else "run"
-    if units <= 1 and reference.clusters is None and reference.times is None:
-        return None
     return natural_psi(ordered, width, len(b)), units, kind

@@ -25,7 +25,7 @@ from gatekeeper.data.checks import FeatureProfile
 from gatekeeper.data.slice_axes import Axis, slice_mask
 from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.metrics import Array
-from gatekeeper.stats.in_units import unit_test
+from gatekeeper.stats.in_units import only, unit_test
 from gatekeeper.stats.inference import adjust
 from gatekeeper.stats.units import MIN_UNITS, Layout, layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check
@@ -131,14 +131,14 @@ def segment_findings_in_units(
             kept.append(f)
             continue
         whole = shows(reference[column])
-        inside_ref = _only(whole, ref_segments[f.segment])
+        inside_ref = only(whole, ref_segments[f.segment])
         length = max(reference_length(whole, *layouts), reference_length(inside_ref, *layouts, subset=True))
         ref_units, batch_units = paired_units(length, *layouts)
         if ref_units.independent and batch_units.independent:
             kept.append(f)
             continue
         evidence = unit_test(
-            _only(shows(batch[column]), batch_segments[f.segment]),
+            only(shows(batch[column]), batch_segments[f.segment]),
             batch_units,
             inside_ref,
             ref_units,
@@ -158,12 +158,6 @@ def segment_findings_in_units(
         message = f"{f.message} (showing in {evidence.units_showing} of {evidence.units} {kind})"
         kept.append(replace(f, message=message, observed=observed))
     return kept
-
-
-def _only(hits: Array, index: Array) -> Array:
-    out = np.full(len(hits), np.nan)
-    out[index] = hits[index]
-    return out
 
 
 def _anomaly(f: Check, profile: FeatureProfile | None) -> Callable[[pd.Series], Array] | None:

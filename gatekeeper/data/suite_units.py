@@ -32,7 +32,7 @@ import pandas as pd
 from gatekeeper.config import GateConfig
 from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.metrics import Array
-from gatekeeper.stats.in_units import batch_stretch, unit_test
+from gatekeeper.stats.in_units import batch_stretch, only, per_unit, unit_test
 from gatekeeper.stats.units import MIN_UNITS, Layout, Units, layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check
 
@@ -65,25 +65,13 @@ def unexpected_rows(kind: str, kwargs: dict[str, object], values: pd.Series) -> 
     return None
 
 
-def _within(rows: Array, where: Array | None, size: int) -> Array:
-    """nan outside `where` (positions of a segment's rows; None: every row)."""
-    if where is None:
-        return rows
-    out = np.full(size, np.nan)
-    out[where] = rows[where]
-    return out
-
-
 def tolerance_in_units(hits: Array, units: Units, tolerated: float) -> float:
     """One-sided p-value that the share of unexpected rows exceeds `tolerated`, its standard error
     from the spread between units (rows inside a unit are one piece of evidence; a t test with one
     degree of freedom fewer than the units holding rows)."""
     from scipy.stats import t as student
 
-    x = np.asarray(hits, dtype=float)
-    present = ~np.isnan(x)
-    rows = np.bincount(units.ids[present], minlength=units.count).astype(float)
-    counts = np.bincount(units.ids[present], weights=x[present], minlength=units.count)
+    counts, rows = per_unit(hits, units)
     used = rows > 0
     m, total = int(used.sum()), float(rows.sum())
     if m < 2 or total <= 0:
@@ -104,10 +92,7 @@ def entities_above(hits: Array, units: Units, bar: float) -> float:
     few large entities in a moment the world moved do not outvote the rest."""
     from scipy.stats import t as student
 
-    x = np.asarray(hits, dtype=float)
-    present = ~np.isnan(x)
-    rows = np.bincount(units.ids[present], minlength=units.count)
-    counts = np.bincount(units.ids[present], weights=x[present], minlength=units.count)
+    counts, rows = per_unit(hits, units)
     shares = counts[rows >= ENTITY_ROWS] / rows[rows >= ENTITY_ROWS]
     if len(shares) < 2:
         return 1.0
@@ -119,9 +104,7 @@ def entities_above(hits: Array, units: Units, bar: float) -> float:
 
 def _showing(hits: Array, units: Units) -> tuple[int, int]:
     """How many units show an unexpected row, of the units holding counted rows."""
-    present = ~np.isnan(hits)
-    rows = np.bincount(units.ids[present], minlength=units.count)
-    shown = np.bincount(units.ids[present], weights=hits[present], minlength=units.count)
+    shown, rows = per_unit(hits, units)
     return int(np.count_nonzero(shown)), int(np.count_nonzero(rows))
 
 
@@ -189,10 +172,10 @@ def _in_units(
     whole = unexpected_rows(kind, threshold, reference[column])
     if batch_hits is None or whole is None:
         return None
-    batch_hits = _within(batch_hits, batch_rows, len(batch))
+    batch_hits = only(batch_hits, batch_rows)
     if int(np.nansum(batch_hits)) != observed["unexpected_count"]:
         return None  # our reading of the expectation is not GX's: keep GX's judgement
-    inside = _within(whole, reference_rows, len(reference))
+    inside = only(whole, reference_rows)
     length = max(reference_length(whole, *layouts), reference_length(inside, *layouts, subset=True))
     ref_units, units = paired_units(length, *layouts)
     if ref_units.independent and units.independent:

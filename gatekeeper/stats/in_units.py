@@ -81,8 +81,8 @@ def unit_test(
     """
     from scipy.stats import binom
 
-    counts, rows = _per_unit(hits, units)
-    ref_counts, ref_rows = _per_unit(reference_hits, reference_units)
+    counts, rows = per_unit(hits, units)
+    ref_counts, ref_rows = per_unit(reference_hits, reference_units)
     n, n_ref = float(rows.sum()), float(ref_rows.sum())
     count = float(counts.sum())
     rate = count / n if n else 0.0
@@ -96,7 +96,7 @@ def unit_test(
         groups = (np.arange(reference_units.count) // size).astype(np.int64)
         per_group = [(ref_counts, ref_rows)]
         if whole_reference is not None:
-            per_group.append(_per_unit(whole_reference, reference_units))
+            per_group.append(per_unit(whole_reference, reference_units))
         for k, m in per_group:
             stretches.append(_highest_stretch(np.bincount(groups, k), np.bincount(groups, m), stretch_rows))
     else:
@@ -107,7 +107,7 @@ def unit_test(
         ordered = ordered[~np.isnan(ordered)]
         stretches.append(_highest_window(ordered, stretch_rows))
         if whole_reference is not None:
-            whole = _per_unit(whole_reference, reference_units)
+            whole = per_unit(whole_reference, reference_units)
             size = max(stretch_rows, min(round(n), reference_units.length))
             stretches.append(_highest_stretch(*whole, size))
     # the batch against each highest stretch: is it beyond even that?
@@ -149,7 +149,17 @@ def batch_stretch(rows: int, length: int, units: Units, min_rows: int) -> int:
     return max(min_rows, min(rows, length))
 
 
-def _per_unit(hits: Array, units: Units) -> tuple[Array, Array]:
+def only(values: Array, index: Array | None) -> Array:
+    """`values` as floats, nan outside the rows at `index` (a segment's or a slice's; None: all)."""
+    x = np.asarray(values, dtype=float)
+    if index is None:
+        return x
+    out = np.full(len(x), np.nan)
+    out[index] = x[index]
+    return out
+
+
+def per_unit(hits: Array, units: Units) -> tuple[Array, Array]:
     x = np.asarray(hits, dtype=float)
     present = ~np.isnan(x)
     rows = np.bincount(units.ids[present], minlength=units.count).astype(float)

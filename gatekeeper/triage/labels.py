@@ -25,7 +25,7 @@ from gatekeeper.data.segments import config_segments, drop_covered_intersections
 from gatekeeper.data.tolerance import ALPHA
 from gatekeeper.findings import LabelNoiseRow
 from gatekeeper.metrics import Array, estimate
-from gatekeeper.stats.in_units import batch_stretch, unit_test
+from gatekeeper.stats.in_units import batch_stretch, only, unit_test
 from gatekeeper.stats.rows import PairedRows
 from gatekeeper.stats.units import MIN_UNITS, Layout, layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check, Effect
@@ -150,14 +150,12 @@ def noise_in_units(
     (the row-level judgement stands)."""
     trusted = layouts[0]
     whole = trusted_flagged.astype(float)
-    inside = np.full(len(whole), np.nan)
-    inside[trusted_index] = whole[trusted_index]
+    inside = only(whole, trusted_index)
     length = max(reference_length(whole, *layouts), reference_length(inside, *layouts, subset=True))
     trusted_units, units = paired_units(length, *layouts)
     if trusted_units.independent and units.independent:
         return None
-    hits = np.full(len(flagged), np.nan)
-    hits[index] = flagged[index].astype(float)
+    hits = only(flagged, index)
     evidence = unit_test(
         hits,
         units,

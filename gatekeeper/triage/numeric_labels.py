@@ -32,7 +32,7 @@ import pandas as pd
 from gatekeeper.config import GateConfig
 from gatekeeper.data.checks import ADVICE_LABELS
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
-from gatekeeper.stats.in_units import mean_difference
+from gatekeeper.stats.in_units import mean_difference, only
 from gatekeeper.stats.rows import PairedRows
 from gatekeeper.stats.units import layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check
@@ -112,10 +112,11 @@ def numeric_label_checks(
             index, t_index = index[~explained_b[index]], t_index[~explained_t[t_index]]
             if len(index) < settings.min_rows or len(t_index) < settings.min_rows:
                 continue
-            rest = np.setdiff1d(np.flatnonzero(~explained_b), index)
+            rest = ~explained_b  # the batch's rows outside this slice and every finding so far
+            rest[index] = False
             move = float(np.median(e_b[index]) - np.median(e_t[t_index]))
             rest_move = (
-                float(np.median(e_b[rest]) - np.median(e_t[~explained_t])) if len(rest) else whole_move
+                float(np.median(e_b[rest]) - np.median(e_t[~explained_t])) if rest.any() else whole_move
             )
             beyond = move - rest_move
             predicted = float(np.median(p_b[index]) - np.median(p_t[t_index]))
@@ -127,9 +128,7 @@ def numeric_label_checks(
                 p_t[t_index], y_t[t_index]
             ):
                 continue
-            difference = mean_difference(
-                _inside(e_b, index), batch_units, _inside(e_t, t_index), trusted_units
-            )
+            difference = mean_difference(only(e_b, index), batch_units, only(e_t, t_index), trusted_units)
             if difference.units < 3 or difference.p_value * max(len(judged), 1) >= ALPHA:
                 continue
             if best is None or abs(beyond) > best[0]:
@@ -188,12 +187,6 @@ def unconfigured_slices(
             index, t_index = np.flatnonzero(b_text == value), np.flatnonzero(t_text == value)
             if len(index) >= minimum and len(t_index) >= minimum:
                 out.append((f"{column}={value}", index, t_index))
-    return out
-
-
-def _inside(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    out = np.full(len(values), np.nan)
-    out[index] = values[index]
     return out
 
 
