@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from gatekeeper.config_errors import config_error_from as config_error_from
 from gatekeeper.config_errors import read_yaml_mapping
+from gatekeeper.config_sections import Compute as Compute
+from gatekeeper.config_sections import DataChecks as DataChecks
+from gatekeeper.config_sections import DataPaths as DataPaths
+from gatekeeper.config_sections import Discovery as Discovery
+from gatekeeper.config_sections import KeySegment as KeySegment
+from gatekeeper.config_sections import Lock as Lock
+from gatekeeper.config_sections import Prediction as Prediction
+from gatekeeper.config_sections import Review as Review
+from gatekeeper.config_sections import Scalar as Scalar
+from gatekeeper.config_sections import Statistics as Statistics
+from gatekeeper.config_sections import SuiteNames as SuiteNames
+from gatekeeper.config_sections import Triage as Triage
+from gatekeeper.config_sections import Upweight as Upweight
+from gatekeeper.config_sections import _Strict
+from gatekeeper.config_sections import segment_name as segment_name
 from gatekeeper.engines import check_dask_supports
 from gatekeeper.errors import ConfigError, did_you_mean
 from gatekeeper.metrics import DEFAULT_METRIC, METRICS, metrics_for
 from gatekeeper.uris import TrackingUri, parse_model_uri
-from gatekeeper.vocabulary import Action, Task
+from gatekeeper.vocabulary import Task
 
 
 def _known_metric(name: str) -> str:
@@ -32,209 +39,53 @@ def _known_metric(name: str) -> str:
 
 
 MetricName = Annotated[str, AfterValidator(_known_metric)]
-Scalar = str | int | float | bool
-
-
-class _Strict(BaseModel):
-    # defer_build: a model's validator is built when first used, so compare-scores, which uses
-    # PolicyConfig only, does not build GateConfig's at import (~25 ms)
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class DataPaths(_Strict):
-    """Where the three tables live: local paths (relative to the config file) or fsspec URLs. A batch
-    named from outside the config (an event, --batch) must lie under `allowed_roots` (folders or URL
-    prefixes; default: the folder of `new_labels`)."""
-
-    train: str = Field(description="The data the current champion was trained on (reference).")
-    new_labels: str = Field(description="The newly labelled batch that triggered the run.")
-    evaluation: str = Field(description="Rows both champion and candidate are scored on.")
-    allowed_roots: list[str] = Field(default_factory=list)
-
-
-class SuiteNames(_Strict):
-    """Great Expectations suites (file stem in `directory`) for each table."""
-
-    directory: str = "expectations"
-    train: str | None = None
-    new_labels: str | None = None
-    evaluation: str | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> SuiteNames:
-        if not (self.train or self.new_labels):
-            raise ValueError("name a suite for `train` or `new_labels`: validating nothing passes anything")
-        return self
-
-
-class KeySegment(_Strict):
-    """A segment that must not regress: `where` selects its rows by column values."""
-
-    where: dict[str, Scalar] = Field(min_length=1)
-    max_regression: float = Field(default=0.0, ge=0.0)
-    on_missing: Literal["block", "pass"] = "block"
-    on_insufficient: Literal["block", "pass"] = "block"
-    on_at_risk: Action = "review"
-    on_inconclusive: Action = "pass"
-
-    @property
-    def name(self) -> str:
-        return segment_name(self.where)
-
-
-def segment_name(where: dict[str, Any]) -> str:
-    """The one spelling of a segment: `col=value & col=value` in the given column order."""
-    return " & ".join(f"{col}={value}" for col, value in where.items())
-
-
-class Statistics(_Strict):
-    """How uncertain comparisons are made honest: paired bootstrap and multiple-test correction."""
-
-    confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
-    n_resamples: int = Field(default=1000, ge=100, le=100_000)
-    seed: int = 0
-    correction: Literal["holm", "bh", "none"] = "holm"
-    bins: int = Field(default=64, ge=8, le=4096)
-
-
-class Discovery(_Strict):
-    """Search the evaluation rows for subgroups where the candidate is worse than the champion."""
-
-    enabled: bool = True
-    max_conditions: int = Field(default=2, ge=1, le=2)
-    numeric_bins: int = Field(default=4, ge=2, le=20)
-    min_rows: int | None = Field(default=None, ge=20)
-    top_k: int = Field(default=5, ge=1, le=50)
-    action: Action = "pass"
-
-
-class DataChecks(_Strict):
-    """Per-segment checks of the new batch against the reference; effect sizes, not p-values."""
-
-    min_rows: int = Field(default=30, ge=5)
-    max_null_increase: float = Field(default=0.2, gt=0, le=1)
-    constant_share: float = Field(default=0.99, gt=0.5, le=1)
-    max_out_of_range_increase: float = Field(default=0.1, gt=0, le=1)
-    range_margin: float = Field(default=1.0, ge=0)
-    max_new_category_share: float = Field(default=0.1, gt=0, le=1)
-    psi_threshold: float = Field(default=0.25, gt=0)
-    psi_bins: int = Field(default=10, ge=2, le=100)
-    drift_min_rows: int = Field(default=100, ge=10)
-    label_shift_h: float = Field(default=0.2, gt=0)
-    scored_column: str | None = None
-    max_unscored_share: float = Field(default=0.01, ge=0, le=1)
-    # the search for broken features in slices nobody configured (gatekeeper.data.slices)
-    search_slices: bool = True
-    slice_bins: int = Field(default=4, ge=2, le=20)
-    slice_alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    label_slice_h: float = Field(default=0.8, gt=0)  # Cohen's h of a slice's label share worth a warning
-
-
-class Upweight(_Strict):
-    """Give the rows of a segment more weight when training the candidate (a targeted retrain)."""
-
-    where: dict[str, Scalar] = Field(min_length=1)
-    weight: float = Field(gt=0)
-
-
-class Triage(_Strict):
-    """Before training: is retraining warranted, are the labels trustworthy; after: did it help?"""
-
-    enabled: bool = True
-    force_retrain: bool = False
-    # how much worse than when it was gated the champion may be before retraining is warranted; None:
-    # 0.01 for a metric on a fixed scale (AUC, accuracy, R^2, log loss), 1% of the champion's reference
-    # value for one in the target's units (RMSE, MAE), where an absolute 0.01 means nothing
-    max_degradation: float | None = Field(default=None, ge=0)
-    max_label_noise_increase: float = Field(default=0.10, gt=0, le=1)
-    max_conflicting_share: float = Field(default=0.02, gt=0, le=1)
-    min_rows: int = Field(default=100, ge=10)
-    min_recovery: float = Field(default=0.5, ge=0, le=1)
-    min_skill_auc: float = Field(default=0.65, ge=0.5, le=1)
-    # numbers: the champion must explain this share of the target's variance on the trusted rows (R^2)
-    # before its residuals vouch for the new labels
-    min_skill_r2: float = Field(default=0.3, ge=0, le=1)
-    # numbers: a segment's labels moved by this many standard deviations of the target against the
-    # champion's predictions, where its predictions did not, is a label fault (relative to the target)
-    max_label_shift: float = Field(default=0.5, gt=0)
-    # before skipping a retrain for lack of degradation: what would the new labels be worth?
-    learning_curve: bool = True
-    # what a retrain costs, in the primary metric's units: the expected gain must exceed
-    # min_improvement + retrain_cost for a retrain without degradation
-    retrain_cost: float = Field(default=0.0, ge=0)
-
-
-class Review(_Strict):
-    """How a `needs_review` decision is settled when the gate runs from a deployment."""
-
-    # auto: pause for an answer in the Prefect UI when the run comes from a deployment; never: CLI only
-    wait_in_ui: Literal["auto", "always", "never"] = "auto"
-    timeout_minutes: float = Field(default=24 * 60, gt=0)
-    # an unanswered review: rejected (the champion stays), or left pending for `gatekeeper approve`
-    on_timeout: Literal["reject", "leave_pending"] = "reject"
-    # who may approve or reject (names as given to --who or the form); empty: anyone who names themselves.
-    # Logged as the run's parameter review.reviewers, which MLflow does not let anyone change afterwards.
-    reviewers: list[str] = Field(default_factory=list)
-
-
-class Lock(_Strict):
-    """One gate run per model at a time (a Prefect global concurrency limit keyed by model)."""
-
-    enabled: bool = True
-    wait_minutes: float = Field(default=6 * 60, gt=0)
-
-
-class Compute(_Strict):
-    """Where the evaluation rows are checked, scored and compared: here (`local`), or per partition on
-    a Dask cluster (a LocalCluster of `n_workers`, or the scheduler at `address`) reading them lazily;
-    `sample_rows` come here for the label-noise baseline, the learning curve and discovery."""
-
-    engine: Literal["local", "dask"] = "local"
-    address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
-    n_workers: int = Field(default=2, ge=1, le=512)
-    memory_limit: str = Field(default="2GiB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|[kmgt]i?b|B)?$")
-    sample_rows: int = Field(default=200_000, ge=1_000)
-
-
-class Prediction(_Strict):
-    """Which output of a model the gate scores: the flavor's default, or what is named here."""
-
-    # auto: predict_proba where the flavor has it, else the pyfunc output read as probabilities
-    # (a column per class, or one score of the positive class) or as labels
-    method: Literal["auto", "predict_proba", "predict"] = "auto"
-    # a pyfunc model's output column holding the positive class's score (binary), e.g. "probability";
-    # models with a native predict_proba (sklearn, xgboost, lightgbm) use that unless method is predict
-    column: str | None = None
 
 
 class PolicyConfig(_Strict):
     """What the decision needs: thresholds, key segments and statistics (no data, no servers)."""
 
     task: Task = "classification"
+    """classification (binary or multi-class) or regression."""
     primary_metric: MetricName = "roc_auc"
+    """The metric a promotion is judged on (regression's default: rmse)."""
     secondary_metrics: list[MetricName] = Field(default_factory=list)
+    """Also compared and reported, not judged."""
     min_improvement: float = Field(default=0.0, ge=0.0)
+    """The gain overall a promotion needs, in the primary metric's units (its interval above zero too)."""
     min_relative_improvement: float = Field(default=0.0, ge=0.0)
+    """The same, as a share of the champion's value."""
     absolute_floor: float | None = None
+    """The candidate must reach this value, champion or not (also on a bootstrap run)."""
     min_segment_rows: int = Field(default=200, ge=1)
+    """A segment with fewer evaluation rows is `insufficient_data`."""
     min_class_rows: int = Field(default=20, ge=1)
+    """A segment needs this many rows of its rarest class for AUC and the class metrics."""
     segments: list[str | list[str]] = Field(default_factory=list)
+    """Columns compared per value; a list of columns gives their intersections."""
     key_segments: list[KeySegment] = Field(default_factory=list)
+    """Segments that must not regress, each with its own tolerance and actions."""
     statistics: Statistics = Field(default_factory=Statistics)
+    """The paired bootstrap and the multiple-test correction."""
     discovery: Discovery = Field(default_factory=Discovery)
+    """The search for regressions in subgroups nobody configured."""
     triage: Triage = Field(default_factory=Triage)
+    """Is a retrain warranted, are the labels trustworthy, did retraining help."""
     positive_label: Scalar | None = None
+    """Binary: the positive class; default the second of the sorted classes."""
     require_approval: bool = False
-    # time-ordered data: the comparison is judged per fold of the evaluation rows too (newest last)
+    """Every promotion waits for a reviewer."""
     time_column: str | None = None
+    """Time-ordered data: checks count blocks of time, and the comparison is judged per time fold too."""
     time_folds: int = Field(default=4, ge=2, le=12)
-    # rows that share an entity (a customer, a device): the paired bootstrap resamples entities
+    """Folds of the evaluation rows by `time_column`, oldest first."""
     cluster_column: str | None = None
-    # the share of rows whose decision may flip between champion and candidate (None: reported only)
+    """An entity id (customer, device): checks count entities and the bootstrap resamples them."""
     max_churn: float | None = Field(default=None, gt=0, le=1)
-    # how much the candidate may widen the gap between a segment column's best and worst segment
-    # (in the primary metric's units; None: reported only)
+    """Share of rows whose predicted class may flip: above it, reject (no clear gain) or review; null:
+    reported only."""
     max_gap_increase: float | None = Field(default=None, ge=0)
+    """How much the candidate may widen the gap between a segment column's best and worst segment (in
+    the primary metric's units): beyond it, review; null: reported only."""
 
     @model_validator(mode="before")
     @classmethod
@@ -273,26 +124,47 @@ class GateConfig(PolicyConfig):
     """Everything one gate run needs. Unknown keys are errors."""
 
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    tracking_uri: TrackingUri | None = None  # stored or logged with any password as ***
+    """The registered model in MLflow whose `champion` alias the gate moves."""
+    tracking_uri: TrackingUri | None = None
+    """MLflow; default `$MLFLOW_TRACKING_URI`, else `<workdir>/mlflow.db` (a password is stored and
+    logged as ***)."""
     experiment_name: str = "retraining-gate"
+    """The MLflow experiment of the gate's runs."""
     target: str = Field(min_length=1)
+    """The label column."""
     features: list[str] | None = None
+    """Default: every column but `target`, `id_columns` and `time_column`."""
     id_columns: list[str] = Field(default_factory=list)
+    """Row ids: never features; named in findings (suspect labels)."""
     data: DataPaths
+    """The three tables."""
     expectations: SuiteNames
+    """The Great Expectations suites."""
     data_checks: DataChecks = Field(default_factory=DataChecks)
+    """The gate's own checks of the new labels against the reference, per segment and slice."""
     trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """`module:function` returning an unfitted estimator; default: the gate's pipeline."""
     train_on_new_labels: bool = True
+    """The candidate is trained on `train` + `new_labels` (false: `train` only)."""
     upweight: list[Upweight] = Field(default_factory=list)
-    random_state: int = 0
+    """More weight for a segment's rows in training (a targeted retrain)."""
+    random_state: int = Field(default=0, ge=0, le=2**32 - 1)
+    """Seeds training."""
     workdir: str = ".gatekeeper"
+    """Decisions, quarantine, locks and the default registry (relative to the current folder)."""
     quarantine_dir: str | None = None
+    """Where a blocked batch is copied; default `<workdir>/quarantine`."""
     review: Review = Field(default_factory=Review)
+    """How a `needs_review` decision is settled."""
     lock: Lock = Field(default_factory=Lock)
-    # a candidate trained elsewhere (an MLflow model URI): the gate judges it and trains nothing
+    """One gate run per model at a time."""
     candidate: str | None = None
+    """A model trained elsewhere (`models:/NAME/N`, `models:/NAME@ALIAS`, `runs:/ID/PATH`): judged, and
+    nothing trained."""
     prediction: Prediction = Field(default_factory=Prediction)
+    """Which output of a registered model is scored."""
     compute: Compute = Field(default_factory=Compute)
+    """Where the evaluation rows are checked, scored and compared."""
 
     @model_validator(mode="after")
     def _engine_computes_the_policy(self) -> GateConfig:

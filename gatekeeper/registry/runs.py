@@ -14,7 +14,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision, decision_to_json, read_decision
 from gatekeeper.errors import DecisionFormatError, RegistryError, RegistryNotFound, redact
 from gatekeeper.findings import ChampionReference
-from gatekeeper.registry.client import connect, registry_errors
+from gatekeeper.registry.client import connect, quiet_mlflow_hints, registry_errors
 from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
 from gatekeeper.report.markdown import FOREST_PLOT_FILE, render_markdown, segments_csv
 
@@ -90,7 +90,8 @@ def open_run(
         )
         client.log_text(run_id, config_text(config), "gate.yaml")
         if tables:
-            client.log_inputs(run_id, datasets=_dataset_inputs(config, tables, hashes))
+            with quiet_mlflow_hints():
+                client.log_inputs(run_id, datasets=_dataset_inputs(config, tables, hashes))
         return run_id
 
 

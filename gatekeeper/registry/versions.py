@@ -20,7 +20,7 @@ from gatekeeper.decide.decision import Decision
 from gatekeeper.errors import AliasMoved, RegistryNotFound
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry import CHALLENGER, CHAMPION, runs
-from gatekeeper.registry.client import alias_version, connect, registry_errors
+from gatekeeper.registry.client import alias_version, connect, quiet_mlflow_hints, registry_errors
 from gatekeeper.registry.custody import examine
 from gatekeeper.registry.flavors import open_model, scoreable
 from gatekeeper.registry.moves import aliases_of, move, pause, promotion_lock
@@ -46,7 +46,7 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
             # MLflow warns about pickle on every save; the choice is deliberate, so it is said here once.
             logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
             # explicit requirements: MLflow's inference imports the model in a subprocess (~4 s)
-            with own_code_by_value():
+            with own_code_by_value(), quiet_mlflow_hints():
                 mlflow.sklearn.save_model(
                     candidate.model,
                     str(path),
@@ -96,7 +96,8 @@ def _signature(candidate: TrainedModel) -> Any:
     model = candidate.model
     scores = model.predict_proba if hasattr(model, "predict_proba") else model.predict
     try:
-        return infer_signature(candidate.example, scores(candidate.example))
+        with quiet_mlflow_hints():
+            return infer_signature(candidate.example, scores(candidate.example))
     except Exception:  # a model that cannot score its own training rows is judged later, not here
         return None
 

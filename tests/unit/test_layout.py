@@ -75,7 +75,7 @@ FLOORS = [
     ("vocabulary", "errors", "serialize", "findings", "uris", "engines"),
     ("metrics",),
     ("stats",),
-    ("config", "config_errors"),
+    ("config", "config_errors", "config_sections"),
     ("data",),
     ("train",),
     ("compare",),
