@@ -24,7 +24,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ("README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")))
 SHELL_FENCE = re.compile(r"^```(?:bash|sh|shell|console)\s*$", re.MULTILINE)
-BLOCK = re.compile(r"(?:<!-- run: (?P<name>[\w-]+) -->\n)?```(?:bash|sh|shell|console)\n(?P<body>.*?)^```", re.S | re.M)
+BLOCK = re.compile(
+    r"(?:<!-- run: (?P<name>[\w-]+) -->\n)?```(?:bash|sh|shell|console)\n(?P<body>.*?)^```", re.S | re.M
+)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ class DocScript:
             command = command.replace(old, new)
         return command
 
-    def run(self, prefix: str, *, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, prefix: str, *, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         """The next command (which must start with `prefix`), to its end; `export` lines set the
         script's environment for the commands after them."""
         command = self._take(prefix)
@@ -134,7 +138,9 @@ class DocScript:
             )
         return done
 
-    def start(self, prefix: str, ready: Callable[[], Any], *, timeout: float = 180) -> subprocess.Popen[bytes]:
+    def start(
+        self, prefix: str, ready: Callable[[], Any], *, timeout: float = 180
+    ) -> subprocess.Popen[bytes]:
         """The next command, left running; returns once `ready()` is truthy (fails if it exits)."""
         command = self._take(prefix)
         log = open(self.logs / f"{prefix.replace(' ', '-')}.log", "wb") if self.logs else subprocess.DEVNULL

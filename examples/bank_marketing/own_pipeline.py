@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -27,6 +27,7 @@ FEATURES = [
     "age", "job", "marital", "education", "default", "housing", "loan", "campaign", "pdays", "previous",
     "emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed",
 ]  # fmt: skip
+CATEGORICAL = ["job", "marital", "education", "default", "housing", "loan"]
 
 
 def main() -> None:
@@ -36,8 +37,8 @@ def main() -> None:
     rows = pd.concat([pd.read_csv(HERE / "data" / f, sep=";") for f in ("train.csv.gz", "new_labels.csv.gz")])
     model = make_pipeline(
         make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include=object)),
-            (StandardScaler(), make_column_selector(dtype_exclude=object)),
+            (OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            (StandardScaler(), [f for f in FEATURES if f not in CATEGORICAL]),
         ),
         LogisticRegression(max_iter=1000),
     )

@@ -7,6 +7,9 @@ without importing numpy and pandas.
 SCENARIOS: dict[str, str] = {
     "improves": "fraudsters moved on; a large batch of new labels shows how: the champion has degraded, "
     "the retrained candidate recovers and should be promoted",
+    "sign-off": "fraudsters moved on, as in improves, and this team wants a person to sign off every "
+    "promotion (require_approval): the clearly better candidate waits for a reviewer (needs_review); "
+    "approve or reject it with the command the run prints",
     "hurts-key-segment": "the same new labels, trained with a cheaper global linear pipeline: better on "
     "average, worse on the small chrome-beta segment, so the candidate should be rejected",
     "broken-feature": "the cookie feature is null for every safari row of the new batch: the run should "

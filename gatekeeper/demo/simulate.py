@@ -32,6 +32,7 @@ SCENARIO_TRAINER = {"hurts-key-segment": "gatekeeper.demo.simulate:build_linear_
 SCENARIO_SETTINGS: dict[str, dict[str, object]] = {
     "no-retrain-needed": {"triage": {"retrain_cost": 0.02}},
     "gain-reverses-over-time": {"time_column": "event_time"},
+    "sign-off": {"require_approval": True},
 }
 _WORLD = {
     "no-retrain-needed": "old",

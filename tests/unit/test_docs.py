@@ -104,5 +104,7 @@ def _record_keys(cls: type, prefix: str = "") -> set[str]:
 
 def test_decision_json_reference_names_every_key() -> None:
     page = (Path(REPO) / "docs" / "decision-json.md").read_text()
-    missing = sorted(key for key in _record_keys(Decision) if f"`{key}`" not in page and f'"{key}"' not in page)
+    missing = sorted(
+        key for key in _record_keys(Decision) if f"`{key}`" not in page and f'"{key}"' not in page
+    )
     assert missing == []
