@@ -139,11 +139,14 @@ class DocScript:
         return done
 
     def start(
-        self, prefix: str, ready: Callable[[], Any], *, timeout: float = 180
+        self, prefix: str, ready: Callable[[], Any], *, name: str | None = None, timeout: float = 180
     ) -> subprocess.Popen[bytes]:
-        """The next command, left running; returns once `ready()` is truthy (fails if it exits)."""
+        """The next command, left running (its output in `logs/<name>.log`); returns once `ready()` is
+        truthy, and fails if the command exits first."""
         command = self._take(prefix)
-        log = open(self.logs / f"{prefix.replace(' ', '-')}.log", "wb") if self.logs else subprocess.DEVNULL
+        log: Any = subprocess.DEVNULL
+        if self.logs:
+            log = open(self.logs / f"{name or prefix.replace(' ', '-')}.log", "wb")
         process = subprocess.Popen(
             ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,

@@ -115,13 +115,11 @@ def read_flow_run(flow_run_id: str) -> Any:
         return client.read_flow_run(flow_run_id)
 
 
-def read_decision_events(model_name: str) -> list[dict[str, Any]]:
-    """The `gatekeeper.decision.*` events the Prefect API stored about a model, oldest first."""
-    from prefect.client.orchestration import get_client
-
+def decision_events_filter(model_name: str) -> dict[str, Any]:
+    """The body of `POST /events/filter` for the `gatekeeper.decision.*` events about a model."""
     from gatekeeper.report.events import EVENT_PREFIX, model_resource_id
 
-    body = {
+    return {
         "filter": {
             "event": {"prefix": [EVENT_PREFIX]},
             "resource": {"id": [model_resource_id(model_name)]},
@@ -130,6 +128,13 @@ def read_decision_events(model_name: str) -> list[dict[str, Any]]:
         },
         "limit": 50,
     }
+
+
+def read_decision_events(model_name: str) -> list[dict[str, Any]]:
+    """The `gatekeeper.decision.*` events the Prefect API stored about a model, oldest first."""
+    from prefect.client.orchestration import get_client
+
+    body = decision_events_filter(model_name)
     with get_client(sync_client=True) as client:
         response = client.request("POST", "/events/filter", json=body)
         response.raise_for_status()

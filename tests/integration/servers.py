@@ -151,26 +151,45 @@ class Servers:
         return response.json() if response.content else None
 
 
+def reader_root(root: Path) -> Path:
+    """`root` laid out like the repository's root, for commands the docs run "from the repository's
+    root": prefect.yaml, the flows and the examples linked in; what the commands write stays here."""
+    for name in ("prefect.yaml", "flows", "examples", "expectations", "automations"):
+        (root / name).symlink_to(REPO / name)
+    return root
+
+
 def start_servers(root: Path) -> Servers:
-    """Prefect server, MLflow server, a process work pool and its worker, all on loopback."""
-    servers = Servers(root)
+    """The docs' deployment setup (docs/deployments.md, block `servers`), run as written in a folder like
+    the repository's root, on free loopback ports: Prefect server, MLflow server, a process work pool,
+    the repository's deployments and a worker."""
+    from tests.doc_commands import DocScript
+
+    servers = Servers(reader_root(root))
+    env = {**servers.env, "PREFECT_SERVER_API_PORT": str(servers.prefect_port)}
+    ports = {"4200": str(servers.prefect_port), "5000": str(servers.mlflow_port)}
+    script = DocScript("docs/deployments.md", "servers", root, env, replace=ports, logs=root)
     try:
-        servers.start(
-            "prefect-server", str(BIN / "prefect"), "server", "start",
-            "--host", "127.0.0.1", "--port", str(servers.prefect_port),
-        )  # fmt: skip
-        servers.start(
-            "mlflow-server", str(BIN / "mlflow"), "server",
-            "--host", "127.0.0.1", "--port", str(servers.mlflow_port),
-            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination", str(root / "mlflow-artifacts"),
-            "--workers", "1",
-        )  # fmt: skip
-        servers.wait_healthy("prefect-server", f"{servers.api_url}/health")
-        servers.wait_healthy("mlflow-server", f"{servers.mlflow_url}/health")
-        servers.run(str(BIN / "prefect"), "work-pool", "create", "gatekeeper", "--type", "process")
-        servers.start("worker", str(BIN / "prefect"), "worker", "start", "--pool", "gatekeeper")
+        script.run("export PREFECT_API_URL=")
+        script.run("export MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=")
+        script.run("export MLFLOW_WEBHOOK_ALLOWED_SCHEMES=")
+        for name, prefix, url in [
+            ("prefect-server", "prefect server start", f"{servers.api_url}/health"),
+            ("mlflow-server", "mlflow server", f"{servers.mlflow_url}/health"),
+        ]:
+            servers.processes[name] = script.start(
+                prefix, lambda url=url: httpx.get(url, timeout=5).status_code == 200, name=name
+            )
+        script.run("prefect work-pool create gatekeeper --type process")
+        script.run("prefect --no-prompt deploy --all")
+        servers.processes["worker"] = script.start(
+            "prefect worker start --pool gatekeeper",
+            lambda: servers.api("POST", "/work_pools/gatekeeper/workers/filter", json={}),
+            name="worker",
+        )
+        script.finish()
     except BaseException:
+        servers.processes.update({f"doc-{i}": p for i, p in enumerate(script.background.values())})
         servers.stop()
         raise
     return servers

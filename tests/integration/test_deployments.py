@@ -22,7 +22,6 @@ from tests.integration.browser import Browser
 from tests.integration.servers import (
     BIN,
     REPO,
-    WEBHOOK_SECRET,
     Servers,
     chromium,
     free_port,
@@ -76,8 +75,8 @@ def deployments_for(model: str, config: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def deployed(servers: Servers) -> dict[str, Path]:
-    """`prefect deploy --all` of the repository's file (as the README says), then of the test models."""
-    servers.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
+    """The test models' deployments (the repository's own were deployed as the docs say, with the
+    servers: tests/integration/servers.py)."""
     configs = {
         "server-gate": model_config(servers, "server-gate", "improves"),
         "server-review": model_config(servers, "server-review", "improves", require_approval=True),
@@ -191,6 +190,31 @@ def two_arrivals(servers: Servers, deployed: dict[str, Path]) -> list[dict[str, 
     return wait_until("two triggered gate runs finished", finished, timeout=600, every=2)
 
 
+def test_the_bank_example_s_labels_arrive_as_the_docs_tell_it(servers, deployed) -> None:
+    """docs/deployments.md, block `labels`: a first champion from the command line, then
+    `gatekeeper labels-arrived`; the repository's on-labels deployment gates the batch on the worker
+    and ends as the page says (NotRetrained), with its event."""
+    from tests.doc_commands import DocScript
+    from tests.integration.helpers import decision_events_filter
+
+    ports = {"4200": str(servers.prefect_port), "5000": str(servers.mlflow_port)}
+    script = DocScript("docs/deployments.md", "labels", servers.root, servers.env, replace=ports)
+    assert "BOOTSTRAP" in script.run("gatekeeper run --config examples/bank_marketing/bootstrap.yaml").stdout
+    script.run("gatekeeper labels-arrived --model bank-term-deposit")
+    script.finish()
+    deployment = deployment_id(servers, "bank-term-deposit-on-labels")
+    [run] = wait_until(
+        "the bank's triggered gate run finished",
+        lambda: [r for r in runs_of(servers, deployment) if r["state_type"] in TERMINAL],
+        timeout=600,
+        every=2,
+    )
+    assert (run["state_type"], run["state_name"]) == ("COMPLETED", "NotRetrained"), run["state"]
+    assert run["parameters"]["new_labels"].endswith("examples/bank_marketing/data/new_labels.csv.gz")
+    events = servers.api("POST", "/events/filter", json=decision_events_filter("bank-term-deposit"))
+    assert "gatekeeper.decision.not_retrained" in {e["event"] for e in events["events"]}
+
+
 def test_labels_arrived_triggers_the_gate_with_the_batch_from_the_event(servers, deployed, two_arrivals):
     batch = str(deployed["server-gate"].parent / "new_labels.parquet")
     for run in two_arrivals:
@@ -244,22 +268,28 @@ def test_the_scheduled_deployment_gates_the_batch_its_config_names(servers, depl
 
 @pytest.fixture(scope="module")
 def receiver(servers: Servers) -> dict[str, str]:
-    """`gatekeeper webhook serve` for model server-ext, and the MLflow webhook pointing at it (as the
-    README says); the secret is in GATEKEEPER_WEBHOOK_SECRET of the servers' environment."""
+    """`gatekeeper webhook serve` and the MLflow webhook pointing at it, as docs/deployments.md wires
+    them (block `webhook`, on a free port): the receiver judges every model's new versions."""
+    import httpx
+
+    from tests.doc_commands import DocScript
+
     port = free_port()
-    servers.start(
-        "webhook-receiver", str(BIN / "gatekeeper"), "webhook", "serve", "--port", str(port),
-        "--secret-env", "GATEKEEPER_WEBHOOK_SECRET", "--model", "server-ext",
-        "--state-dir", str(servers.root / "webhook"),
-    )  # fmt: skip
-    servers.wait_healthy("webhook-receiver", f"http://127.0.0.1:{port}/health")
-    url = f"http://127.0.0.1:{port}/mlflow-webhook"
-    done = servers.run(
-        str(BIN / "gatekeeper"), "webhook", "register", "--url", url,
-        "--secret-env", "GATEKEEPER_WEBHOOK_SECRET", "--tracking-uri", servers.mlflow_url,
-    )  # fmt: skip
+    ports = {"8787": str(port), "5000": str(servers.mlflow_port)}
+    script = DocScript(
+        "docs/deployments.md", "webhook", servers.root, servers.env, replace=ports, logs=servers.root
+    )
+    script.run("export GATE_WEBHOOK_SECRET=")
+    servers.processes["webhook-receiver"] = script.start(
+        "gatekeeper webhook serve",
+        lambda: httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200,
+        name="webhook-receiver",
+    )
+    done = script.run("gatekeeper webhook register")
+    script.finish()
     webhook_id = done.stdout.split("MLflow webhook ", 1)[1].split()[0]
-    return {"url": url, "webhook_id": webhook_id}
+    url = f"http://127.0.0.1:{port}/mlflow-webhook"
+    return {"url": url, "webhook_id": webhook_id, "secret": script.env["GATE_WEBHOOK_SECRET"]}
 
 
 def team_registers(servers: Servers, model: str, config: Path) -> str:
@@ -360,7 +390,7 @@ def test_unsigned_deliveries_are_refused_and_a_burst_runs_the_gate_once(servers,
         "Content-Type": "application/json",
         "X-MLflow-Delivery-Id": delivery,
         "X-MLflow-Timestamp": stamp,
-        "X-MLflow-Signature": _generate_hmac_signature(WEBHOOK_SECRET, delivery, stamp, body),
+        "X-MLflow-Signature": _generate_hmac_signature(receiver["secret"], delivery, stamp, body),
     }
     refused = [
         httpx.post(receiver["url"], content=body, headers={"Content-Type": "application/json"}),
@@ -591,7 +621,12 @@ def test_the_shipped_automation_fires_on_a_blocked_run(servers, page) -> None:
 
     inbox = Inbox()
     try:
-        servers.run(str(BIN / "gatekeeper"), "automations", "install", "--webhook-url", inbox.url)
+        from tests.doc_commands import DocScript
+
+        hook = {"https://hooks.example.com/gate": inbox.url}  # the docs' example receiver, here a real one
+        script = DocScript("docs/deployments.md", "automations", servers.root, servers.env, replace=hook)
+        script.run("gatekeeper automations install")
+        script.finish()
         path = model_config(servers, "server-blocked", "broken-feature")
         done = servers.run(str(BIN / "gatekeeper"), "run", "--config", str(path))
         assert "BLOCKED" in done.stdout, done.stdout
@@ -606,3 +641,7 @@ def test_the_shipped_automation_fires_on_a_blocked_run(servers, page) -> None:
     page.goto(f"{servers.ui_url}/runs")
     page.wait_for_text("Blocked")
     page.screenshot(OUTPUT / "runs-list-blocked.png")
+    # by now the module's runs ended in most decisions' states, each shown by its name in that list
+    runs = servers.api("POST", "/flow_runs/filter", json={"limit": 200})
+    names = {r["state_name"] for r in runs if r["state_type"] == "COMPLETED"}
+    assert {"Bootstrapped", "Promoted", "NotRetrained", "Blocked"} <= names, names

@@ -31,7 +31,7 @@ def test_every_shell_block_is_marked_with_the_script_that_runs_it() -> None:
 def test_every_marked_block_is_run_by_a_test_or_by_ci() -> None:
     run_by_tests = {
         match.groups()
-        for path in (REPO / "tests").rglob("test_*.py")
+        for path in (REPO / "tests").rglob("*.py")
         for match in SCRIPT_CALL.finditer(path.read_text())
     }
     ci = (REPO / ".ci" / "run").read_text().splitlines()
