@@ -173,12 +173,18 @@ class DocScript:
         assert not self.pending, f"{self.page} ({self.name}): commands not run: {self.pending}"
 
     def stop(self) -> None:
-        for process in self.background.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.background.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_all(list(self.background.values()))
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], grace: float = 30) -> None:
+    """SIGTERM each process group (each was started in a session of its own), last started first;
+    SIGKILL what has not ended after `grace` seconds."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

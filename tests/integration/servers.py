@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -127,14 +126,9 @@ class Servers:
         wait_until(f"{name} healthy at {url}", healthy, timeout)
 
     def stop(self) -> None:
-        for proc in reversed(list(self.processes.values())):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        from tests.doc_commands import stop_all
+
+        stop_all(list(self.processes.values()), grace=20)
 
     # ------------------------------------------------------------------ the Prefect REST API
 
