@@ -147,9 +147,11 @@ class Servers:
 
 def reader_root(root: Path) -> Path:
     """`root` laid out like the repository's root, for commands the docs run "from the repository's
-    root": prefect.yaml, the flows and the examples linked in; what the commands write stays here."""
-    for name in ("prefect.yaml", "flows", "examples", "expectations", "automations"):
-        (root / name).symlink_to(REPO / name)
+    root": a copy of prefect.yaml, the folders the commands only read (flows, examples, automations)
+    linked in; what the commands write stays here, and nothing written here reaches the repository."""
+    shutil.copyfile(REPO / "prefect.yaml", root / "prefect.yaml")
+    for name in ("flows", "examples", "automations"):
+        (root / name).symlink_to(REPO / name, target_is_directory=True)
     return root
 
 

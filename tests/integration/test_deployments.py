@@ -85,7 +85,7 @@ def deployed(servers: Servers) -> dict[str, Path]:
     }
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     spec["deployments"] = [d for m, c in configs.items() for d in deployments_for(m, c)]
-    path = servers.root / "prefect.yaml"
+    path = servers.root / "test-models.prefect.yaml"  # not the docs' prefect.yaml copy in root
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     servers.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", str(path))
     return configs
