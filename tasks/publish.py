@@ -71,8 +71,7 @@ def announce_decision(config: GateConfig, decision: Decision) -> None:
         if decision.prefect_flow_run_id:
             with get_client(sync_client=True) as client:
                 run = client.read_flow_run(decision.prefect_flow_run_id)
-                tags = sorted({*run.tags, *run_tags(decision)})
-                client.update_flow_run(decision.prefect_flow_run_id, tags=tags)
+                client.update_flow_run(decision.prefect_flow_run_id, tags=run_tags(decision, run.tags))
     except Exception as exc:  # the API went away after the decision was recorded: say so, go on
         logger.warning("could not announce the decision to Prefect (%s): %s", type(exc).__name__, exc)
         return

@@ -36,8 +36,11 @@ def state_name(decision: Decision) -> str:
     return STATE_NAMES[decision.decision]
 
 
-def run_tags(decision: Decision) -> list[str]:
-    return [f"model:{decision.model_name}", f"decision:{decision.decision}"]
+def run_tags(decision: Decision, existing: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The run's tags with its model and its decision; a decision tag from before (a run that waited
+    for review, then was answered) is replaced, so filtering by decision finds the run once."""
+    kept = {t for t in existing if not t.startswith("decision:")}
+    return sorted(kept | {f"model:{decision.model_name}", f"decision:{decision.decision}"})
 
 
 def model_resource_id(model_name: str) -> str:

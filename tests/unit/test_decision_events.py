@@ -35,7 +35,10 @@ def test_the_event_names_the_decision_the_model_versions_segments_and_masks_pass
     if kind == "rejected":
         found = [r for r in spec.related if r["prefect.resource.role"] == "segment-finding"]
         assert [r["prefect.resource.name"] for r in found] == ["browser=chrome-beta"]
-    assert run_tags(decision) == [f"model:{config.model_name}", f"decision:{kind}"]
+    assert run_tags(decision) == [f"decision:{kind}", f"model:{config.model_name}"]
+    # a run that waited for review and was answered: its earlier decision tag is replaced, others kept
+    earlier = ["decision:needs_review", "gatekeeper", f"model:{config.model_name}"]
+    assert run_tags(decision, earlier) == [f"decision:{kind}", "gatekeeper", f"model:{config.model_name}"]
 
 
 def test_review_commands_name_every_required_flag_and_never_a_password() -> None:
