@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +75,15 @@ def blocks(page: str) -> list[Block]:
 
 def all_blocks() -> list[Block]:
     return [block for page in PAGES for block in blocks(page)]
+
+
+def reader_env(folder: Path) -> dict[str, str]:
+    """A reader's shell in `folder`: no Prefect API or MLflow server configured (the commands start
+    their own), Prefect's home in the folder, a login name."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING"))}
+    env["PREFECT_HOME"] = str(folder / "prefect-home")
+    env.setdefault("USER", "doc-reader")
+    return env
 
 
 def commands_of(page: str, name: str) -> list[str]:
@@ -143,30 +151,27 @@ class DocScript:
     ) -> subprocess.Popen[bytes]:
         """The next command, left running (its output in `logs/<name>.log`); returns once `ready()` is
         truthy, and fails if the command exits first."""
+        from tests.integration.servers import wait_until
+
         command = self._take(prefix)
-        log: Any = subprocess.DEVNULL
-        if self.logs:
-            log = open(self.logs / f"{name or prefix.replace(' ', '-')}.log", "wb")
-        process = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        log = open(self.logs / f"{name or prefix.replace(' ', '-')}.log", "wb") if self.logs else None
+        try:
+            process = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env,
+                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            if log:
+                log.close()  # the process holds its own copy
         self.background[command] = process
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def started() -> Any:
             if process.poll() is not None:
                 raise AssertionError(f"{self.page} ({self.name}): `{command}` exited {process.returncode}")
-            try:
-                if ready():
-                    return process
-            except OSError:
-                pass
-            except Exception as exc:  # httpx errors while the server starts
-                if "Connect" not in type(exc).__name__ and "Timeout" not in type(exc).__name__:
-                    raise
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.page} ({self.name}): `{command}` not ready in {timeout:.0f} s")
-            time.sleep(0.5)
+            return ready()
+
+        wait_until(f"{self.page} ({self.name}): `{command}` ready", started, timeout)
+        return process
 
     def finish(self) -> None:
         """Fail unless every command of the blocks ran."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _gatekeeper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING"))}
-    env["PREFECT_HOME"] = str(cwd / "prefect-home")
+    from tests.doc_commands import reader_env
+
+    env = reader_env(cwd)
     exe = shutil.which("gatekeeper") or ""
     cmd = [exe] if exe else [sys.executable, "-m", "gatekeeper.cli"]
     return subprocess.run(
@@ -63,11 +63,10 @@ def test_the_demo_says_how_to_open_both_uis_and_following_it_shows_the_verdict(t
 
     import httpx
 
-    from tests.doc_commands import DocScript
+    from tests.doc_commands import DocScript, reader_env
     from tests.integration.servers import free_port
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING"))}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env = reader_env(tmp_path)
     prefect_port, mlflow_port = free_port(), free_port()
     script = DocScript("README.md", "demo", tmp_path, env, replace={"--port 5000": f"--port {mlflow_port}"})
     result = script.run("gatekeeper demo")

@@ -5,12 +5,11 @@ deployment page's blocks run in tests/integration/test_deployments.py, the demo'
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.doc_commands import REPO, DocScript
+from tests.doc_commands import REPO, DocScript, reader_env
 
 
 def _reader_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -18,10 +17,7 @@ def _reader_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     folder of their own, no servers configured, a login name."""
     (tmp_path / "examples").symlink_to(REPO / "examples")
     (tmp_path / "expectations").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING"))}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    env.setdefault("USER", "doc-reader")
-    return tmp_path, env
+    return tmp_path, reader_env(tmp_path)
 
 
 def _decision(folder: Path, name: str) -> dict:
