@@ -105,10 +105,11 @@ def print_custody(custody: dict[str, Any]) -> None:
 def print_where_to_look(decision: Decision, tracking_uri: str) -> None:
     """How to open the run in the Prefect UI and the model in the MLflow UI, as commands that work."""
     import os
+    import shlex
 
     from cli.api import LOCAL_UI
     from gatekeeper import PRIVATE_PREFECT_API
-    from gatekeeper.errors import redact
+    from gatekeeper.errors import has_credentials, link_without_credentials
 
     out = console()
     run = decision.prefect_flow_run_id
@@ -129,10 +130,12 @@ def print_where_to_look(decision: Decision, tracking_uri: str) -> None:
     version = decision.candidate_version
     page = f"#/models/{model}" + (f"/versions/{version}" if version else "")
     if tracking_uri.startswith(("http://", "https://")):
-        out.print(f"MLflow UI: {redact(tracking_uri).rstrip('/')}/{page}", soft_wrap=True, highlight=False)
-    else:
+        link = link_without_credentials(tracking_uri).rstrip("/")
+        out.print(f"MLflow UI: {link}/{page}", soft_wrap=True, highlight=False)
+    else:  # a store with a password (a database server) is named by the variable, never printed
+        store = '"$MLFLOW_TRACKING_URI"' if has_credentials(tracking_uri) else shlex.quote(tracking_uri)
         out.print(
-            f"MLflow UI: run [bold]mlflow ui --backend-store-uri '{tracking_uri}' --port 5000[/], then open "
+            f"MLflow UI: run [bold]mlflow ui --backend-store-uri {store} --port 5000[/], then open "
             f"http://127.0.0.1:5000/{page}",
             soft_wrap=True,
             highlight=False,

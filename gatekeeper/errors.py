@@ -81,6 +81,16 @@ def redact(text: str) -> str:
     return re.sub(r"(\w+://[^\s/@:'\"]*:)[^\s@/'\"]*@", r"\1***@", text)
 
 
+def has_credentials(uri: str) -> bool:
+    """Whether a URI carries a password a printed command or a stored link must not show."""
+    return redact(uri) != uri
+
+
+def link_without_credentials(url: str) -> str:
+    """A URL a browser can open without the user:password part (the server asks for them)."""
+    return re.sub(r"(\w+://)[^\s/@'\"]*@", r"\1", url)
+
+
 _REDACTING = "gatekeeper_redacts"  # marks the record factory below, so it is installed once
 
 

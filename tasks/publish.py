@@ -15,6 +15,7 @@ from prefect.artifacts import (
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
+from gatekeeper.errors import redact
 from gatekeeper.report.events import decision_event, run_tags
 from gatekeeper.report.markdown import artifact_key, render_markdown, rounded_segment_rows
 from tasks import gate_task
@@ -24,7 +25,7 @@ from tasks import gate_task
 def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, str]) -> None:
     """A markdown report and a segment table, under keys stable across runs of this model."""
     logger = get_run_logger()
-    links = {"MLflow tracking URI": config.resolved_tracking_uri, **links}
+    links = {"MLflow tracking URI": redact(config.resolved_tracking_uri), **links}
     if decision.candidate_version:
         links.setdefault("model version", f"models:/{config.model_name}/{decision.candidate_version}")
     picture = links.get("segment forest plot", "")
@@ -62,7 +63,7 @@ def announce_decision(config: GateConfig, decision: Decision) -> None:
     from prefect.events import emit_event
 
     logger = get_run_logger()
-    links = {"MLflow tracking URI": config.resolved_tracking_uri}
+    links = {"MLflow tracking URI": redact(config.resolved_tracking_uri)}
     if decision.candidate_version:
         links["model version"] = f"models:/{config.model_name}/{decision.candidate_version}"
     spec = decision_event(decision, links)

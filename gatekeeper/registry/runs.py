@@ -12,7 +12,13 @@ import yaml
 
 from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision, decision_to_json, read_decision
-from gatekeeper.errors import DecisionFormatError, RegistryError, RegistryNotFound, redact
+from gatekeeper.errors import (
+    DecisionFormatError,
+    RegistryError,
+    RegistryNotFound,
+    link_without_credentials,
+    redact,
+)
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, quiet_mlflow_hints, registry_errors
 from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
@@ -239,7 +245,7 @@ def web_links(
     """Browser links into the MLflow UI (only when MLflow is a server; a sqlite file has no pages)."""
     if not uri.startswith(("http://", "https://")):
         return {}
-    base = uri.rstrip("/")
+    base = link_without_credentials(uri).rstrip("/")  # links are shown and stored: never a password
     links = {}
     if run_id and experiment_id:
         links["MLflow run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
@@ -321,8 +327,6 @@ def run_name(decision: Decision, started_ms: int | None) -> str:
 
 def version_description(decision: Decision) -> str:
     """The verdict and its reasons, as the MLflow UI shows a model version's description (markdown)."""
-    from gatekeeper.errors import redact
-
     lines = [f"**{decision.decision.upper()}** by the retraining gatekeeper: {decision.summary()}.", ""]
     lines += [f"- {redact(r.text(code=True))}" for r in decision.reasons[:20]]
     if decision.overall is not None and decision.overall.delta is not None:

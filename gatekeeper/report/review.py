@@ -47,10 +47,14 @@ def review_commands(d: Decision, tracking_uri: str | None = None) -> tuple[str, 
     """`gatekeeper approve` and `reject` for a candidate waiting for review, runnable as printed in a
     POSIX shell (the reviewer is the login name; a tracking URI with a password is left to
     $MLFLOW_TRACKING_URI, never printed)."""
+    import shlex
+
+    from gatekeeper.errors import has_credentials
+
     where = ""
-    if tracking_uri and "@" not in tracking_uri:
-        where = f" --tracking-uri '{tracking_uri}'"
-    base = f"--model '{d.model_name}' --version {d.candidate_version}{where} --who \"$USER\""
+    if tracking_uri and not has_credentials(tracking_uri):
+        where = f" --tracking-uri {shlex.quote(tracking_uri)}"
+    base = f'--model {shlex.quote(d.model_name)} --version {d.candidate_version}{where} --who "$USER"'
     return (
         f"gatekeeper approve {base} --comment 'why it may replace the champion'",
         f"gatekeeper reject {base} --comment 'why the champion stays'",

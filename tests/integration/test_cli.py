@@ -85,7 +85,7 @@ def test_the_demo_says_how_to_open_both_uis_and_following_it_shows_the_verdict(t
     assert "prefect server start" in prefect_line  # what the README says to run
     assert "mlflow ui --backend-store-uri" in mlflow_line
     run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", prefect_line).group(1)
-    store = re.search(r"--backend-store-uri '([^']+)'", mlflow_line).group(1)
+    store = re.search(r"--backend-store-uri (\S+) ", mlflow_line).group(1)
     assert store == f"sqlite:///{tmp_path / '.gatekeeper' / 'mlflow.db'}"  # the README's, from here
     assert "#/models/demo-improves/versions/" in mlflow_line
     # no link anywhere to the private API's port, gone when the command exited

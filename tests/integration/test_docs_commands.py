@@ -74,7 +74,7 @@ def test_review_status_and_rollback_as_the_readme_and_the_docs_tell_it(tmp_path:
     readme = DocScript("README.md", "review", folder, env)
     demo = readme.run("gatekeeper demo --scenario sign-off")
     assert "NEEDS_REVIEW" in demo.stdout.upper().replace(" ", "_")
-    assert "gatekeeper approve --model 'demo-sign-off' --version 2" in demo.stdout  # as the README has it
+    assert "gatekeeper approve --model demo-sign-off --version 2" in demo.stdout  # as the README has it
     readme.run("gatekeeper approve --model demo-sign-off --version 2")
     verify = readme.run("gatekeeper verify --model demo-sign-off")
     assert "approved by" in verify.stdout, verify.stdout

@@ -52,4 +52,7 @@ def test_review_commands_name_every_required_flag_and_never_a_password() -> None
         assert "--version" in line
         assert "s3cret" not in line
         assert "--tracking-uri" not in line
-    assert "--tracking-uri 'sqlite:///m.db'" in review_commands(decision, "sqlite:///m.db")[0]
+    assert "--tracking-uri sqlite:///m.db" in review_commands(decision, "sqlite:///m.db")[0]
+    assert "--tracking-uri 'sqlite:///my models.db'" in review_commands(decision, "sqlite:///my models.db")[0]
+    # a database server's password: the command leaves the store to $MLFLOW_TRACKING_URI
+    assert "s3cret" not in review_commands(decision, "postgresql://gate:s3cret@db/mlflow")[0]

@@ -156,3 +156,23 @@ def test_quieting_prefect_s_tracebacks_leaves_every_other_handler_the_whole_reco
     finally:
         prefect_logger.removeHandler(shared)
         logging.getLogger().removeHandler(shared)
+
+
+def test_links_and_printed_commands_never_carry_a_tracking_password(capsys) -> None:
+    """The MLflow links the report, the image artifact and the terminal show are built without the
+    URI's credentials; a database store with a password is left to $MLFLOW_TRACKING_URI."""
+    from cli.printing import print_where_to_look
+    from gatekeeper.decide import decide
+    from gatekeeper.registry.runs import web_links
+    from gatekeeper.report.markdown import render_markdown
+    from tests.builders import evidence, make_config
+
+    decision = decide(evidence(), make_config())
+    links = web_links("https://gate:s3cret@mlflow.internal:5000/", "7", "abc", "fraud-detector", "2")
+    assert links["MLflow run"] == "https://mlflow.internal:5000/#/experiments/7/runs/abc"
+    assert "s3cret" not in render_markdown(decision, links, image=links["segment forest plot"])
+    for uri in ("https://gate:s3cret@mlflow.internal:5000", "postgresql://gate:s3cret@db/mlflow"):
+        print_where_to_look(decision, uri)
+    shown = capsys.readouterr().out
+    assert "s3cret" not in shown
+    assert '--backend-store-uri "$MLFLOW_TRACKING_URI"' in shown

@@ -24,7 +24,7 @@ def test_needs_review_report_says_how_to_answer(config) -> None:
     assert decision.decision == "needs_review"
     md = render_markdown(decision)
     assert "**Waiting for a reviewer.**" in md
-    assert f"--model 'fraud-detector' --version {decision.candidate_version}" in md
+    assert f"--model fraud-detector --version {decision.candidate_version}" in md
     assert '--who "$USER"' in md  # the required flag, so the command runs as printed
     prompt = review_prompt(decision)
     assert prompt.startswith(
