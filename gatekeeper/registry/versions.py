@@ -30,6 +30,8 @@ from gatekeeper.report.markdown import reason_lines
 from gatekeeper.serialize import jsonable
 from gatekeeper.train.models import TrainedModel
 
+logger = logging.getLogger(__name__)
+
 REFERENCE_FILE = "reference.json"
 
 
@@ -54,6 +56,8 @@ def register_model(config: GateConfig, run_id: str, candidate: TrainedModel) -> 
                     pip_requirements=pip_requirements(candidate.model),
                     signature=_signature(candidate),
                     input_example=candidate.example,
+                    # served as it is judged: the scores the gate compared, not labels
+                    pyfunc_predict_fn=_served(candidate.model),
                 )
             client.log_artifacts(run_id, str(path), "model")
         client.log_metric(run_id, "train_rows", candidate.n_train)
@@ -94,12 +98,23 @@ def _signature(candidate: TrainedModel) -> Any:
     if candidate.example is None or not len(candidate.example):
         return None
     model = candidate.model
-    scores = model.predict_proba if hasattr(model, "predict_proba") else model.predict
     try:
-        with quiet_mlflow_hints():
-            return infer_signature(candidate.example, scores(candidate.example))
+        signature = infer_signature(candidate.example, getattr(model, _served(model))(candidate.example))
     except Exception:  # a model that cannot score its own training rows is judged later, not here
         return None
+    whole = [str(c) for c, t in candidate.example.dtypes.items() if pd.api.types.is_integer_dtype(t)]
+    if whole:  # MLflow's own hint, said once and briefly: what a serving client must know
+        logger.info(
+            "signature: %s declared integer, as trained; a request with missing values there must send "
+            "them as floats",
+            ", ".join(whole),
+        )
+    return signature
+
+
+def _served(model: Any) -> str:
+    """What the logged model's pyfunc serves: the class scores the gate judged, else predictions."""
+    return "predict_proba" if hasattr(model, "predict_proba") else "predict"
 
 
 def ensure_registered_model(client: Any, name: str) -> None:

@@ -251,10 +251,15 @@ def test_mlflow_holds_what_its_docs_teach(improves) -> None:
     requirements = (model_dir / "requirements.txt").read_text()
     assert "retraining-gatekeeper" not in requirements
     blocked = (
-        "import sys; sys.modules['gatekeeper'] = None; import mlflow.sklearn, pandas as pd; "
+        "import sys; sys.modules['gatekeeper'] = None; import mlflow.sklearn, mlflow.pyfunc, pandas as pd; "
         f"m = mlflow.sklearn.load_model({str(model_dir)!r}); "
         f"x = pd.read_json({str(model_dir / 'input_example.json')!r}, orient='split'); "
-        "print(m.predict_proba(x).shape)"
+        f"served = mlflow.pyfunc.load_model({str(model_dir)!r}).predict(x); "
+        "print(m.predict_proba(x).shape, served.shape)"
     )
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    # served as judged: the pyfunc returns the class scores the signature declares, not labels
+    proba, served = done.stdout.strip().splitlines()[-1].split(") (")
+    assert proba + ")" == "(" + served, done.stdout
+    assert '"shape": [-1, 2]' in meta["signature"]["outputs"], meta["signature"]["outputs"]
