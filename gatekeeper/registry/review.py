@@ -15,6 +15,7 @@ from gatekeeper.registry.client import alias_version, connect, registry_errors
 from gatekeeper.registry.custody import examine
 from gatekeeper.registry.moves import aliases_of, move, promotion_lock, refuse_unfinished
 from gatekeeper.registry.records import REVIEW_FILE, check_reviewable, read_record
+from gatekeeper.report.review import review_headline
 
 
 def _version(client: Any, uri: str, model_name: str, version: str) -> Any:
@@ -63,7 +64,7 @@ def settle_review(
             "(--who on the command line, the form's `reviewer` field in the Prefect UI)"
         )
     client = connect(uri)
-    _version(client, uri, model_name, version)
+    described = _version(client, uri, model_name, version).description or ""
     with promotion_lock(uri, model_name):
         refuse_unfinished(client, uri, model_name)
         record = read_record(client, uri, model_name, version)
@@ -96,11 +97,8 @@ def settle_review(
                 for key, value in tags.items():
                     client.set_model_version_tag(model_name, version, key, value)
                 # the version's description leads with the answer, above the gate's verdict
-                before = client.get_model_version(model_name, version).description or ""
-                said = f"**{review.outcome.upper()}** by {who} at {review.at}" + (
-                    f": {comment}" if comment else "."
-                )
-                client.update_model_version(model_name, version, description=f"{said}\n\n{before}"[:5000])
+                said = review_headline(review)
+                client.update_model_version(model_name, version, description=f"{said}\n\n{described}"[:5000])
 
         if not approve:
             write_review()

@@ -23,6 +23,7 @@ from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, quiet_mlflow_hints, registry_errors
 from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
 from gatekeeper.report.markdown import FOREST_PLOT_FILE, render_markdown, segments_csv
+from gatekeeper.report.review import review_headline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -326,8 +327,11 @@ def run_name(decision: Decision, started_ms: int | None) -> str:
 
 
 def version_description(decision: Decision) -> str:
-    """The verdict and its reasons, as the MLflow UI shows a model version's description (markdown)."""
-    lines = [f"**{decision.decision.upper()}** by the retraining gatekeeper: {decision.summary()}.", ""]
+    """The verdict and its reasons, as the MLflow UI shows a model version's description (markdown);
+    a person's answer to a review first, as `gatekeeper approve|reject` writes it."""
+    review = decision.review
+    lines = [review_headline(review), ""] if review and review.outcome in ("approved", "rejected") else []
+    lines += [f"**{decision.decision.upper()}** by the retraining gatekeeper: {decision.summary()}.", ""]
     lines += [f"- {redact(r.text(code=True))}" for r in decision.reasons[:20]]
     if decision.overall is not None and decision.overall.delta is not None:
         o = decision.overall

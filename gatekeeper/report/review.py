@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from gatekeeper.decide.decision import Decision
+from gatekeeper.findings import Review
+
+
+def review_headline(review: Review) -> str:
+    """A person's answer as the model version's description leads with it (markdown)."""
+    said = f"**{review.outcome.upper()}** by {review.reviewer} at {review.at}"
+    return said + (f": {review.comment}" if review.comment else ".")
 
 
 def review_prompt(decision: Decision) -> str:

@@ -56,3 +56,20 @@ def test_review_commands_name_every_required_flag_and_never_a_password() -> None
     assert "--tracking-uri 'sqlite:///my models.db'" in review_commands(decision, "sqlite:///my models.db")[0]
     # a database server's password: the command leaves the store to $MLFLOW_TRACKING_URI
     assert "s3cret" not in review_commands(decision, "postgresql://gate:s3cret@db/mlflow")[0]
+
+
+def test_the_version_description_leads_with_a_reviewers_answer_however_it_was_given() -> None:
+    """The UI form's answer is recorded with the decision (record_decision rewrites the description),
+    `gatekeeper approve` prepends it: both read the same first line."""
+    from dataclasses import replace
+
+    from gatekeeper.findings import Review
+    from gatekeeper.registry.runs import version_description
+    from gatekeeper.report.review import review_headline
+
+    decision = decide(evidence(), make_config())
+    assert version_description(decision).startswith(f"**{decision.decision.upper()}** by the retraining")
+    answer = Review("approved", "ana", "beta checked", "2026-12-07T10:00:00+00:00")
+    text = version_description(replace(decision, review=answer))
+    assert text.startswith("**APPROVED** by ana at 2026-12-07T10:00:00+00:00: beta checked\n\n")
+    assert text.split("\n\n", 1)[0] == review_headline(answer)
