@@ -119,12 +119,12 @@ def config_reference() -> str:
 # ---------------------------------------------------------------- command line
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def commands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 yield f"{prefix} {name}", sub
-                yield from _commands(sub, f"{prefix} {name}")
+                yield from commands(sub, f"{prefix} {name}")
 
 
 def cli_reference() -> str:
@@ -135,7 +135,7 @@ def cli_reference() -> str:
     try:
         parser = build_parser()
         lines = ["## `gatekeeper`", "", "```text", parser.format_help().rstrip(), "```", ""]
-        for name, sub in _commands(parser, "gatekeeper"):
+        for name, sub in commands(parser, "gatekeeper"):
             lines += [f"## `{name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
     finally:
         if before is None:
