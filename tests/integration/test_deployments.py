@@ -174,7 +174,8 @@ def test_the_repository_prefect_yaml_deploys_a_schedule_and_a_labels_trigger(ser
 
 @pytest.fixture(scope="module")
 def two_arrivals(servers: Servers, deployed: dict[str, Path]) -> list[dict[str, Any]]:
-    """Bootstrap `server-gate`, then say twice, close together, that the same batch arrived."""
+    """Bootstrap `server-gate`, then say twice, close together, that the same batch arrived; the
+    two runs in the order they took the model's lock."""
     bootstrap(servers, "server-gate")
     batch = deployed["server-gate"].parent / "new_labels.parquet"
     assert batch.exists(), sorted(p.name for p in batch.parent.iterdir())
@@ -187,7 +188,10 @@ def two_arrivals(servers: Servers, deployed: dict[str, Path]) -> list[dict[str, 
         done = len(runs) == 2 and all(r["state_type"] in TERMINAL for r in runs)
         return runs if done else None
 
-    return wait_until("two triggered gate runs finished", finished, timeout=600, every=2)
+    runs = wait_until("two triggered gate runs finished", finished, timeout=600, every=2)
+    # both runs start at once and race for the model's lock: the first is the one that got it (the
+    # first to log its first stage, which comes after the lock), not the first to start
+    return sorted(runs, key=lambda run: log_time(servers, run["id"], "[1/7] loading data"))
 
 
 def test_the_bank_example_s_labels_arrive_as_the_docs_tell_it(servers, deployed) -> None:
