@@ -31,8 +31,13 @@ class UnitEvidence:
     p_value: float
 
 
-def between_variance(counts: Array, rows: Array) -> float:
-    """The variance of the true rate between units beyond their binomial noise (moments; >= 0)."""
+def between_variance(counts: Array, rows: Array, upper: float | None = None) -> float:
+    """The variance of the true rate between units beyond their binomial noise (moments; >= 0);
+    with `upper` (a confidence, 0.95), its one-sided upper bound instead: the between-unit mean
+    square is chi-square with one fewer degrees of freedom than units (the interval of the
+    one-way random-effects model)."""
+    from scipy.stats import chi2
+
     keep = rows > 0
     counts, rows = counts[keep].astype(float), rows[keep].astype(float)
     total = rows.sum()
@@ -43,6 +48,8 @@ def between_variance(counts: Array, rows: Array) -> float:
         return 0.0
     rates = counts / rows
     spread = float(np.sum(rows * (rates - p) ** 2) / (len(rows) - 1))  # weighted between-unit MS
+    if upper is not None:
+        spread *= (len(rows) - 1) / float(chi2.ppf(1 - upper, len(rows) - 1))
     n0 = (total - float(np.sum(rows**2)) / total) / (len(rows) - 1)  # effective rows per unit
     return max(0.0, float((spread - p * (1 - p)) / max(n0, 1.0)))
 
@@ -73,14 +80,11 @@ def unit_test(
       `MIN_UNITS` units (the caller's rule).
     - Entities (clusters), also: the difference of the two rates over its standard error with the
       rows of an entity correlated (the between-entity variance, by moments on the reference), or
-      entity by entity (how many of the batch's entities sit above the reference's rate, against the
-      share of the reference's entities that do: 36 entities all of one class where half of the
-      reference's were mixed), and how many of the batch's entities show it in every row against the
-      share of the reference's entities that do; the smallest of those three, tripled, and the
-      stretches' test must agree.
+      entity by entity: how many of the batch's entities sit above the reference's rate, and how
+      many show it in every row (36 entities all of one class where the reference's were mixed),
+      each against the chance an entity of its size has of doing so in the reference's world
+      (`_entity_by_entity`); the smallest of those three, tripled, and the stretches' test must agree.
     """
-    from scipy.stats import binom
-
     counts, rows = per_unit(hits, units)
     ref_counts, ref_rows = per_unit(reference_hits, reference_units)
     n, n_ref = float(rows.sum()), float(ref_rows.sum())
@@ -122,21 +126,114 @@ def unit_test(
         gap = rate - ref_rate
         z = gap / math.sqrt(variance) if variance > 0 else math.copysign(math.inf, gap)
         p_z = float(NormalDist().cdf(-z)) if math.isfinite(z) else float(z < 0)
-        # and entity by entity: how many of the batch's entities sit above the reference's rate,
-        # against the share of the reference's entities that do (a sign test; Bonferroni over two)
-        above = np.count_nonzero(counts[rows > 0] > ref_rate * rows[rows > 0])
-        share = float(np.mean(ref_counts[ref_rows > 0] > ref_rate * ref_rows[ref_rows > 0])) if n_ref else 1.0
-        p_sign = float(binom.sf(above - 1, shown[0], share)) if share < 1 else 1.0
-        # and how many of them show it in every row (of 3 or more), against the share of the
-        # reference's entities that do so by nature (half an entity added: never a share of 0)
-        full, ref_full = rows >= 3, ref_rows >= 3
-        every = np.count_nonzero(counts[full] >= rows[full])
-        natural = (np.count_nonzero(ref_counts[ref_full] >= ref_rows[ref_full]) + 0.5) / (
-            np.count_nonzero(ref_full) + 1.0
-        )
-        p_every = float(binom.sf(every - 1, np.count_nonzero(full), natural)) if every else 1.0
+        p_sign, p_every = _entity_by_entity(counts, rows, ref_counts, ref_rows, tau2)
         p_value = max(p_value, min(1.0, 3 * min(p_z, p_sign, p_every)))
     return UnitEvidence(rate, ref_rate, *shown, high, p_value)
+
+
+def _entity_by_entity(
+    counts: Array, rows: Array, ref_counts: Array, ref_rows: Array, tau2: float
+) -> tuple[float, float]:
+    """How many of the batch's entities sit above the reference's rate, and how many show the
+    anomaly in every row (of 3 or more), each against the chance an entity of the same number of
+    rows has of doing so in the reference's world (`EntityChances`): one-sided p-values.
+
+    The reference's rate and spread are estimates: the count above is held against its expectation
+    with the variance the rate's own error adds (the delta method), under the spread and its upper
+    95% bound; the rarer count in every row against the largest chance under the rate's upper 95%
+    bound and either spread."""
+    n_ref = max(float(ref_rows.sum()), 1.0)
+    rate = float(ref_counts.sum()) / n_ref
+    entities = int(np.count_nonzero(ref_rows))
+    present, full = rows > 0, rows >= 3
+    above = int(np.count_nonzero(counts[present] > rate * rows[present]))
+    every = int(np.count_nonzero(counts[full] >= rows[full]))
+    p_sign, p_every = 0.0, 0.0 if every else 1.0
+    for spread in (tau2, between_variance(ref_counts, ref_rows, upper=0.95)):
+        p = min(max(rate, 0.5 / n_ref), 1.0)
+        step = math.sqrt(p * (1 - p) / n_ref + spread * float(np.sum(ref_rows**2)) / n_ref**2)
+        chances = EntityChances(rate, spread, entities)
+        around = [
+            EntityChances(r, spread, entities).above(rows[present], rate)
+            for r in (max(rate - step, 0.0), min(rate + step, 1.0))
+        ]
+        p_sign = max(p_sign, count_beyond(above, *chances.above(rows[present], rate), around))
+        if every:
+            highest = EntityChances(min(rate + 1.645 * step, 1.0), spread, entities)
+            p_every = max(
+                p_every,
+                poisson_binomial_sf(every, *chances.every(rows[full])),
+                poisson_binomial_sf(every, *highest.every(rows[full])),
+            )
+    return p_sign, p_every
+
+
+@dataclass(frozen=True)
+class EntityChances:
+    """The chance that an entity of m rows from the reference's world sits above the reference's
+    rate, or shows the anomaly in every row: its count is beta-binomial, the entities' true rates
+    spread around `rate` with the between-entity variance `tau2` (binomial when 0). Counted from the
+    reference's entities as a share, these chances would ignore size: a 3-row entity at a 20% rate
+    is all ones 0.8% of the time, a 60-row one never."""
+
+    rate: float
+    tau2: float
+    entities: int  # the reference's entities with rows (a floor for the rarest chance)
+
+    def _distribution(self, m: Array):  # type: ignore[no-untyped-def]
+        from scipy.stats import betabinom, binom
+
+        p = min(max(self.rate, 0.0), 1.0)
+        spread = p * (1 - p)
+        if spread <= 0 or self.tau2 <= 0:
+            return binom(m, p)
+        total = max(spread / self.tau2 - 1, 1e-3)  # alpha + beta of the entities' rates
+        return betabinom(m, p * total, (1 - p) * total)
+
+    def above(self, rows: Array, threshold: float) -> tuple[Array, Array]:
+        """How many entities have each distinct size in `rows`, and the chance that an entity of
+        that size counts more than `threshold` (a rate) of its rows."""
+        sizes, many = np.unique(np.asarray(rows, dtype=np.int64), return_counts=True)
+        chance = self._distribution(sizes).sf(np.floor(threshold * sizes))
+        return many, np.clip(np.nan_to_num(chance), 0.0, 1.0)
+
+    def every(self, rows: Array) -> tuple[Array, Array]:
+        sizes, many = np.unique(np.asarray(rows, dtype=np.int64), return_counts=True)
+        chance = np.nan_to_num(self._distribution(sizes).pmf(sizes))
+        floor = 0.5 / (self.entities + 1.0)  # never a chance of 0 from a finite reference
+        return many, np.clip(chance, floor, 1.0)
+
+
+def count_beyond(k: int, many: Array, chances: Array, around: list[tuple[Array, Array]]) -> float:
+    """One-sided p-value of `k` or more successes over `many[i]` trials at `chances[i]` each, the
+    chances themselves uncertain: `around` holds them one standard error of the underlying rate
+    below and above, whose spread of the expected count adds to the variance (the delta method;
+    normal, with a continuity correction)."""
+    expected = float(np.sum(many * chances))
+    variance = float(np.sum(many * chances * (1 - chances)))
+    ends = [float(np.sum(m * c)) for m, c in around]
+    variance += ((ends[1] - ends[0]) / 2) ** 2
+    if variance <= 0:
+        return 0.0 if k > expected else 1.0
+    return float(NormalDist().cdf(-(k - 0.5 - expected) / math.sqrt(variance)))
+
+
+def poisson_binomial_sf(k: int, many: Array, chances: Array) -> float:
+    """P(at least `k` successes) over `many[i]` trials at `chances[i]` each (a sum of binomials:
+    their pmfs convolved, each cut where its tail is negligible)."""
+    from scipy.signal import fftconvolve
+    from scipy.stats import binom
+
+    if k <= 0:
+        return 1.0
+    pmf = np.ones(1)
+    for n, q in zip(np.asarray(many, dtype=np.int64), np.asarray(chances, dtype=float), strict=True):
+        top = int(min(n, math.ceil(n * q + 12 * math.sqrt(n * q * (1 - q)) + 12)))
+        part = binom.pmf(np.arange(top + 1), n, q)
+        pmf = np.clip(
+            fftconvolve(pmf, part) if len(pmf) * len(part) > 250_000 else np.convolve(pmf, part), 0, None
+        )
+    return float(min(1.0, max(0.0, pmf[k:].sum()))) if k < len(pmf) else 0.0
 
 
 def batch_stretch(rows: int, length: int, units: Units, min_rows: int) -> int:
@@ -227,21 +324,32 @@ class MeanDifference:
     standard_error: float
     units: int  # the batch's units with values
     reference_units: int
+    freedom: int  # degrees of freedom of the standard error
 
     @property
     def p_value(self) -> float:
-        """Two-sided, normal (the units' means are many and averaged)."""
+        """Two-sided, Student t (a standard error from a few units is itself noisy; from many it is
+        the normal's)."""
+        from scipy.stats import t
+
         if self.standard_error <= 0:
             return 0.0 if self.difference != 0 else 1.0
-        return 2 * NormalDist().cdf(-abs(self.difference) / self.standard_error)
+        if not math.isfinite(self.standard_error):
+            return 1.0
+        return float(2 * t.sf(abs(self.difference) / self.standard_error, max(self.freedom, 1)))
 
 
 def mean_difference(
     values: Array, units: Units, reference_values: Array, reference_units: Units
 ) -> MeanDifference:
     """Batch mean minus reference mean of `values` (nan: not counted), each mean's variance from its
-    units (the cluster-robust estimator: rows inside a unit are not independent evidence)."""
-    means, variances, counts = [], [], []
+    units (rows inside a unit are not independent evidence).
+
+    Units of one length (time blocks, runs) vary alike in both tables: their deviations are pooled
+    (one variance, as many degrees of freedom as units in both less two), so a batch as long as two
+    units is judged against how far the reference's units move. Entities of any size (and rows)
+    each table on its own (the cluster-robust estimator), with the fewer units' degrees of freedom."""
+    means, squares, totals, counts = [], [], [], []
     for x, u in ((values, units), (reference_values, reference_units)):
         x = np.asarray(x, dtype=float)
         present = ~np.isnan(x)
@@ -250,11 +358,17 @@ def mean_difference(
         total = rows.sum()
         mean = sums.sum() / total if total else 0.0
         used = rows > 0
-        m = int(used.sum())
-        spread = float(np.sum((sums[used] - mean * rows[used]) ** 2)) / total**2 if total else 0.0
         means.append(mean)
-        variances.append(spread * m / (m - 1) if m > 1 else math.inf)
-        counts.append(m)
-    return MeanDifference(
-        float(means[0] - means[1]), math.sqrt(variances[0] + variances[1]), counts[0], counts[1]
+        squares.append(float(np.sum((sums[used] - mean * rows[used]) ** 2)))
+        totals.append(max(total, 1.0))
+        counts.append(int(used.sum()))
+    difference = float(means[0] - means[1])
+    if units.kind in ("time block", "run") and reference_units.kind == units.kind:
+        freedom = counts[0] + counts[1] - 2
+        pooled = sum(squares) / freedom if freedom > 0 else math.inf
+        variance = pooled * (counts[0] / totals[0] ** 2 + counts[1] / totals[1] ** 2)
+        return MeanDifference(difference, math.sqrt(variance), counts[0], counts[1], freedom)
+    variance = sum(
+        q / t**2 * m / (m - 1) if m > 1 else math.inf for q, t, m in zip(squares, totals, counts, strict=True)
     )
+    return MeanDifference(difference, math.sqrt(variance), counts[0], counts[1], min(counts) - 1)

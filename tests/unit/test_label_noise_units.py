@@ -87,10 +87,15 @@ def test_relabelled_rows_anywhere_in_the_batch_block_as_label_quality(layout: st
         if found is None:
             continue
         judged += 1
+        assert found, seed  # every judged world's relabelled rows are at least reported
         stops = [c for c in found if c.effect == "block"]
         blocked += bool(stops)
         assert all(c.diagnosis == "label_quality" for c in stops)
         assert all(c.diagnosis is None for c in found if c.effect == "warn")
-    # measured: 14 of 16 (time), 15 of 16 (order), 13 of 14 (entities) judged worlds blocked; row by
-    # row every one: counting in units costs some power where the world's own labels swing as much
-    assert blocked >= judged * 3 // 4, (blocked, judged)
+    # measured: 14 of 16 (time), 15 of 16 (order), 8 of 14 (entities) judged worlds blocked; row by
+    # row every one: counting in units costs some power where the world's own labels swing as much.
+    # Entities (20-30 in a batch, their rates spread widely): 13 of 14 while the entity-by-entity
+    # test took the reference's rate as exact, when 1 in 200 healthy few-entity batches fell below
+    # p = 0.001 (tests/unit/test_units.py); the others warn, naming the labels
+    least = judged // 2 if layout == "entities" else judged * 3 // 4
+    assert blocked >= least, (blocked, judged)

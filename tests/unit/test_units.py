@@ -105,6 +105,46 @@ def test_entities_all_of_one_class_are_evidence_entity_by_entity() -> None:
     assert unit_test(np.ones(600), batch_units, reference, ref_units).p_value < 1e-6
 
 
+def _entities(rng: np.random.Generator, count: int, rows: int, rate: float, spread: float) -> tuple:
+    """`count` entities of `rows` rows each whose true rates spread around `rate` (beta; 0: none)."""
+    rates = (
+        rng.beta(rate * (1 / spread - 1), (1 - rate) * (1 / spread - 1), count)
+        if spread
+        else np.full(count, rate)
+    )
+    entity = np.repeat(np.arange(count), rows)
+    return (rng.random(len(entity)) < rates[entity]).astype(float), find_units(len(entity), clusters=entity)
+
+
+@pytest.mark.parametrize(
+    ("reference", "batch", "rate", "spread"),
+    [
+        ((100, 60), (2000, 3), 0.2, 0.0),
+        ((100, 60), (2000, 3), 0.5, 0.1),
+        ((100, 60), (2000, 3), 0.2, 0.1),
+        ((2000, 3), (100, 60), 0.3, 0.0),
+        ((300, 5), (300, 5), 0.05, 0.0),
+        ((60, 40), (400, 4), 0.3, 0.2),
+    ],
+)
+def test_an_entity_s_size_sets_its_chance_of_looking_odd(reference, batch, rate, spread) -> None:
+    """No fault, entities of other sizes than the reference's: a 3-row entity is all of one class
+    far more often than a 60-row one, and the reference's rate and spread are only estimates. The
+    rate of p < 0.01 over 60 healthy batches stays near 1% (it was 8-40% counting a share of the
+    reference's entities); a tenth of the batch's entities (20 or more) all ones are still found."""
+    rng = np.random.default_rng(sum(reference) + sum(batch))
+    flagged, found = 0, 0
+    for _ in range(60):
+        ref_hits, ref_units = _entities(rng, *reference, rate, spread)
+        hits, units = _entities(rng, *batch, rate, spread)
+        flagged += unit_test(hits, units, ref_hits, ref_units, whole_reference=ref_hits).p_value < 0.01
+        broken = rng.choice(units.count, max(20, units.count // 10), replace=False)
+        hits[np.isin(units.ids, broken)] = 1.0
+        found += unit_test(hits, units, ref_hits, ref_units, whole_reference=ref_hits).p_value < 0.01
+    assert flagged <= 3, f"{flagged} of 60 healthy batches flagged"
+    assert found >= 45, f"a tenth of the entities (20 or more) all ones found in {found} of 60"
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_sentinel_below_a_never_negative_wide_tailed_feature_is_out_of_range(seed: int) -> None:
     """The deep fuzz profile found -999 in a non-negative, wide-tailed feature inside the symmetric
