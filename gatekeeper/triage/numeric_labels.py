@@ -18,7 +18,10 @@ segment of the trusted rows:
   labels went where the features did not take them;
 - the labels' correlation with the predictions held (at least `RELATION_KEPT` of the trusted rows');
 - the move is beyond chance with the rows counted in independent units (entities, time blocks or
-  correlated runs; `gatekeeper.stats.units`), Bonferroni over the segments judged.
+  correlated runs as long as the whole table's residuals or the segment's own stay correlated;
+  `gatekeeper.stats.units`), a t test over the units of the segment's move beyond the rest's,
+  Bonferroni over the configured segments at 0.001, and apart over the slices the search found at
+  `data_checks.slice_alpha`.
 
 Only judged when the champion explains the target on the trusted rows (R^2 at least
 `triage.min_skill_r2`): a model that cannot predict cannot vouch for labels.
@@ -34,7 +37,7 @@ from gatekeeper.data.checks import ADVICE_LABELS
 from gatekeeper.data.segments import config_segments, drop_covered_intersections
 from gatekeeper.stats.in_units import mean_difference, only
 from gatekeeper.stats.rows import PairedRows
-from gatekeeper.stats.units import layout_of, paired_units, reference_length
+from gatekeeper.stats.units import Units, layout_of, paired_units, reference_length
 from gatekeeper.vocabulary import Check
 
 RELATION_KEPT = 0.7  # the batch's label-prediction correlation, as a share of the trusted rows'
@@ -58,7 +61,7 @@ def numeric_label_checks(
 ) -> list[Check]:
     """`labels.shift` findings per configured segment, then in slices nobody configured (each value
     of a feature in `features` with few values, each quartile of a number); the champion's predictions
-    are in `rows.candidate`. Bonferroni over everything judged."""
+    are in `rows.candidate`."""
     settings = config.triage
     y_t, p_t = trusted_rows.y, np.asarray(trusted_rows.candidate, dtype=float).reshape(-1)
     y_b, p_b = batch_rows.y, np.asarray(batch_rows.candidate, dtype=float).reshape(-1)
@@ -81,8 +84,18 @@ def numeric_label_checks(
         layout_of(trusted, config.cluster_column, config.time_column),
         layout_of(batch, config.cluster_column, config.time_column),
     )
-    length = reference_length(e_t, *layouts)
-    trusted_units, batch_units = paired_units(length, *layouts)
+    whole_length = reference_length(e_t, *layouts)
+
+    lengths: dict[str, int] = {}
+
+    def units_of(name: str, t_index: np.ndarray) -> tuple[Units, Units]:
+        """The units a slice's residuals are counted in: as long as the whole table's correlation or
+        the slice's own among its rows (a regime may move one slice's residuals alone), longer wins."""
+        if name not in lengths:
+            own = reference_length(only(e_t, t_index), *layouts, subset=True)
+            lengths[name] = max(whole_length, own)
+        return paired_units(lengths[name], *layouts)
+
     trusted_segments = dict(config_segments(trusted, config))
     judged = [
         (name, index, trusted_segments[name], False)
@@ -98,6 +111,11 @@ def numeric_label_checks(
         for name, index, t_index in unconfigured_slices(batch, trusted, features or [], config)
         if name not in configured
     ]
+    # two families, each Bonferroni: the segments someone configured (at ALPHA), and the slices the
+    # search found (at data_checks.slice_alpha, as the data checks' search; a search of many slices
+    # does not dilute a configured segment's evidence)
+    family = {False: max(len(configured), 1), True: max(len(judged) - len(configured), 1)}
+    alpha = {False: ALPHA, True: config.data_checks.slice_alpha}
     whole_move = float(np.median(e_b) - np.median(e_t))
     out: list[Check] = []
     # the strongest finding first; the rows it explains are left out of every slice judged after it
@@ -128,8 +146,14 @@ def numeric_label_checks(
                 p_t[t_index], y_t[t_index]
             ):
                 continue
-            difference = mean_difference(only(e_b, index), batch_units, only(e_t, t_index), trusted_units)
-            if difference.units < 3 or difference.p_value * max(len(judged), 1) >= ALPHA:
+            trusted_units, slice_units = units_of(name, t_index)
+            # the slice's move beyond the rest's (the test of what `beyond` measures: a level every
+            # slice shares is not this slice's labels)
+            shifted = only(e_b - rest_move, index)
+            difference = mean_difference(shifted, slice_units, only(e_t, t_index), trusted_units)
+            if difference.units < 2 or difference.freedom < 3:
+                continue
+            if difference.p_value * family[discovered] >= alpha[discovered]:
                 continue
             if best is None or abs(beyond) > best[0]:
                 moves = {
@@ -138,55 +162,37 @@ def numeric_label_checks(
                     "prediction_move": predicted,
                     "target_sd": spread,
                 }
-                best = (abs(beyond), position, index, t_index, moves, difference.units)
+                best = (abs(beyond), position, index, t_index, moves, difference.units, slice_units.kind)
         if best is None:
             break
-        _, position, index, t_index, moves, units = best
+        _, position, index, t_index, moves, units, kind = best
         name, _, _, discovered = remaining.pop(position)
-        out.append(_finding(name, len(index), moves, units, batch_units.kind, config, discovered))
+        out.append(_finding(name, len(index), moves, units, kind, config, discovered))
         explained_b[index], explained_t[t_index] = True, True
     return drop_covered_intersections(out)[:8]
-
-
-SLICE_BINS = 4  # a number with many values is cut at the trusted rows' quartiles
-MAX_SLICE_VALUES = 30  # a column with more values than this (and not a number) is not sliced
 
 
 def unconfigured_slices(
     batch: pd.DataFrame, trusted: pd.DataFrame, features: list[str], config: GateConfig
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Slices nobody configured, one condition each, with `triage.min_rows` rows on both sides: each
-    value of a feature with few values, each quartile of a number (cut on the trusted rows)."""
-    from gatekeeper.data.checks import is_numeric
+    """Slices nobody configured, one condition each, cut as the data checks' slice search cuts them
+    (`gatekeeper.data.slice_axes`: each frequent value, each of `data_checks.slice_bins` quantile
+    bins of a number on the trusted rows, "is missing"), with `triage.min_rows` rows on both sides;
+    none when `data_checks.search_slices` is off."""
+    from gatekeeper.data.slice_axes import axes
 
+    if not config.data_checks.search_slices:
+        return []
     skip = {config.target, config.time_column, config.cluster_column, *config.id_columns}
     skip |= {c for columns in config.segment_columns for c in columns}
+    columns = [c for c in features if c not in skip and c in batch.columns and c in trusted.columns]
     minimum = config.triage.min_rows
     out = []
-    for column in features:
-        if column in skip or column not in batch.columns or column not in trusted.columns:
-            continue
-        b, t = batch[column], trusted[column]
-        if is_numeric(b) and is_numeric(t) and t.nunique() > MAX_SLICE_VALUES:
-            edges = np.unique(
-                np.nanquantile(t.to_numpy(dtype=float), np.linspace(0, 1, SLICE_BINS + 1)[1:-1])
-            )
-            b_bins = np.searchsorted(edges, b.to_numpy(dtype=float), side="right")
-            t_bins = np.searchsorted(edges, t.to_numpy(dtype=float), side="right")
-            bounds = [-np.inf, *edges.tolist(), np.inf]
-            for k in range(len(edges) + 1):
-                index = np.flatnonzero((b_bins == k) & b.notna().to_numpy())
-                t_index = np.flatnonzero((t_bins == k) & t.notna().to_numpy())
-                if len(index) >= minimum and len(t_index) >= minimum:
-                    out.append((f"{column} in [{bounds[k]:.4g}, {bounds[k + 1]:.4g})", index, t_index))
-            continue
-        if t.nunique() > MAX_SLICE_VALUES:
-            continue
-        b_text, t_text = b.astype(str).to_numpy(), t.astype(str).to_numpy()
-        for value in pd.unique(t.dropna().astype(str)):
-            index, t_index = np.flatnonzero(b_text == value), np.flatnonzero(t_text == value)
+    for axis in axes(trusted, batch, columns, minimum, config.data_checks.slice_bins):
+        for code, label in enumerate(axis.labels):
+            index, t_index = np.flatnonzero(axis.batch == code), np.flatnonzero(axis.reference == code)
             if len(index) >= minimum and len(t_index) >= minimum:
-                out.append((f"{column}={value}", index, t_index))
+                out.append((label, index, t_index))
     return out
 
 

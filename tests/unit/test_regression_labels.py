@@ -21,7 +21,8 @@ LAYOUTS = ("time", "order", "entities")
 
 def world(seed: int, layout: str, rows: int = 6_000) -> tuple[pd.DataFrame, np.ndarray, dict[str, object]]:
     """Rows in time order with a wandering regime; the target is a function of the features plus
-    noise; `predicted` is a champion that learned that function (with its own error)."""
+    noise and a regime-by-channel level no feature carries; `predicted` is a champion that learned
+    the function of the features (with its own error)."""
     rng = np.random.default_rng(seed)
     regime = np.cumsum(rng.random(rows) < 1 / rng.uniform(30, 600)) % 3
     region = rng.choice(["north", "south", "east", "west"], rows, p=rng.dirichlet(np.full(4, 5.0)))
@@ -34,7 +35,13 @@ def world(seed: int, layout: str, rows: int = 6_000) -> tuple[pd.DataFrame, np.n
     x2 = rng.gamma(2.0, 1.0, rows)
     level = rng.uniform(50, 5_000)
     truth = level * (1 + 0.3 * x1 + 0.1 * x2 + 0.1 * (region == "north"))
-    y = truth + rng.normal(0, 0.08 * level, rows)
+    # residuals that are not independent: a regime moves each channel's level a little (by nature,
+    # below triage.max_label_shift), so runs of rows share their residuals' level
+    # (entities: each store its own level per channel; its rows are the unit the gate counts)
+    channel_code = pd.factorize(pd.Series(channel), sort=True)[0]
+    drift = rng.normal(0, 0.03, (3, 3))[regime, channel_code]
+    noise = rng.normal(0, 0.08 * level, rows)
+    y = truth * (1 + drift) + noise
     predicted = truth * (1 + rng.normal(0, 0.02, rows))
     frame = pd.DataFrame({"region": region, "channel": channel, "x1": x1, "x2": x2, "y": np.round(y, 3)})
     overrides: dict[str, object] = {
@@ -51,6 +58,8 @@ def world(seed: int, layout: str, rows: int = 6_000) -> tuple[pd.DataFrame, np.n
         sizes = np.exp(rng.uniform(0, np.log(300), rows)).astype(int) + 1
         frame["store"] = np.repeat(np.arange(rows), sizes)[:rows]
         overrides["cluster_column"] = "store"
+        drift = rng.normal(0, 0.03, (rows, 3))[frame["store"].to_numpy(), channel_code]
+        frame["y"] = np.round(truth * (1 + drift) + noise, 3)
     return frame, predicted, overrides
 
 
@@ -84,7 +93,13 @@ def test_labels_moved_where_features_did_not_are_named_and_the_world_moving_is_n
         edges = np.quantile(frame["x2"].to_numpy()[:split], [0.25, 0.5, 0.75])
         k = data.draw(st.integers(0, 3), label="quartile")
         bounds = [-np.inf, *edges.tolist(), np.inf]
-        segment = f"x2 in [{bounds[k]:.4g}, {bounds[k + 1]:.4g})"
+        segment = (
+            f"x2 < {bounds[1]:.4g}"
+            if k == 0
+            else f"x2 >= {bounds[3]:.4g}"
+            if k == 3
+            else f"x2 in [{bounds[k]:.4g}, {bounds[k + 1]:.4g})"
+        )  # as the slice search names them
         inside = ((frame["x2"] >= bounds[k]) & (frame["x2"] < bounds[k + 1])).to_numpy()
     else:
         value = data.draw(st.sampled_from(sorted(frame[where].unique())), label="value")
