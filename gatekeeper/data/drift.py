@@ -7,11 +7,11 @@ alone, so a million-row batch is not "always drifting".
 
 Rows tied by time, file order or entity (`gatekeeper.stats.units`) drift by nature: a month of
 data differs from the year before it however healthy both are. There a feature is flagged only when
-its PSI is also beyond the highest PSI any stretch of the reference as long as the batch (consecutive
-rows in time or file order, consecutive entities) showed against the whole reference, and the test's
-p-value counts independent units (time blocks or runs as long as the feature's measured correlation,
-or entities), not rows. Shuffled rows (no time or entity column, no correlation along the file)
-keep the row-level result.
+its PSI is also beyond what stretches of the reference as long as the batch (consecutive rows in
+time or file order, consecutive entities) showed against the whole reference (`natural_psi`), and
+the test's p-value counts independent units (time blocks or runs as long as the feature's measured
+correlation, or entities by their design effect), not rows. Rows measured uncorrelated along time or
+the file, with no entity column, keep the row-level result.
 """
 
 from __future__ import annotations
@@ -89,29 +89,57 @@ def _category_drift(r_codes: Array, b_codes: Array, k: int, units: float) -> tup
     return population_stability_index(r_vec / r_vec.sum(), b_vec / b_vec.sum()), "chi2", statistic, p
 
 
-def _codes(r: Array, b: Array, k: int | None, bins: int) -> tuple[Array, Array, int]:
-    """Both sides as codes of the reference's quantile bins (numbers) or of their categories."""
+def _reference_codes(r: Array, k: int | None, bins: int) -> tuple[Array, int]:
+    """The reference's values as codes of its own quantile bins (numbers) or of their categories."""
     if k is not None:
-        return r, b, k
+        return r, k
     edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
-    return np.searchsorted(edges, r, side="right"), np.searchsorted(edges, b, side="right"), len(edges) + 1
+    return np.searchsorted(edges, r, side="right"), len(edges) + 1
+
+
+NATURAL_QUANTILE = 0.95  # the batch's PSI must pass what all but this share of stretches showed
 
 
 def natural_psi(codes: Array, k: int, length: int) -> float | None:
-    """The highest PSI a stretch of `length` consecutive codes showed against all of them (up to
-    `MAX_STRETCHES` stretches, evenly spaced); None when the reference is shorter than two stretches."""
+    """How far a stretch of `length` consecutive codes drifts from all of them by nature: the 95th
+    percentile of the PSI of up to `MAX_STRETCHES` stretches, evenly spaced (their highest when fewer
+    than 20 fit without overlapping: the percentile of near-copies says nothing). A stretch's PSI
+    holds the same sampling noise as a batch of its length, so the two compare like with like. None
+    when the reference is shorter than two stretches. Counted per stretch (memory: the codes and
+    one count per category, never rows x categories)."""
     n = len(codes)
     if length <= 0 or n < 2 * length:
         return None
-    whole = _shares(codes, k)
-    onehot = np.zeros((n + 1, k))
-    np.add.at(onehot, (np.arange(1, n + 1), codes), 1.0)
-    cumulative = np.cumsum(onehot, axis=0)
+    whole = np.maximum(_shares(codes, k), 1e-4)
     starts = np.unique(np.linspace(0, n - length, min(MAX_STRETCHES, n - length + 1)).astype(int))
-    stretch = (cumulative[starts + length] - cumulative[starts]) / length
-    r = np.maximum(whole, 1e-4)
-    b = np.maximum(stretch, 1e-4)
-    return float(np.max(np.sum((b - r) * np.log(b / r), axis=1)))
+    values = np.empty(len(starts))
+    for i, start in enumerate(starts):
+        share = np.maximum(np.bincount(codes[start : start + length], minlength=k) / length, 1e-4)
+        values[i] = np.sum((share - whole) * np.log(share / whole))
+    if n // length < 20:
+        return float(values.max())
+    return float(np.quantile(values, NATURAL_QUANTILE))
+
+
+def design_effect(signal: Array, groups: Array) -> float:
+    """Rows per independent unit when rows come in groups (entities): 1 + (m - 1) x ICC, with m the
+    size-weighted mean group size and the intra-class correlation by one-way ANOVA moments (a
+    feature constant within an entity: its size; one that varies freely inside: 1)."""
+    x = np.asarray(signal, dtype=float)
+    sizes = np.bincount(groups).astype(float)
+    used = sizes > 0
+    count, n = int(used.sum()), float(len(x))
+    if count < 2 or n <= count:
+        return 1.0
+    sums = np.bincount(groups, weights=x)[used]
+    sizes = sizes[used]
+    mean = x.sum() / n
+    between = float(np.sum((sums - sizes * mean) ** 2 / sizes)) / (count - 1)
+    within = float(np.sum(x * x) - np.sum(sums * sums / sizes)) / (n - count)
+    n0 = (n - float(np.sum(sizes**2)) / n) / (count - 1)
+    denominator = between + (n0 - 1) * within
+    icc = 0.0 if denominator <= 0 else min(max((between - within) / denominator, 0.0), 1.0)
+    return 1.0 + (float(np.sum(sizes**2)) / n - 1.0) * icc
 
 
 def _columns(ref: pd.Series, new: pd.Series) -> tuple[Array, Array, int | None]:
@@ -137,10 +165,7 @@ def drift_report(
         and len(index) >= rules.drift_min_rows
         and len(ref_segments[segment]) >= rules.drift_min_rows
     ]
-    layouts = (
-        layout_of(reference, config.cluster_column, config.time_column),
-        layout_of(batch, config.cluster_column, config.time_column),
-    )
+    reference_layout = layout_of(reference, config.cluster_column, config.time_column)
     out = []
     for feature in features:
         if feature not in batch.columns or feature not in reference.columns or not pairs:
@@ -152,7 +177,7 @@ def drift_report(
             r, b, where = r[keep], (b[~np.isnan(b)] if k is None else b[b >= 0]), where[keep]
             if not len(r) or not len(b):
                 continue
-            tied = _tied(r, b, k, where, layouts, rules.psi_bins)
+            tied = _tied(r, b, k, where, reference_layout, rules.psi_bins)
             units = 1.0 if tied is None else tied[1]
             if k is None:
                 value, test, statistic, p = _numeric_drift(r, b, rules.psi_bins, units)
@@ -179,27 +204,28 @@ def drift_report(
 
 
 def _tied(
-    r: Array, b: Array, k: int | None, where: Array, layouts: tuple[Layout, Layout], bins: int
+    r: Array, b: Array, k: int | None, where: Array, reference: Layout, bins: int
 ) -> tuple[float | None, float, str] | None:
     """For a feature whose rows are tied (time, file order, entity): the reference's natural PSI
     between batch-long stretches, rows per independent unit, and the unit's name; None when the rows
-    are independent."""
-    reference = layouts[0]
-    r_codes, _, width = _codes(r, b, k, bins)
+    are independent (no entities, and consecutive rows measured uncorrelated: length 1)."""
+    r_codes, width = _reference_codes(r, k, bins)
     # the reference's rows of the segment in time (or file) order; entities kept together
     order = np.argsort(np.argsort(reference.sequence))[where]
     if reference.clusters is not None:
         entity = pd.factorize(pd.Series(reference.clusters[where]))[0]
-        ordered = r_codes[np.lexsort((order, entity))]
-        units = len(where) / max(int(entity.max()) + 1, 1)
+        arranged = np.lexsort((order, entity))
+        ordered = r_codes[arranged]
+        signal = ordered.astype(float) if k is None else _shares(ordered, width)[ordered]
+        units = design_effect(signal, entity[arranged])
         kind = "cluster"
     else:
         ordered = r_codes[np.argsort(order)]
         # persistence along the order: of a number's level (its bin), of a category's commonness
         signal = ordered.astype(float) if k is None else _shares(ordered, width)[ordered]
         length = reference_length(signal, Layout(len(ordered)), Layout(len(ordered)))
-        if length <= 1 and reference.times is None:
+        if length <= 1:
             return None
-        units = float(max(length, 1))
+        units = float(length)
         kind = "time block" if reference.times is not None else "run"
     return natural_psi(ordered, width, len(b)), units, kind
