@@ -26,8 +26,8 @@ class DriftResult:
     reference_rows: int
     batch_rows: int
     drifted: bool
-    # rows tied by time, order or entity: the highest PSI a stretch of the reference as long as the
-    # batch showed against the whole reference (drift below it is the world's own movement), and
+    # rows tied by time, order or entity: the PSI all but 5% of the reference's stretches as long as
+    # the batch stayed below against the whole reference (drift below it is the world's own movement), and
     # what one independent unit was for the p-value; None / "row": rows independent
     natural_psi: float | None = None
     unit: str = "row"

@@ -302,8 +302,9 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "## Drift between the reference (train) and the new labels",
             "",
             "Judged by population stability index (PSI); the test's p-value is shown, not used. Where rows "
-            "are tied by time, order or entity, a feature drifts only beyond the highest PSI a stretch of "
-            "the reference as long as the batch showed (natural PSI), and the p-value counts units.",
+            "are tied by time, order or entity, a feature drifts only beyond the PSI all but 5% of the "
+            "reference's stretches as long as the batch stayed below (natural PSI), and the p-value "
+            "counts units.",
             "",
             "| feature | segment | PSI | natural PSI | test | p-value | unit | rows (ref / new) |",
             "|---|---|---:|---:|---|---:|---|---|",
