@@ -50,7 +50,9 @@ def cmd_webhook_serve(args: argparse.Namespace) -> int:
     from flows.model_versions import PATH, receiver_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = receiver_app(secret, models, args.state_dir)
+    if args.max_body_bytes < 1024:
+        raise ConfigError(f"--max-body-bytes must be at least 1024; got {args.max_body_bytes}")
+    app = receiver_app(secret, models, args.state_dir, max_body=args.max_body_bytes)
     gated = ", ".join(sorted(models)) or "every model"
     console().print(
         f"receiving MLflow webhooks on http://{args.host}:{args.port}{PATH} for {gated}; "
@@ -121,6 +123,12 @@ def add_webhook_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--secret-env", required=True, help="environment variable holding the HMAC secret")
     serve.add_argument("--model", action="append", help="a gated model (repeatable; default: every model)")
     serve.add_argument("--state-dir", default=".gatekeeper/webhook", help="where delivery ids are kept")
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="a larger body is refused (413) unread; default 4 MiB (MLflow sends a few kB)",
+    )
     serve.set_defaults(func=cmd_webhook_serve)
     register = verbs.add_parser(
         "register", **described("create the MLflow webhook pointing at the receiver", "webhook register")

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.registry.webhook import (
+    MAX_BODY_BYTES,
     MODEL_VERSION_CREATED,
     Delivery,
     DeliveryLog,
     WebhookPayloadError,
     WebhookRejected,
+    WebhookTooLarge,
+    check_headers,
     parse,
     skip_reason,
     verify,
@@ -67,9 +70,14 @@ async def emit_to_prefect(delivery: Delivery) -> str:
 
 
 def receiver_app(
-    secret: str, models: frozenset[str], state_dir: str | Path, emit: Emit = emit_to_prefect
+    secret: str,
+    models: frozenset[str],
+    state_dir: str | Path,
+    emit: Emit = emit_to_prefect,
+    max_body: int = MAX_BODY_BYTES,
 ) -> Any:
-    """The Starlette app: POST /mlflow-webhook (the deliveries), GET /health."""
+    """The Starlette app: POST /mlflow-webhook (the deliveries), GET /health. A request is judged by
+    its headers first (401 without reading it), then read up to `max_body` bytes (413 past it)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -78,11 +86,28 @@ def receiver_app(
     log = DeliveryLog(state_dir)
     one_at_a_time = asyncio.Lock()  # the file lock is per thread: coroutines of this process queue here
 
+    async def read_body(request: Request) -> bytes:
+        """The body, read only up to `max_body` bytes (WebhookTooLarge past it, the rest unread)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > max_body:
+            raise WebhookTooLarge(f"a body of {int(declared)} bytes; this receiver reads at most {max_body}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise WebhookTooLarge(f"a body past {max_body} bytes; this receiver reads at most {max_body}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def deliveries(request: Request) -> JSONResponse:
-        body = await request.body()
         try:
+            check_headers(secret, dict(request.headers))  # before a byte of the body is read
+            body = await read_body(request)
             delivery_id = verify(secret, dict(request.headers), body)
             delivery = parse(delivery_id, body)
+        except WebhookTooLarge as exc:
+            logger.warning("refused a request: %s", exc)
+            return JSONResponse({"status": "too large", "reason": str(exc)}, status_code=413)
         except WebhookRejected as exc:
             logger.warning(
                 "refused a request from %s: %s", request.client.host if request.client else "?", exc
@@ -97,8 +122,10 @@ def receiver_app(
             return JSONResponse({"status": "skipped", "reason": reason}, status_code=200)
         async with one_at_a_time:
             with log.lock():  # and one receiver process at a time decides and emits for a delivery id
-                if log.seen(delivery.delivery_id):
-                    logger.info("delivery %s again: already acted on", delivery.delivery_id)
+                if log.seen(delivery.delivery_id, delivery.version_key):
+                    logger.info(
+                        "delivery %s (%s) again: already acted on", delivery.delivery_id, delivery.candidate
+                    )
                     return JSONResponse({"status": "duplicate", "delivery_id": delivery.delivery_id})
                 try:
                     emitted = await emit(delivery)
@@ -107,7 +134,7 @@ def receiver_app(
                         "could not emit %s for %s: %s", MODEL_VERSION_CREATED, delivery.candidate, exc
                     )
                     return JSONResponse({"status": "error", "reason": f"Prefect: {exc}"}, status_code=503)
-                log.record(delivery.delivery_id)
+                log.record(delivery.delivery_id, delivery.version_key)
         logger.info("%s -> %s (event %s)", delivery.candidate, MODEL_VERSION_CREATED, emitted)
         return JSONResponse(
             {

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,16 @@ def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None = None) -> str:
-    """The delivery id of a correctly signed, fresh delivery; WebhookRejected saying why otherwise."""
+MAX_BODY_BYTES = 4 * 1024 * 1024  # MLflow's deliveries are a few kB; a larger body is refused unread
+
+
+class WebhookTooLarge(GatekeeperError):
+    """A body larger than the receiver reads (answer 413, stop reading)."""
+
+
+def check_headers(secret: str, headers: dict[str, str], now: float | None = None) -> tuple[str, str, str]:
+    """(delivery id, timestamp, signature) of a request that may be a fresh signed delivery, judged
+    from its headers alone, before any of its body is read; WebhookRejected saying why otherwise."""
     if not secret:
         raise WebhookRejected("the receiver has no secret: it accepts nothing")
     lower = {k.lower(): v for k, v in headers.items()}
@@ -51,15 +60,21 @@ def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None 
     if missing:
         raise WebhookRejected(f"unsigned request: header(s) {missing} missing")
     delivery, stamp, signature = lower[DELIVERY_HEADER], lower[TIMESTAMP_HEADER], lower[SIGNATURE_HEADER]
-    try:
-        sent = int(stamp)
-    except ValueError:
-        raise WebhookRejected(f"X-MLflow-Timestamp must be Unix seconds; got {stamp[:40]!r}") from None
-    age = (time.time() if now is None else now) - sent
+    if not re.fullmatch(r"[0-9]{1,12}", stamp):  # ASCII digits: "³" is a digit to str.isdigit
+        raise WebhookRejected(f"X-MLflow-Timestamp must be Unix seconds; got {stamp[:40]!r}")
+    age = (time.time() if now is None else now) - int(stamp)
     if abs(age) > TOLERANCE_SECONDS:
         raise WebhookRejected(
             f"stale delivery: signed {age:+.0f} s from now (tolerance {TOLERANCE_SECONDS} s)"
         )
+    if len(delivery) > 200 or len(signature) > 200:
+        raise WebhookRejected("X-MLflow-Delivery-Id or X-MLflow-Signature longer than MLflow sends")
+    return delivery, stamp, signature
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None = None) -> str:
+    """The delivery id of a correctly signed, fresh delivery; WebhookRejected saying why otherwise."""
+    delivery, stamp, signature = check_headers(secret, headers, now)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -90,6 +105,11 @@ class Delivery:
     def candidate(self) -> str:
         return f"models:/{self.name}/{self.version}"
 
+    @property
+    def version_key(self) -> str:
+        """One gate run per model version, whatever the number of deliveries saying it was created."""
+        return f"version:{self.name}/{self.version}"
+
 
 def parse(delivery_id: str, body: bytes) -> Delivery:
     """The delivery's payload, or WebhookPayloadError naming the field, what was seen and expected."""
@@ -111,7 +131,7 @@ def parse(delivery_id: str, body: bytes) -> Delivery:
     name, version = inner.get("name"), inner.get("version")
     if not isinstance(name, str) or not name:
         raise WebhookPayloadError(f"`data.name` must be a registered model name; got {name!r}")
-    if not str(version).isdigit():
+    if isinstance(version, bool) or not re.fullmatch(r"[0-9]{1,18}", str(version)):
         raise WebhookPayloadError(f"`data.version` must be a version number; got {version!r}")
     tags = inner.get("tags") or {}
     if not isinstance(tags, dict):
@@ -147,8 +167,9 @@ def skip_reason(delivery: Delivery, models: frozenset[str]) -> str | None:
 
 
 class DeliveryLog:
-    """Delivery ids already acted on, in a JSON file shared by every receiver process (file-locked),
-    so MLflow's retries and a burst of the same delivery start one gate run. Keeps the newest `keep`."""
+    """Delivery ids and model versions already acted on, in a JSON file shared by every receiver
+    process (file-locked), so MLflow's retries, a burst of the same delivery and many deliveries of
+    one version start one gate run. Keeps the newest `keep`."""
 
     def __init__(self, folder: str | Path, keep: int = 10_000) -> None:
         self.path = Path(folder) / "deliveries.json"
@@ -171,13 +192,14 @@ class DeliveryLog:
             ) from None
         return [str(i) for i in ids] if isinstance(ids, list) else []
 
-    def seen(self, delivery_id: str) -> bool:
-        """Call with `lock()` held."""
-        return delivery_id in self._read()
+    def seen(self, *keys: str) -> bool:
+        """Whether any of `keys` (a delivery id, a model's version) was acted on; call with `lock()` held."""
+        known = set(self._read())
+        return any(key in known for key in keys)
 
-    def record(self, delivery_id: str) -> None:
+    def record(self, *keys: str) -> None:
         """Call with `lock()` held; written to a temporary file and renamed, so never half-written."""
-        ids = [i for i in self._read() if i != delivery_id] + [delivery_id]
+        ids = [i for i in self._read() if i not in keys] + list(keys)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(ids[-self.keep :]))
         tmp.replace(self.path)

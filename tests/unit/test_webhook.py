@@ -19,6 +19,7 @@ from gatekeeper.registry.webhook import (
     DeliveryLog,
     WebhookPayloadError,
     WebhookRejected,
+    check_headers,
     parse,
     sign,
     skip_reason,
@@ -194,3 +195,46 @@ def test_the_receiver_answers_401_400_200_202_and_emits_once_per_delivery(tmp_pa
         failing["now"] = False
         assert client.post("/mlflow-webhook", content=later, headers=retry).status_code == 202
         assert [d.version for d in emitted] == ["7", "8"]
+
+
+def test_headers_are_judged_before_the_body_and_odd_numbers_are_refused() -> None:
+    body = payload()
+    sent = headers(body)
+    # a 400-digit timestamp (it overflowed a float: 500) and digits str.isdigit accepts
+    for stamp in ("9" * 400, "³", "1e9", "-5", " 170000000"):
+        with pytest.raises(WebhookRejected, match="Unix seconds"):
+            check_headers(SECRET, {**sent, "X-MLflow-Timestamp": stamp})
+    with pytest.raises(WebhookRejected, match="longer than MLflow sends"):
+        check_headers(SECRET, {**sent, "X-MLflow-Delivery-Id": "d" * 5000})
+    for version in ("³", "٣", "1.5", "", True, "1" * 40):
+        odd = payload(version=version)  # type: ignore[arg-type]
+        with pytest.raises(WebhookPayloadError, match=r"data\.version"):
+            parse("d", odd.encode())
+
+
+def test_many_deliveries_of_one_version_start_one_run_and_big_bodies_are_not_read(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    emitted: list[Delivery] = []
+
+    async def emit(delivery: Delivery) -> str:
+        emitted.append(delivery)
+        return "event"
+
+    app = receiver_app(SECRET, frozenset(), tmp_path, emit, max_body=2048)
+    with TestClient(app) as client:
+        body = payload(version="12")
+        answers = [client.post("/mlflow-webhook", content=body, headers=headers(body)) for _ in range(20)]
+        assert [a.status_code for a in answers] == [202] + [200] * 19
+        assert {a.json()["status"] for a in answers[1:]} == {"duplicate"}
+        assert [d.version for d in emitted] == ["12"]
+        big = payload(tags={"pad": "x" * 5000})
+        # unsigned: 401 from the headers; signed: 413 from the declared length, or while streaming
+        assert client.post("/mlflow-webhook", content=big).status_code == 401
+        assert client.post("/mlflow-webhook", content=big, headers=headers(big)).status_code == 413
+        streamed = client.post(
+            "/mlflow-webhook", content=iter([big.encode()[:1500]] * 4), headers=headers(big)
+        )
+        assert streamed.status_code == 413
+        assert streamed.json()["status"] == "too large"
+        assert [d.version for d in emitted] == ["12"]
