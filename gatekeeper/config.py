@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 
 from gatekeeper.config_errors import config_error_from as config_error_from
 from gatekeeper.config_errors import read_yaml_mapping
+from gatekeeper.config_sections import MAX_ROWS, _Strict
 from gatekeeper.config_sections import Compute as Compute
 from gatekeeper.config_sections import DataChecks as DataChecks
 from gatekeeper.config_sections import DataPaths as DataPaths
@@ -23,7 +24,6 @@ from gatekeeper.config_sections import Statistics as Statistics
 from gatekeeper.config_sections import SuiteNames as SuiteNames
 from gatekeeper.config_sections import Triage as Triage
 from gatekeeper.config_sections import Upweight as Upweight
-from gatekeeper.config_sections import _Strict
 from gatekeeper.config_sections import segment_name as segment_name
 from gatekeeper.engines import check_dask_supports
 from gatekeeper.errors import ConfigError, did_you_mean
@@ -56,9 +56,9 @@ class PolicyConfig(_Strict):
     """The same, as a share of the champion's value."""
     absolute_floor: float | None = None
     """The candidate must reach this value, champion or not (also on a bootstrap run)."""
-    min_segment_rows: int = Field(default=200, ge=1)
+    min_segment_rows: int = Field(default=200, ge=1, le=MAX_ROWS)
     """A segment with fewer evaluation rows is `insufficient_data`."""
-    min_class_rows: int = Field(default=20, ge=1)
+    min_class_rows: int = Field(default=20, ge=1, le=MAX_ROWS)
     """A segment needs this many rows of its rarest class for AUC and the class metrics."""
     segments: list[str | list[str]] = Field(default_factory=list)
     """Columns compared per value; a list of columns gives their intersections."""

@@ -3,6 +3,7 @@ docstring the configuration reference is generated from (docs: `configuration.md
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gatekeeper.vocabulary import Action
 
 Scalar = str | int | float | bool
+MAX_ROWS = 10**12  # a row count past any table's: a larger one is a typo, refused at load
 
 
 class _Strict(BaseModel):
@@ -106,7 +108,7 @@ class Discovery(_Strict):
     """One or two feature conditions per subgroup."""
     numeric_bins: int = Field(default=4, ge=2, le=20)
     """Numeric features are cut into this many quantile bins."""
-    min_rows: int | None = Field(default=None, ge=20)
+    min_rows: int | None = Field(default=None, ge=20, le=MAX_ROWS)
     """The smallest subgroup searched; default `min_segment_rows`."""
     top_k: int = Field(default=5, ge=1, le=50)
     """How many of the worst subgroups are reported."""
@@ -117,7 +119,7 @@ class Discovery(_Strict):
 class DataChecks(_Strict):
     """Per-segment checks of the new batch against the reference; effect sizes, not p-values."""
 
-    min_rows: int = Field(default=30, ge=5)
+    min_rows: int = Field(default=30, ge=5, le=MAX_ROWS)
     """A segment or slice needs this many rows in both tables to be checked."""
     max_null_increase: float = Field(default=0.2, gt=0, le=1)
     """Absolute rise of a feature's null rate that blocks."""
@@ -134,9 +136,9 @@ class DataChecks(_Strict):
     the reference's own)."""
     psi_bins: int = Field(default=10, ge=2, le=100)
     """Quantile bins of the PSI."""
-    drift_min_rows: int = Field(default=100, ge=10)
+    drift_min_rows: int = Field(default=100, ge=10, le=MAX_ROWS)
     """A segment needs this many rows for drift to be measured."""
-    label_shift_h: float = Field(default=0.2, gt=0)
+    label_shift_h: float = Field(default=0.2, gt=0, le=math.pi)
     """Cohen's h of a change in a label's share worth a warning."""
     scored_column: str | None = None
     """A boolean column: was this row scored in production? Labels of never-scored rows are suspect."""
@@ -148,7 +150,7 @@ class DataChecks(_Strict):
     """Numeric columns are cut at the reference's quantiles into this many slices."""
     slice_alpha: float = Field(default=0.01, gt=0, lt=0.5)
     """Family-wise error over every slice and feature the search tests."""
-    label_slice_h: float = Field(default=0.8, gt=0)
+    label_slice_h: float = Field(default=0.8, gt=0, le=math.pi)
     """Cohen's h of a slice's label share: a warning; all one class there: blocked."""
 
 
@@ -177,7 +179,7 @@ class Triage(_Strict):
     stretch, in 3+ units)."""
     max_conflicting_share: float = Field(default=0.02, gt=0, le=1)
     """Conflicting duplicates beyond what is natural at the batch's size that block."""
-    min_rows: int = Field(default=100, ge=10)
+    min_rows: int = Field(default=100, ge=10, le=MAX_ROWS)
     """A segment needs this many new labels to be triaged."""
     min_recovery: float = Field(default=0.5, ge=0, le=1)
     """Share of a lost metric a candidate must win back, else concept drift beyond retraining."""
@@ -230,7 +232,7 @@ class Compute(_Strict):
     """LocalCluster workers."""
     memory_limit: str = Field(default="2GiB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|[kmgt]i?b|B)?$")
     """Per LocalCluster worker."""
-    sample_rows: int = Field(default=200_000, ge=1_000)
+    sample_rows: int = Field(default=200_000, ge=1_000, le=MAX_ROWS)
     """Evaluation rows brought to the gate's process for what needs rows (label noise, the learning
     curve, discovery)."""
 

@@ -419,3 +419,90 @@ def test_a_malformed_config_file_is_one_config_error_naming_the_file_or_field(
 def test_a_config_path_that_is_a_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read as text"):
         load_config(tmp_path)
+
+
+# Thresholds where a huge value is a choice, not a typo: "never" (never promote on so small a gain,
+# never call this drift, never block this move); every other number is bounded above at load.
+HUGE_MEANS_NEVER = {
+    "min_improvement",
+    "min_relative_improvement",
+    "absolute_floor",
+    "max_gap_increase",
+    "key_segments[0].max_regression",
+    "triage.max_degradation",
+    "triage.max_label_shift",
+    "triage.retrain_cost",
+    "data_checks.range_margin",
+    "data_checks.psi_threshold",
+}
+
+
+def _numeric_fields(model: type, prefix: str = "") -> list[tuple[str, type]]:
+    """Every int or float key of the config, with the path `parse_config` names it by."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found = []
+    for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+        args = typing.get_args(field.annotation) or (field.annotation,)
+        flat = [a for arg in args for a in (typing.get_args(arg) or (arg,))]
+        nested = [a for a in flat if isinstance(a, type) and issubclass(a, BaseModel)]
+        path = f"{prefix}{name}"
+        if nested:
+            listed = list in (typing.get_origin(field.annotation), *(typing.get_origin(a) for a in args))
+            found += _numeric_fields(nested[0], f"{path}[0]." if listed else f"{path}.")
+        elif name not in ("where", "positive_label") and any(
+            a in (int, float) for a in flat
+        ):  # values, not settings
+            found.append((path, float if float in flat else int))
+    return found
+
+
+def _set(config: dict[str, Any], path: str, value: Any) -> None:
+    keys = [int(k) if k.isdigit() else k for k in re.split(r"\.|\[|\]\.?", path) if k]
+    for key in keys[:-1]:
+        config = config.setdefault(key, {}) if isinstance(key, str) else config[key]
+    config[keys[-1]] = value
+
+
+@pytest.mark.parametrize(("path", "kind"), _numeric_fields(GateConfig))
+def test_every_number_is_finite_and_in_range_at_load(path: str, kind: type) -> None:
+    """NaN, infinities, a huge and a hugely negative value in every numeric key: refused at load,
+    one ConfigError naming the key (they failed late: `absolute_floor: .nan` rejected every
+    candidate, `seed: -1` or `review.timeout_minutes: 1e300` after training), except a huge
+    threshold that means "never" (`HUGE_MEANS_NEVER`)."""
+    values: list[Any] = [math.nan, math.inf, -math.inf, -1e308, 1e308, 10**30, -(10**30)]
+    for value in values:
+        config = _base()
+        _set(config, path, value)
+        if path in HUGE_MEANS_NEVER and isinstance(value, int | float) and math.isfinite(value) and value > 0:
+            parse_config(config)  # accepted: the policy decides with it (the test after the next)
+            continue
+        if path == "absolute_floor" and isinstance(value, int | float) and math.isfinite(value):
+            parse_config(config)  # a floor on any metric, negative R^2 included
+            continue
+        with pytest.raises(ConfigError) as caught:
+            parse_config(config)
+        message = str(caught.value)
+        assert f"`{path}`" in message or f"`{path}." in message, (value, message)
+        assert "\n" not in message
+
+
+def test_the_walk_finds_the_numbers_that_failed_late() -> None:
+    found = {path for path, _ in _numeric_fields(GateConfig)}
+    assert {"absolute_floor", "statistics.seed", "random_state", "upweight[0].weight"} <= found
+    assert {"review.timeout_minutes", "lock.wait_minutes", "compute.sample_rows"} <= found
+
+
+def test_every_never_threshold_at_its_huge_value_decides_without_error() -> None:
+    """The policy with each `HUGE_MEANS_NEVER` threshold at 1e308 still decides, and says why."""
+    from gatekeeper.decide import decide
+    from tests.builders import evidence, make_config
+
+    for path in sorted(HUGE_MEANS_NEVER - {"key_segments[0].max_regression"}):
+        keys = path.split(".")
+        overrides: dict[str, Any] = {keys[0]: 1e308} if len(keys) == 1 else {keys[0]: {keys[1]: 1e308}}
+        decision = decide(evidence(), make_config(**overrides))
+        assert decision.decision in {"promoted", "rejected", "not_retrained", "blocked"}, path
+        assert decision.reasons, path
