@@ -153,8 +153,18 @@ def judge_batch(
         prefect_flow_run_id=run_id,
     )
     if any(c.effect == "block" for c in checks):
-        where = quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
-        evidence = replace(evidence, quarantine=where)
+        try:
+            evidence = replace(
+                evidence, quarantine=quarantine_batch(config, tables, checks, (run_id or mlflow_run)[:8])
+            )
+        except OSError as exc:  # the decision is recorded all the same; the batch was never touched
+            failed = Check(
+                "quarantine.failed",
+                "warn",
+                f"the blocked batch could not be copied to {config.resolved_quarantine_dir} ({exc}); it "
+                f"stays where it was, unchanged: {config.data.new_labels}",
+            )
+            evidence = replace(evidence, checks=[*evidence.checks, failed])
     elif not any(c.stops for c in checks):
         if external is not None:
             progress.stage(4, "taking the candidate trained elsewhere: %s", external.uri)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ def read_gate_config(
     if candidate:
         config = config.model_copy(update={"candidate": parse_model_uri(candidate).uri})
         get_run_logger().info("candidate for %s: %s (trained elsewhere)", config.model_name, config.candidate)
+    check_creatable(config.resolved_quarantine_dir, "quarantine_dir")  # a blocked batch must have a place
     if config.compute.engine == "dask" and config.expectations.evaluation:
         from gatekeeper.data.lazy import check_suite_fits
 
@@ -203,6 +205,21 @@ def measure_drift(config: GateConfig, tables: GateTables) -> list[DriftResult]:
         config.data_checks.psi_threshold,
     )
     return drift
+
+
+def check_creatable(folder: Path, key: str) -> None:
+    """ConfigError naming `key` when `folder` can neither be found nor made: its nearest existing
+    ancestor is a file, or a folder this process cannot write in. Creates nothing."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
+        return
+    why = "is a file, not a folder" if not probe.is_dir() else "is a folder this process cannot write in"
+    raise ConfigError(
+        f"`{key}`: {folder} cannot be made ({probe} {why}); a blocked batch is copied there: "
+        f"name a folder that exists or can be created"
+    )
 
 
 @gate_task

@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 from prefect import get_run_logger
 
 from gatekeeper.compare.discovery import discover_regressions
@@ -20,6 +21,39 @@ from gatekeeper.triage.recovery import loss_since_gated, relation_changes
 from gatekeeper.triage.reference import score_on
 from gatekeeper.triage.tolerance import degradation_tolerance
 from tasks import gate_task
+
+
+def candidate_outputs(config: GateConfig, candidate: TrainedModel, frame: pd.DataFrame) -> Array:
+    """The candidate's outputs on every evaluation row, checked as its probe rows were: a model that
+    raises, or gives NaN, infinities or probabilities outside [0, 1] on some row past the probe is
+    not scored; its version stays registered, tagged `gate.decision: error` with why."""
+    from gatekeeper.errors import ModelError
+
+    what = f"candidate version {candidate.version} of {config.model_name}"
+    try:
+        outputs = model_outputs(candidate.model, frame[candidate.features], candidate.classes)
+        bad = ~np.isfinite(outputs)
+        if candidate.classes:
+            bad |= (outputs < -1e-6) | (outputs > 1 + 1e-6)
+        rows = np.flatnonzero(bad.reshape(len(frame), -1).any(axis=1)) if len(frame) else np.array([], int)
+        if len(rows):
+            kind = "probabilities outside [0, 1] or non-finite" if candidate.classes else "non-finite values"
+            raise ModelError(
+                f"{what} gave {kind} on {len(rows)} of {len(frame)} evaluation rows (first at row "
+                f"{int(rows[0])}); the gate cannot compare it"
+            )
+    except Exception as exc:
+        reason = (
+            str(exc)
+            if isinstance(exc, ModelError)
+            else f"{what} failed on the evaluation rows: {type(exc).__name__}: {exc}"
+        )
+        if candidate.version is not None:
+            from gatekeeper.registry import candidates as registered
+
+            registered.mark_unscoreable(config, candidate.version, reason)
+        raise ModelError(reason) from exc
+    return outputs
 
 
 @gate_task
@@ -50,7 +84,7 @@ def score_models(
     logger = get_run_logger()
     frame = tables.evaluation
     classes = candidate.classes
-    cand = model_outputs(candidate.model, frame[candidate.features], classes)
+    cand = candidate_outputs(config, candidate, frame)
     champ = None
     if champion is not None:
         missing = [f for f in champion.features if f not in frame.columns]

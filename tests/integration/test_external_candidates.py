@@ -54,6 +54,20 @@ class ScoreOnly:
         return pd.DataFrame({"probability": self.model.predict_proba(model_input[FEATURES])[:, 1]})
 
 
+class NanPastTheProbe:
+    """A team's pyfunc wrapper whose probability is NaN on every 100th row past the first hundred:
+    fine on the few rows a candidate is probed on, broken on the evaluation data."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> pd.DataFrame:
+        scores = self.model.predict_proba(model_input[FEATURES])[:, 1]
+        if len(scores) > 100:
+            scores[100::100] = float("nan")
+        return pd.DataFrame({"probability": scores})
+
+
 class LabelsOnly:
     """A team's pyfunc wrapper returning hard labels only."""
 
@@ -152,8 +166,13 @@ def team_logs(mlflow: Any, flavor: str, model: Any, frame: pd.DataFrame, registe
 
     X = frame[FEATURES]
     with mlflow.start_run() as run:
-        if flavor in ("score-only", "labels-only"):
-            wrapper = ScoreOnly(model) if flavor == "score-only" else LabelsOnly(model)
+        if flavor in ("score-only", "labels-only", "nan-past-the-probe"):
+            wrappers = {
+                "score-only": ScoreOnly,
+                "labels-only": LabelsOnly,
+                "nan-past-the-probe": NanPastTheProbe,
+            }
+            wrapper = wrappers[flavor](model)
 
             class Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
                 def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
@@ -345,6 +364,17 @@ def test_models_the_gate_cannot_score_are_refused_before_scoring(world: dict[str
     team.register_model(f"runs:/{run.info.run_id}/model", model)
     with pytest.raises(ModelError, match=r"signature that does not fit.*tenure_days.*'x1' is float64"):
         run_gate(gate_config(world, model, candidate=f"models:/{model}/3"))
+    assert aliases(gate_config(world, model))["champion"] == "1"
+
+    # fine on the probe rows, NaN on some evaluation rows past them: refused, named and tagged
+    team_logs(team, "nan-past-the-probe", fitted("logistic", train), train, register=model)
+    with pytest.raises(
+        ModelError, match=r"candidate version 4 of .* non-finite on \d+ of \d+ evaluation rows"
+    ):
+        run_gate(gate_config(world, model, candidate=f"models:/{model}/4"))
+    tags = client.get_model_version(model, "4").tags
+    assert tags["gate.decision"] == "error"
+    assert "evaluation rows" in tags["gate.reasons"]
     assert aliases(gate_config(world, model))["champion"] == "1"
 
 

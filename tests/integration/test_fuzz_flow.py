@@ -131,6 +131,7 @@ def _config_file(champion: GateConfig, folder: Path, batch: Path | None = None, 
         ("bad-where", "`key_segments[0].where`"),
         ("ragged-csv", "Error tokenizing data"),
         ("binary-batch", "new_labels"),
+        ("quarantine-under-a-file", "`quarantine_dir`: "),
     ],
 )
 def test_the_cli_ends_a_malformed_run_in_one_error_line(
@@ -148,6 +149,9 @@ def test_the_cli_ends_a_malformed_run_in_one_error_line(
         edit = {"segmnets": ["browser"]}
     if fault == "bad-where":
         edit = {"key_segments": [{"max_regression": 0.1}]}
+    if fault == "quarantine-under-a-file":  # checked before anything is read: nowhere to keep a block
+        (tmp_path / "a-file").write_text("")
+        edit = {"quarantine_dir": str(tmp_path / "a-file" / "quarantine")}
     path = _config_file(champion, tmp_path, batch, **edit)
     if fault == "broken-yaml":
         path.write_text(path.read_text() + "segments: [browser\n")
@@ -201,3 +205,34 @@ def test_a_few_extreme_values_within_tolerance_do_not_crash_the_gate(
         assert [(r["check"], r["column"]) for r in result["reasons"]] == [("validation.infinite", "amount")]
     else:  # huge but finite: the models score it; the gate decides
         assert result["decision"] in ("blocked", "rejected", "not_retrained", "needs_review")
+
+
+def test_a_blocked_decision_is_recorded_when_its_batch_cannot_be_copied(
+    champion: GateConfig, tmp_path: Path
+) -> None:
+    """The quarantine folder exists, but the model's folder in it is a file: the copy fails after
+    the checks blocked. The decision is recorded all the same (blocked, saying where the batch
+    stayed), the batch is unchanged, the champion stays."""
+    import pandas as pd
+
+    batch = tmp_path / "new_labels.csv"
+    frame = (
+        pd.read_parquet(champion.data.new_labels)
+        if champion.data.new_labels.endswith(".parquet")
+        else pd.read_csv(champion.data.new_labels)
+    )
+    frame[champion.target] = frame[champion.target].iloc[0]  # one class only: blocked
+    frame.to_csv(batch, index=False)
+    before = _sha256(batch)
+    quarantine = tmp_path / "quarantine"
+    quarantine.mkdir()
+    (quarantine / MODEL).write_text("not a folder")
+    config = _with_batch(champion, batch).model_copy(update={"quarantine_dir": str(quarantine)})
+    result = run_gate(config)
+    assert result["decision"] == "blocked", result["reasons"]
+    assert not result["quarantine"]
+    failed = [c for c in result["checks"] if c["check"] == "quarantine.failed"]
+    assert failed, [c["check"] for c in result["checks"]]
+    assert str(batch) in failed[0]["message"]
+    assert _sha256(batch) == before
+    assert aliases(champion)["champion"] == "1"
