@@ -98,6 +98,8 @@ def print_custody(custody: dict[str, Any]) -> None:
         out.print(f"[green]OK[/] {escape(name)}: champion {champion or '-'}: {escape(standing)}")
     for problem in custody["problems"]:
         out.print(f"[bold red]WARNING[/] {escape(problem)}")
+    for caveat in custody.get("warnings") or []:
+        out.print(f"[yellow]note[/] {escape(caveat)}")
     if custody.get("last_move"):
         out.print(f"last alias move by the gate: {escape(custody['last_move'])}")
 

@@ -5,3 +5,4 @@ MLflow is imported lazily (it costs seconds); its exceptions are mapped at this 
 """
 
 CHAMPION, CHALLENGER, PREVIOUS, ROLLED_BACK = "champion", "challenger", "previous-champion", "rolled-back"
+PROMOTING = "promoting"  # a version's gate.decision between its decision being recorded and champion moving

@@ -70,14 +70,27 @@ def resolve_candidate(config: GateConfig, text: str) -> CandidateRef:
                     f"candidate {ref.uri} does not resolve: no run {ref.run_id} in {uri}"
                 ) from None
             found = _version_of_run(client, name, str(ref.run_id), str(ref.path))
-            return CandidateRef(ref.uri, found, ref.run_id, ref.path)
+            if found is None:
+                return CandidateRef(ref.uri, None, ref.run_id, ref.path)
+            version = found  # registered already: the champion's own run, or judged, is refused below
         champion = alias_version(client, name, CHAMPION)
     if champion is not None and str(champion.version) == version:
         raise ModelError(
             f"candidate {ref.uri} is version {version}, which already is {name!r}'s {CHAMPION}: "
             "nothing to judge"
         )
-    return CandidateRef(ref.uri, version)
+    with registry_errors(uri, f"resolve the candidate {ref.uri}"):
+        judged = (client.get_model_version(name, version).tags or {}).get("gate.decision")
+    if judged and judged != "error":
+        raise ModelError(
+            f"candidate {ref.uri} is version {version}, which the gate already judged ({judged}): its "
+            "record stays as it is; register the model again as a new version to judge it on new data"
+        )
+    return (
+        CandidateRef(ref.uri, version, ref.run_id, ref.path)
+        if ref.kind == "run"
+        else CandidateRef(ref.uri, version)
+    )
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -103,10 +116,13 @@ def _version_of_run(client: Any, name: str, run_id: str, path: str) -> str | Non
             return None
         raise
     tail = "/" + path.strip("/")
+    uri = f"runs:/{run_id}/{path.strip('/')}"
     matching = [
         mv
         for mv in found
-        if str(mv.source).rstrip("/").endswith(tail) or str(mv.source).startswith("models:/m-")
+        if str(mv.source).rstrip("/").endswith(tail)
+        or str(mv.source).startswith("models:/m-")
+        or (getattr(mv, "tags", None) or {}).get("gate.registered_from") == uri
     ]
     return str(max(matching, key=lambda mv: int(mv.version)).version) if matching else None
 
@@ -148,8 +164,10 @@ def _run_model_source(client: Any, ref: CandidateRef) -> tuple[str, str | None]:
         if m.source_run_id == run_id
     ]
     if found:
+        # its artifact location, not `models:/<model id>`: MLflow resolves that through the
+        # process-wide tracking URI, which need not be this registry's (only `tracking_uri` is set)
         newest = max(found, key=lambda m: m.creation_timestamp or 0)
-        return f"models:/{newest.model_id}", str(newest.model_id)
+        return str(newest.artifact_location), str(newest.model_id)
     listed = {Path(a.path).name for a in client.list_artifacts(run_id, path)}
     if "MLmodel" not in listed:
         raise ModelError(f"candidate {ref.uri} does not resolve: run {run_id} logged no model at {path!r}")

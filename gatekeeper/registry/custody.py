@@ -11,9 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gatekeeper.errors import RegistryNotFound
-from gatekeeper.registry import CHAMPION, PREVIOUS
+from gatekeeper.registry import CHAMPION, PREVIOUS, PROMOTING
 from gatekeeper.registry.client import connect, registry_errors
-from gatekeeper.registry.moves import aliases_of, describe, promotion_lock, read_log, recover
+from gatekeeper.registry.moves import (
+    LOG_TAG,
+    aliases_of,
+    describe,
+    journal_problem,
+    move,
+    promotion_lock,
+    read_log,
+    recover,
+)
 from gatekeeper.registry.records import Record, read_record
 from gatekeeper.vocabulary import Check
 
@@ -62,6 +71,29 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
         problems.append(
             f"the registered model's gate.promotion tag is not the gate's JSON: {log.get('raw')!r}"
         )
+    warnings: list[str] = []
+    distrust = None if log is None or log.get("state") == "unreadable" else journal_problem(name, log)
+    if distrust is not None:  # an unsigned finished entry: written before signing began, say so
+        unsigned_before = "not signed" in distrust and unfinished is None
+        (warnings if unsigned_before else problems).append(distrust)
+        if not unsigned_before:
+            log = None if unfinished is None else log  # a forged entry says nothing of where aliases belong
+    if log is None and distrust is None:
+        tagged = _version_tags(client, uri, name).items()
+        moved = sorted((v for v, t in tagged if "gate.previous_champion" in t), key=int)
+        if moved:
+            problems.append(
+                f"{name} has no {LOG_TAG} journal, though the gate moved {CHAMPION} onto version(s) "
+                f"{', '.join(moved)} (their gate.previous_champion tags): the journal was deleted, and "
+                "where the aliases should be cannot be checked"
+            )
+    if unfinished is None:
+        problems += [
+            f"version {v} of {name} is tagged gate.decision={PROMOTING}, but no move of its aliases is "
+            f"under way: the gate stopped between recording its decision and moving {CHAMPION}; run "
+            f"`gatekeeper recover --model {name}`"
+            for v in promoting_versions(client, uri, name)
+        ]
     record = None if champion is None else read_record(client, uri, name, champion)
     if champion is not None and record is not None:
         problem = _record_problem(name, champion, record)
@@ -86,6 +118,7 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
                 f"{PREVIOUS} of {name} is version {previous}, but champion {champion} replaced version "
                 f"{record.replaced} ({record.standing()})"
             )
+    warnings += [] if record is None else list(record.warnings)
     return {
         "model_name": name,
         "champion": champion,
@@ -93,6 +126,7 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
         "standing": None if record is None else record.standing(),
         "ok": not problems,
         "problems": problems,
+        "warnings": warnings,
         "unfinished": unfinished,
         "last_move": None if log is None else describe(log) + f" [{log.get('state')}]",
     }
@@ -116,21 +150,110 @@ def recover_moves(uri: str, name: str) -> str:
         return recover_locked(client, uri, name) or f"{name}: no unfinished alias move; nothing to recover"
 
 
+def _vouch(
+    client: Any, uri: str, name: str, version: str | None, log: dict[str, Any], ending: bool
+) -> str | None:
+    """Why the move's journal may not put `version` in `champion`, or None: its record must vouch
+    for it (promoted, adopted or approved, hash and signature intact) and, for the version a
+    promotion or approval ends on, be the record the journal names (its run)."""
+    if version is None:
+        return None
+    record = read_record(client, uri, name, version)
+    if record.standing() is None:
+        return f"the record of version {version} does not vouch for it: " + (
+            record.problem or f"its decision is {record.outcome!r} and no approval was recorded"
+        )
+    if ending and log.get("kind") in ("promote", "approve") and str(log.get("version")) != version:
+        return (
+            f"the journal says it {log.get('kind')}s version {log.get('version')}, but moves "
+            f"{CHAMPION} to {version}"
+        )
+    if ending and log.get("kind") == "promote" and log.get("run_id") and log.get("run_id") != record.run_id:
+        return (
+            f"the journal names gate run {log.get('run_id')}, but version {version} was judged in run "
+            f"{record.run_id}: the entry is not about that decision"
+        )
+    return None
+
+
+def _version_tags(client: Any, uri: str, name: str) -> dict[str, dict[str, str]]:
+    with registry_errors(uri, f"read the versions of {name}"):
+        found = client.search_model_versions(f"name='{name}'")
+    return {str(v.version): dict(v.tags or {}) for v in found}
+
+
+def promoting_versions(client: Any, uri: str, name: str) -> list[str]:
+    """Versions whose decision to promote was recorded, and whose move never started or finished."""
+    tags = _version_tags(client, uri, name)
+    return sorted((v for v, t in tags.items() if t.get("gate.decision") == PROMOTING), key=int)
+
+
+def finish_promotions(client: Any, uri: str, name: str) -> list[str]:
+    """A promotion recorded but never carried out (the gate stopped between writing its decision and
+    journaling its move): carried out now when its record vouches for it and the champion is still
+    the one it was judged against; otherwise its version is tagged `error` with why. Call with the
+    promotion lock held; says what it did."""
+    from gatekeeper.registry.records import DECISION_SHA_TAG
+    from gatekeeper.registry.runs import mark_error
+
+    said = []
+    for version in promoting_versions(client, uri, name):
+        record = read_record(client, uri, name, version)
+        champion = aliases_of(client, uri, name).get(CHAMPION)
+        if record.standing() is not None and record.replaced == champion:
+            with registry_errors(uri, f"read version {version} of {name}"):
+                evidence = (client.get_model_version(name, version).tags or {}).get(DECISION_SHA_TAG, "")
+            move(
+                client,
+                uri,
+                name,
+                version,
+                kind="promote",
+                expected_champion=champion,
+                evidence=evidence,
+                run_id=record.run_id or "",
+                tags={version: {"gate.decision": str(record.outcome)}},
+            )
+            said.append(
+                f"{name}: carried out the promotion of version {version}, recorded by run {record.run_id} "
+                f"but never moved: {CHAMPION} is version {version} (previous: {champion})"
+            )
+            continue
+        why = record.problem or (
+            f"it was judged against champion version {record.replaced}, but the champion is now "
+            f"version {champion}"
+            if record.standing() is not None
+            else f"its record does not vouch for it (decision {record.outcome!r})"
+        )
+        with registry_errors(uri, f"tag version {version} of {name}"):
+            mark_error(client, name, version, f"its promotion was recorded but never carried out: {why}")
+        said.append(
+            f"{name}: version {version}'s promotion was recorded but never carried out ({why}): tagged error"
+        )
+    return said
+
+
 def recover_locked(client: Any, uri: str, name: str) -> str | None:
-    """Recover with the promotion lock held: a promotion or approval is completed only while the
-    version's record still vouches for it (hash intact, promoted or approved)."""
+    """Recover with the promotion lock held, trusting nothing the journal says that a record cannot
+    back: the entry must be this gate's (signed, when it signs), the version it would complete onto
+    must have a record vouching for it, about that move, and so must the version an undo would put
+    back; otherwise nothing moves and the problem is said."""
     log = read_log(client, uri, name)
     if log is None or log.get("state") != "moving":
-        return None
-    refusal = None
-    if log.get("kind") in ("promote", "approve"):
-        version = str(log.get("version"))
-        record = read_record(client, uri, name, version)
-        if record.standing() is None:
-            refusal = f"the record of version {version} does not vouch for it: " + (
-                record.problem or f"its decision is {record.outcome!r} and no approval was recorded"
-            )
-    said = recover(client, uri, name, refusal)
+        return "; ".join(finish_promotions(client, uri, name)) or None
+    distrust = journal_problem(name, log)
+    if distrust is not None:
+        return (
+            f"{name}: not acting on the unfinished move in its journal ({describe(log)}): {distrust}; "
+            f"no alias was moved. If no gate move was interrupted, delete the {LOG_TAG} tag"
+        )
+    after, before = (log.get("after") or {}).get(CHAMPION), (log.get("before") or {}).get(CHAMPION)
+    if after == before:  # no version changes places (an adoption): completing only writes its tags
+        refusal = undo_refusal = None
+    else:
+        refusal = _vouch(client, uri, name, None if after is None else str(after), log, ending=True)
+        undo_refusal = _vouch(client, uri, name, None if before is None else str(before), log, ending=False)
+    said = recover(client, uri, name, refusal, undo_refusal)
     return None if said is None else f"{name}: {said}"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.errors import AliasMoved, GateBusyError, RegistryConflict
-from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, ROLLED_BACK
+from gatekeeper.registry import CHALLENGER, CHAMPION, PREVIOUS, ROLLED_BACK, signing
 from gatekeeper.registry.client import registry_errors
 
 LOG_TAG = "gate.promotion"
@@ -91,9 +91,34 @@ def read_log(client: Any, uri: str, name: str) -> dict[str, Any] | None:
     return log if isinstance(log, dict) else {"state": "unreadable", "raw": text[:200]}
 
 
+def _journal_text(name: str, log: dict[str, Any]) -> str:
+    """What a journal entry's signature is over: the model and the entry, without its signature."""
+    body = {k: v for k, v in log.items() if k != "signature"}
+    return f"journal:{name}:" + json.dumps(body, sort_keys=True)
+
+
 def write_log(client: Any, uri: str, name: str, log: dict[str, Any]) -> None:
+    """The journal entry as the model's `gate.promotion` tag, signed when the gate has a key."""
+    entry = {k: v for k, v in log.items() if k != "signature"}
+    signature = signing.sign(_journal_text(name, entry))
+    if signature is not None:
+        entry["signature"] = signature
     with registry_errors(uri, f"write the promotion log of {name}"):
-        client.set_registered_model_tag(name, LOG_TAG, json.dumps(log, sort_keys=True))
+        client.set_registered_model_tag(name, LOG_TAG, json.dumps(entry, sort_keys=True))
+
+
+def journal_problem(name: str, log: dict[str, Any]) -> str | None:
+    """Why the journal entry is not this gate's (forged, or unsigned where a key signs), or None.
+    An unsigned entry is accepted while no signing key is set."""
+    verdict = signing.check(_journal_text(name, log), log.get("signature"))
+    if verdict == "forged":
+        return (
+            f"the {LOG_TAG} tag of {name} carries a signature that is not this gate's key's: "
+            "forged or altered"
+        )
+    if verdict == "unsigned":
+        return f"the {LOG_TAG} tag of {name} is not signed, and this gate signs every move it journals"
+    return None
 
 
 def describe(log: dict[str, Any]) -> str:
@@ -216,12 +241,15 @@ def move(
     return current
 
 
-def recover(client: Any, uri: str, name: str, refusal: str | None = None) -> str | None:
+def recover(
+    client: Any, uri: str, name: str, refusal: str | None = None, undo_refusal: str | None = None
+) -> str | None:
     """Complete or undo an unfinished move (call with the promotion lock held); say which, or None.
 
     It is completed when the champion is still where the move left it (its start or its end) and the
     caller found no `refusal` (why the evidence no longer holds); otherwise the aliases are put back
-    as they were before it.
+    as they were before it, unless the caller found an `undo_refusal` (the version it would put back
+    has no standing): then nothing moves, and the entry stays unfinished for a person to look at.
     """
     log = read_log(client, uri, name)
     if log is None or log.get("state") != "moving":
@@ -232,6 +260,12 @@ def recover(client: Any, uri: str, name: str, refusal: str | None = None) -> str
     if refusal is None and now.get(CHAMPION) in ends:
         _finish(client, uri, name, log, "completed")
         return f"completed the unfinished {what}: {CHAMPION} is version {log['after'].get(CHAMPION)}"
+    if undo_refusal is not None:
+        return (
+            f"did not complete the unfinished {what} ({refusal or f'{CHAMPION} moved elsewhere meanwhile'}), "
+            f"nor undo it ({undo_refusal}): no alias was moved; look at the {LOG_TAG} tag and the aliases, "
+            "and delete the tag once they are as they should be"
+        )
     _apply(client, uri, name, log["before"])
     write_log(client, uri, name, {**log, "state": "undone", "finished_at": _now()})
     why = refusal or f"{CHAMPION} moved elsewhere meanwhile"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.errors import RegistryConflict, RegistryNotFound
+from gatekeeper.registry import signing
 from gatekeeper.registry.client import registry_errors
 
 DECISION_FILE = "decision.json"
@@ -24,6 +25,11 @@ REVIEW_FILE = "review.json"
 REFERENCE_FILE = "reference.json"
 DECISION_SHA_TAG = "gate.decision_sha256"
 RUN_TAG = "gate.mlflow_run_id"
+SIGNATURE_TAGS = {
+    "decision": "gate.decision_signature",
+    "review": "gate.review_signature",
+    "reference": "gate.reference_signature",
+}
 
 
 def sha256(text: str) -> str:
@@ -40,6 +46,7 @@ class Record:
     review: dict[str, Any] | None = None  # its review.json: a person's final answer
     adopted_run_id: str | None = None  # the adoption that vouched for it, when its hash matched
     problem: str | None = None  # why the gate record cannot be trusted (None: trusted or absent)
+    warnings: tuple[str, ...] = ()  # trusted, with a caveat (unsigned, written before signing began)
 
     @property
     def exists(self) -> bool:
@@ -86,7 +93,29 @@ def _json(text: str, where: str) -> tuple[dict[str, Any] | None, str | None]:
     return (data, None) if isinstance(data, dict) else (None, f"{where} does not hold a JSON object")
 
 
-def _gated(client: Any, uri: str, name: str, version: str, tags: dict[str, str]) -> Record:
+def signature_tags(kind: str, model: str, version: str, digest: str) -> dict[str, str]:
+    """The tag signing a record (none without a signing key)."""
+    signature = signing.sign(signing.statement(kind, model, version, digest))
+    return {} if signature is None else {SIGNATURE_TAGS[kind]: signature}
+
+
+def _signed(
+    kind: str, name: str, version: str, digest: str, tags: dict[str, str], created: int | None
+) -> tuple[str | None, str | None]:
+    """(problem, warning) of a record's signature: forged or refused unsigned, or unsigned accepted."""
+    what = f"the {kind} record of {name} version {version}"
+    verdict = signing.check(signing.statement(kind, name, version, digest), tags.get(SIGNATURE_TAGS[kind]))
+    if verdict == "forged":
+        return f"{what} carries a signature that is not this gate's key's: forged or altered", None
+    if verdict == "unsigned":
+        problem = signing.unsigned_problem(what, created)
+        return problem, None if problem else f"{what} is not signed (written before signing began?)"
+    return None, None
+
+
+def _gated(
+    client: Any, uri: str, name: str, version: str, tags: dict[str, str], created: int | None = None
+) -> Record:
     run_id = tags[RUN_TAG]
     where = f"{DECISION_FILE} of run {run_id}"
     said = tags.get(DECISION_SHA_TAG)
@@ -113,6 +142,10 @@ def _gated(client: Any, uri: str, name: str, version: str, tags: dict[str, str])
     decision, bad = _json(text, where)
     if decision is None:
         return Record(version, run_id, problem=bad)
+    problem, warning = _signed("decision", name, version, said, tags, created)
+    if problem:
+        return Record(version, run_id, problem=problem)
+    warnings: tuple[str, ...] = (warning,) if warning else ()
     about = (str(decision.get("model_name")), str(decision.get("candidate_version")))
     if about != (name, version):
         return Record(
@@ -126,14 +159,23 @@ def _gated(client: Any, uri: str, name: str, version: str, tags: dict[str, str])
     if review_text is not None:
         review, bad = _json(review_text, f"{REVIEW_FILE} of run {run_id}")
         review = review or {"outcome": "unreadable"}  # a review file exists: the review is decided
-    return Record(version, run_id, decision, review)
+        problem, warning = _signed("review", name, version, sha256(review_text), tags, created)
+        if problem:
+            return Record(version, run_id, decision, review, problem=problem)
+        warnings += (warning,) if warning else ()
+    return Record(version, run_id, decision, review, warnings=warnings)
 
 
-def _adopted(client: Any, uri: str, name: str, version: str, tags: dict[str, str]) -> str | None:
-    """The adoption run that vouches for `version` (reference.json matches its tag), or a problem."""
+def _adopted(
+    client: Any, uri: str, name: str, version: str, tags: dict[str, str], created: int | None = None
+) -> str | None:
+    """The adoption run that vouches for `version` (reference.json matches its tag, and its
+    signature holds), or None."""
     run_id = tags["gate.reference_run_id"]
     text = read_text(client, uri, run_id, REFERENCE_FILE)
     if text is None or sha256(text) != tags.get("gate.reference_sha256"):
+        return None
+    if _signed("reference", name, version, sha256(text), tags, created)[0]:
         return None
     data, _ = _json(text, REFERENCE_FILE)
     if data is None or (str(data.get("model_name")), str(data.get("version"))) != (name, version):
@@ -144,10 +186,11 @@ def _adopted(client: Any, uri: str, name: str, version: str, tags: dict[str, str
 def read_record(client: Any, uri: str, name: str, version: str) -> Record:
     """The gate's record of `version`, checked: decision.json against its hash tag, review.json, adoption."""
     with registry_errors(uri, f"read version {version} of {name}"):
-        tags = dict(client.get_model_version(name, version).tags or {})
-    record = _gated(client, uri, name, version, tags) if tags.get(RUN_TAG) else Record(version)
+        found = client.get_model_version(name, version)
+    tags, created = dict(found.tags or {}), getattr(found, "creation_timestamp", None)
+    record = _gated(client, uri, name, version, tags, created) if tags.get(RUN_TAG) else Record(version)
     if tags.get("gate.reference_run_id"):
-        adopted = _adopted(client, uri, name, version, tags)
+        adopted = _adopted(client, uri, name, version, tags, created)
         if adopted is None and record.standing() is None:
             return Record(
                 version,
@@ -157,7 +200,15 @@ def read_record(client: Any, uri: str, name: str, version: str) -> Record:
                 "does not match its gate.reference_sha256 tag (or is about another version)",
             )
         if adopted is not None:
-            return Record(version, record.run_id, record.decision, record.review, adopted, record.problem)
+            return Record(
+                version,
+                record.run_id,
+                record.decision,
+                record.review,
+                adopted,
+                record.problem,
+                record.warnings,
+            )
     return record
 
 

@@ -8,13 +8,13 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from gatekeeper.errors import ConfigError, RegistryNotFound, ReviewerNotAllowed
+from gatekeeper.errors import ConfigError, RegistryConflict, RegistryNotFound, ReviewerNotAllowed
 from gatekeeper.findings import Review
 from gatekeeper.registry import CHAMPION, PREVIOUS, ROLLED_BACK
 from gatekeeper.registry.client import alias_version, connect, registry_errors
 from gatekeeper.registry.custody import examine
 from gatekeeper.registry.moves import aliases_of, move, promotion_lock, refuse_unfinished
-from gatekeeper.registry.records import REVIEW_FILE, check_reviewable, read_record
+from gatekeeper.registry.records import REVIEW_FILE, check_reviewable, read_record, sha256, signature_tags
 from gatekeeper.report.review import review_headline
 
 
@@ -92,7 +92,10 @@ def settle_review(
         def write_review() -> None:
             with registry_errors(uri, "record the review"):
                 run_id = str(record.run_id)
-                client.log_text(run_id, json.dumps(review.as_tags(), indent=2), REVIEW_FILE)
+                text = json.dumps(review.as_tags(), indent=2)
+                client.log_text(run_id, text, REVIEW_FILE)
+                for key, value in signature_tags("review", model_name, version, sha256(text)).items():
+                    client.set_model_version_tag(model_name, version, key, value)
                 client.set_tag(run_id, "gate.review", review.outcome)
                 for key, value in tags.items():
                     client.set_model_version_tag(model_name, version, key, value)
@@ -152,6 +155,14 @@ def rollback(uri: str, model_name: str, *, reason: str, who: str | None = None) 
             )
         at = datetime.now(UTC).isoformat(timespec="seconds")
         demoted, restored = str(current.version), str(previous.version)
+        record = read_record(client, uri, model_name, restored)
+        if record.standing() is None:
+            raise RegistryConflict(
+                f"not rolling back: {PREVIOUS} of {model_name} is version {restored}, which the gate never "
+                "promoted, adopted or approved ("
+                + (record.problem or f"its recorded decision is {record.outcome!r}, no approval recorded")
+                + f"); nothing was moved. Point {PREVIOUS} at a version the gate vouches for, or run the gate"
+            )
         plan = {
             **aliases_of(client, uri, model_name),
             CHAMPION: restored,

@@ -21,7 +21,7 @@ from gatekeeper.errors import (
 )
 from gatekeeper.findings import ChampionReference
 from gatekeeper.registry.client import connect, quiet_mlflow_hints, registry_errors
-from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256
+from gatekeeper.registry.records import DECISION_FILE, DECISION_SHA_TAG, sha256, signature_tags
 from gatekeeper.report.markdown import FOREST_PLOT_FILE, render_markdown, segments_csv
 from gatekeeper.report.review import review_headline
 
@@ -237,6 +237,8 @@ def log_decision(client: Any, model_name: str, decision: Decision) -> str:
     client.set_tag(decision.mlflow_run_id, DECISION_SHA_TAG, digest)
     if decision.candidate_version is not None:
         client.set_model_version_tag(model_name, decision.candidate_version, DECISION_SHA_TAG, digest)
+        for key, value in signature_tags("decision", model_name, decision.candidate_version, digest).items():
+            client.set_model_version_tag(model_name, decision.candidate_version, key, value)
     return digest
 
 

@@ -19,11 +19,12 @@ from gatekeeper.config import GateConfig
 from gatekeeper.decide.decision import Decision
 from gatekeeper.errors import AliasMoved, RegistryNotFound
 from gatekeeper.findings import ChampionReference
-from gatekeeper.registry import CHALLENGER, CHAMPION, runs
+from gatekeeper.registry import CHALLENGER, CHAMPION, PROMOTING, runs
 from gatekeeper.registry.client import alias_version, connect, quiet_mlflow_hints, registry_errors
 from gatekeeper.registry.custody import examine
 from gatekeeper.registry.flavors import open_model, scoreable
 from gatekeeper.registry.moves import aliases_of, move, pause, promotion_lock
+from gatekeeper.registry.records import signature_tags
 from gatekeeper.registry.requirements import pip_requirements
 from gatekeeper.registry.runs import champion_reference
 from gatekeeper.report.markdown import reason_lines
@@ -237,6 +238,7 @@ def adopt(config: GateConfig, version: str, reference: ChampionReference, facts:
         client.log_metric(run_id, f"reference.{reference.metric}", reference.overall)
         client.set_terminated(run_id, "FINISHED")
     tags = {"gate.adopted": "true", "gate.reference_run_id": run_id, "gate.reference_sha256": digest}
+    tags |= signature_tags("reference", name, version, digest)
     with promotion_lock(uri, name):  # the log says the gate vouches for the aliases as they are
         current = aliases_of(client, uri, name)
         move(
@@ -318,9 +320,12 @@ def apply_decision(config: GateConfig, decision: Decision) -> str:
     client = connect(uri)
     name, version = config.model_name, decision.candidate_version
     pause("before-apply")
+    tags = version_tags(decision)
+    if decision.promotes:  # `promoted` once champion has moved (the move's journal writes it)
+        tags["gate.decision"] = PROMOTING
     with registry_errors(uri, "apply the decision"):
         evidence = runs.log_decision(client, name, decision)
-        for key, value in version_tags(decision).items():
+        for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     if not decision.promotes:
         return f"{CHAMPION} stays where it was; version {version} keeps alias {CHALLENGER}"
@@ -334,7 +339,10 @@ def apply_decision(config: GateConfig, decision: Decision) -> str:
             kind="promote",
             evidence=evidence,
             run_id=decision.mlflow_run_id or "",
+            tags={version: {"gate.decision": decision.decision}},
         )
+        with registry_errors(uri, "record the promotion"):  # (already, unless it was champion before)
+            client.set_model_version_tag(name, version, "gate.decision", decision.decision)
     except AliasMoved as exc:  # the candidate's trail says it was not promoted, and why
         with registry_errors(uri, "record the refused promotion"):
             runs.mark_error(client, name, version, str(exc))

@@ -253,6 +253,12 @@ def test_hand_promoted_champion_is_adopted_and_external_candidates_are_judged(
 
     # 2. an XGBoost candidate given as runs:/ (not registered yet): the gate registers it with its tags
     run_id = team_logs(team, "xgboost", fitted("xgboost", train, seed=1), train)
+    # the team's job is done: only the config's tracking_uri names the registry (MLflow resolved a
+    # logged model through the process-wide URI, and failed without MLFLOW_TRACKING_URI)
+    team.set_tracking_uri(None)
+    team.set_registry_uri(None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
     config = gate_config(world, candidate=f"runs:/{run_id}/model")
     second = run_gate(config)
     assert second["candidate_version"] == "3"
@@ -276,6 +282,19 @@ def test_hand_promoted_champion_is_adopted_and_external_candidates_are_judged(
     assert third["decision"] == "rejected", third["reasons"]
     assert_alias_follows(third, champion, config)
     assert client.get_model_version(MODEL, "4").tags["gate.decision"] == "rejected"
+
+    # 4. judged versions are not judged again (their records stay): the rejected @challenger, the
+    # runs:/ of version 3 (the champion, or judged), and the champion itself
+    recorded = {v: dict(client.get_model_version(MODEL, v).tags) for v in ("3", "4")}
+    for uri, said in [
+        (f"models:/{MODEL}@challenger", r"version 4, which the gate already judged \(rejected\)"),
+        (f"runs:/{run_id}/model", r"version 3, which (the gate already judged|already is .*champion)"),
+        (f"models:/{MODEL}@champion", r"already is .*champion"),
+    ]:
+        with pytest.raises(ModelError, match=said):
+            run_gate(gate_config(world, candidate=uri))
+    assert {v: dict(client.get_model_version(MODEL, v).tags) for v in ("3", "4")} == recorded
+    assert aliases(config)["champion"] == champion
 
 
 def test_second_run_on_an_adopted_champion_does_triage(world: dict[str, Any], team: Any) -> None:
