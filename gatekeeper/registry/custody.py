@@ -168,10 +168,16 @@ def _vouch(
             f"the journal says it {log.get('kind')}s version {log.get('version')}, but moves "
             f"{CHAMPION} to {version}"
         )
-    if ending and log.get("kind") == "promote" and log.get("run_id") and log.get("run_id") != record.run_id:
+    if ending and log.get("kind") == "promote" and log.get("run_id") != record.run_id:
         return (
-            f"the journal names gate run {log.get('run_id')}, but version {version} was judged in run "
-            f"{record.run_id}: the entry is not about that decision"
+            f"the journal names gate run {log.get('run_id') or '(none)'}, but version {version} was judged "
+            f"in run {record.run_id}: the entry is not about that decision"
+        )
+    before = (log.get("before") or {}).get(CHAMPION)
+    if ending and log.get("kind") in ("promote", "approve") and record.replaced != before:
+        return (
+            f"version {version} was judged against champion version {record.replaced}, but the journal "
+            f"moves {CHAMPION} from version {before}: its evidence is not about that champion"
         )
     return None
 
@@ -248,11 +254,14 @@ def recover_locked(client: Any, uri: str, name: str) -> str | None:
             f"no alias was moved. If no gate move was interrupted, delete the {LOG_TAG} tag"
         )
     after, before = (log.get("after") or {}).get(CHAMPION), (log.get("before") or {}).get(CHAMPION)
-    if after == before:  # no version changes places (an adoption): completing only writes its tags
+    now = aliases_of(client, uri, name).get(CHAMPION)
+    if log.get("kind") == "adopt" and after == before == now:  # completing only writes its tags
         refusal = undo_refusal = None
     else:
         refusal = _vouch(client, uri, name, None if after is None else str(after), log, ending=True)
         undo_refusal = _vouch(client, uri, name, None if before is None else str(before), log, ending=False)
+        if before is None and now not in (None, after):
+            undo_refusal = f"undoing it would remove {CHAMPION} (version {now}), which it never set"
     said = recover(client, uri, name, refusal, undo_refusal)
     return None if said is None else f"{name}: {said}"
 
