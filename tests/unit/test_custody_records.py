@@ -120,3 +120,37 @@ def test_the_pause_hook_raises_its_flag_only_at_the_named_point(
     assert not flag.exists()
     pause("before-apply")
     assert flag.exists()
+
+
+def test_signatures_check_only_with_the_gate_s_key(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from gatekeeper.errors import ConfigError
+    from gatekeeper.registry import signing
+
+    monkeypatch.delenv(signing.KEY_ENV, raising=False)
+    monkeypatch.delenv(signing.KEY_FILE_ENV, raising=False)
+    said = signing.statement("decision", "churn", "3", "ab" * 32)
+    assert signing.sign(said) is None
+    assert signing.check(said, "anything") == "no key"
+    monkeypatch.setenv(signing.KEY_ENV, "k" * 32)
+    signature = signing.sign(said)
+    assert signature is not None
+    assert signature.startswith("hmac-sha256:")
+    assert signing.check(said, signature) == "signed"
+    assert signing.check(said.replace("/3:", "/4:"), signature) == "forged"  # another version's record
+    assert signing.check(said, None) == "unsigned"
+    assert signing.check(said, signing.sign(said, b"another key of 32 characters....")) == "forged"
+    monkeypatch.setenv(signing.KEY_ENV, "short")
+    with pytest.raises(ConfigError, match="16 or more"):
+        signing.signing_key()
+    monkeypatch.delenv(signing.KEY_ENV)
+    (tmp_path / "key").write_text("k" * 32 + "\n")
+    monkeypatch.setenv(signing.KEY_FILE_ENV, str(tmp_path / "key"))
+    assert signing.check(said, signature) == "signed"
+    # unsigned records: accepted unless their version was created after signing began
+    assert signing.unsigned_problem("the record", 1_000) is None
+    monkeypatch.setenv(signing.SINCE_ENV, "2026-12-01T00:00:00+00:00")
+    assert signing.unsigned_problem("the record", 1_700_000_000_000) is None  # 2023
+    assert "after signing began" in str(signing.unsigned_problem("the record", 1_800_000_000_000))
+    monkeypatch.setenv(signing.SINCE_ENV, "yesterday")
+    with pytest.raises(ConfigError, match="GATEKEEPER_SIGNING_SINCE"):
+        signing.since()
