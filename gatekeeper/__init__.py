@@ -20,6 +20,9 @@ PRIVATE_PREFECT_API = "GATEKEEPER_PRIVATE_PREFECT_API"
 OPENMP_POLICY_PRESET = "OMP_WAIT_POLICY" in os.environ
 OPENMP_POLICY_TOO_LATE = not OPENMP_POLICY_PRESET and "sklearn" in sys.modules
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# MLflow prints "View run ... at: <tracking URI>/#/..." when a run ends on a tracking server, with
+# any password written in the URI; the gate prints its own links, without credentials
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def openmp_policy() -> str:

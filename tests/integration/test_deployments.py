@@ -656,3 +656,38 @@ def test_the_shipped_automation_fires_on_a_blocked_run(servers, page) -> None:
             assert run["state_name"] == STATE_NAMES[kinds[0]], (run["name"], run["tags"])
             decided[run["state_name"]] = run["tags"]
     assert "model:server-blocked" in decided["Blocked"], decided
+
+
+def test_a_password_in_the_tracking_uri_is_printed_and_stored_nowhere(servers) -> None:
+    """A bootstrap from the command line against the real MLflow server, its URI holding a password,
+    recorded by the real Prefect server: not on the terminal (MLflow's own "View run ... at: <URI>"
+    lines included), not in the flow run's parameters, logs, artifacts or events."""
+    import uuid
+
+    secret = f"pw-{uuid.uuid4().hex[:12]}"
+    model = "server-secret"
+    folder = servers.root / model
+    boot = demo_config(model, simulate.write_bootstrap(folder / "bootstrap"), folder)
+    path = write_config(boot, folder / "boot.yaml")
+    raw = yaml.safe_load(path.read_text())
+    raw["tracking_uri"] = f"http://ana:{secret}@127.0.0.1:{servers.mlflow_port}"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    done = servers.run(str(BIN / "gatekeeper"), "run", "--config", str(path))
+    assert "BOOTSTRAP" in done.stdout, done.stdout
+    assert secret not in done.stdout + done.stderr
+    runs = servers.api("POST", "/flow_runs/filter", json={"flow_runs": {"name": {"like_": model}}})
+    assert runs, "the run was not recorded by the Prefect server"
+    ids = [r["id"] for r in runs]
+    stored = [
+        runs,
+        servers.api("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": ids}}, "limit": 200}),
+        servers.api("POST", "/artifacts/filter", json={"flow_runs": {"id": {"any_": ids}}}),
+        servers.api(
+            "POST",
+            "/events/filter",
+            json={"filter": {"any_resource": {"id_prefix": ["gatekeeper.model"]}}, "limit": 200},
+        ),
+    ]
+    text = json.dumps(stored)
+    assert "127.0.0.1" in text  # the records name the server
+    assert secret not in text
