@@ -664,6 +664,8 @@ def test_a_password_in_the_tracking_uri_is_printed_and_stored_nowhere(servers) -
     lines included), not in the flow run's parameters, logs, artifacts or events."""
     import uuid
 
+    from tests.integration.helpers import decision_events_filter
+
     secret = f"pw-{uuid.uuid4().hex[:12]}"
     model = "server-secret"
     folder = servers.root / model
@@ -682,11 +684,7 @@ def test_a_password_in_the_tracking_uri_is_printed_and_stored_nowhere(servers) -
         runs,
         servers.api("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": ids}}, "limit": 200}),
         servers.api("POST", "/artifacts/filter", json={"flow_runs": {"id": {"any_": ids}}}),
-        servers.api(
-            "POST",
-            "/events/filter",
-            json={"filter": {"any_resource": {"id_prefix": ["gatekeeper.model"]}}, "limit": 200},
-        ),
+        servers.api("POST", "/events/filter", json=decision_events_filter(model)),
     ]
     text = json.dumps(stored)
     assert "127.0.0.1" in text  # the records name the server
