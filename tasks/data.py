@@ -18,7 +18,7 @@ from gatekeeper.data.drift import drift_report
 from gatekeeper.data.segments import config_segments, rows_where
 from gatekeeper.data.slice_checks import slice_checks
 from gatekeeper.data.sources import check_batch_source
-from gatekeeper.data.structure import structural_checks
+from gatekeeper.data.structure import segment_cap_checks, structural_checks
 from gatekeeper.data.suite_units import expectations_in_units
 from gatekeeper.data.suites import passes_on_any_subset, run_suite
 from gatekeeper.data.tables import GateTables, feature_columns
@@ -98,6 +98,9 @@ def validate_tables(config: GateConfig, tables: GateTables) -> list[Check]:
             checks += structural_checks(tables.evaluation_shape, name, config, tables.train, features)
         else:
             checks += structural_checks(tables.table(name), name, config, tables.train, features)
+    checks += segment_cap_checks(tables.new_labels, "new_labels", config)
+    if lazy is None:
+        checks += segment_cap_checks(tables.evaluation, "evaluation", config)
     broken = broken_feature_checks(tables.train, tables.new_labels, features, config)
     if broken:
         logger.warning("%d feature(s) look broken in the new batch (per-segment checks)", len(broken))

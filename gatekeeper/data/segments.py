@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow 
     import pandas as pd
 
 MISSING_VALUE = "<missing>"
+MAX_SEGMENTS = 500  # per configured column (or columns): the largest are compared, the rest are not
 Factorized = tuple[np.ndarray, list[str]]  # codes 0..k-1 per row and the k labels, sorted as values
 
 
@@ -76,6 +77,8 @@ def segments_from_codes(
                 values.append(labels[code])
             where = dict(zip(cols, reversed(values), strict=True))
             found.append(Segment(" & ".join(f"{c}={v}" for c, v in where.items()), where, order[start:stop]))
+        if len(found) > MAX_SEGMENTS:  # an id, not a segment: the largest (`segment_cap_checks` warns)
+            found = sorted(found, key=lambda seg: -len(seg.index))[:MAX_SEGMENTS]
         out += sorted(found, key=lambda seg: tuple(seg.where.values()))
     return out
 
@@ -123,3 +126,12 @@ def drop_covered_intersections(findings: Sequence[Any]) -> list[Any]:
         or " & " not in f.segment
         or not any(part in named for part in f.segment.split(" & "))
     ]
+
+
+def segment_counts(frame: pd.DataFrame, segment_columns: Sequence[Sequence[str]]) -> dict[str, int]:
+    """How many segments each configured column (or set of columns) makes in `frame`."""
+    counts = {}
+    for cols in segment_columns:
+        if all(c in frame.columns for c in cols):
+            counts[" & ".join(cols)] = int(frame[list(cols)].drop_duplicates().shape[0])
+    return counts

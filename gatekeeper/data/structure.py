@@ -184,3 +184,25 @@ def structural_checks(
                 )
             )
     return checks
+
+
+def segment_cap_checks(frame: pd.DataFrame, table: TableName, config: GateConfig) -> list[Check]:
+    """A configured segment column with more values than `MAX_SEGMENTS` (an id, most likely): the
+    largest segments are compared and written, the rest only in `overall`; said once, naming it."""
+    from gatekeeper.data.segments import MAX_SEGMENTS, segment_counts
+
+    return [
+        Check(
+            "segments.capped",
+            "warn",
+            f"segment column(s) {columns} take {count} values in the {table} rows: the {MAX_SEGMENTS} "
+            f"largest segments are compared and reported, the other {count - MAX_SEGMENTS} count only in "
+            "`overall` (an id is not a segment: name a coarser column in `segments`)",
+            column=columns,
+            table=table,
+            observed=count,
+            threshold=MAX_SEGMENTS,
+        )
+        for columns, count in segment_counts(frame, config.segment_columns).items()
+        if count > MAX_SEGMENTS
+    ]
