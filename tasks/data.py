@@ -17,7 +17,7 @@ from gatekeeper.data.checks import broken_feature_checks, label_checks_against_r
 from gatekeeper.data.drift import drift_report
 from gatekeeper.data.segments import config_segments, rows_where
 from gatekeeper.data.slice_checks import slice_checks
-from gatekeeper.data.sources import check_batch_source
+from gatekeeper.data.sources import allowed_roots, check_batch_source
 from gatekeeper.data.structure import segment_cap_checks, structural_checks
 from gatekeeper.data.suite_units import expectations_in_units
 from gatekeeper.data.suites import passes_on_any_subset, run_suite
@@ -52,7 +52,10 @@ def read_gate_config(
     if new_labels:
         batch = new_labels if "://" in new_labels else str(Path(new_labels).resolve())
         check_batch_source(config, batch)  # before anything is read
-        config = config.model_copy(update={"data": config.data.model_copy(update={"new_labels": batch})})
+        # the roots stay the config's (not the batch's own folder): `load_tables` checks again
+        roots = allowed_roots(config)
+        data = config.data.model_copy(update={"new_labels": batch, "allowed_roots": roots})
+        config = config.model_copy(update={"data": data})
         get_run_logger().info("new labels for %s: %s", config.model_name, batch)
     if candidate:
         config = config.model_copy(update={"candidate": parse_model_uri(candidate).uri})
@@ -69,6 +72,10 @@ def read_gate_config(
 def load_tables(config: GateConfig) -> GateTables:
     """Read train, new labels and evaluation data; check the config names real columns."""
     logger = get_run_logger()
+    if "://" not in config.data.new_labels:
+        # again at the moment of reading, links resolved now: a link swapped in while the gate waited
+        # for the model's lock (after `read_gate_config` checked it) is followed no further
+        check_batch_source(config, str(Path(config.data.new_labels).resolve()))
     tables = gate_data.load_tables(config)
     gate_data.check_config_against(config, tables)
     for name in TABLES:

@@ -102,3 +102,35 @@ def test_a_batch_from_outside_the_allowed_roots_is_refused_before_it_is_read(
     )
     assert retraining_gate(trusted, new_labels=f"{url}/batch.csv").decision == "bootstrap"
     assert handler.seen["/batch.csv"] >= 1  # read (and fingerprinted) once allowed
+
+
+def test_a_link_swapped_after_the_check_is_checked_again_when_read(tmp_path: Path) -> None:
+    """The roots are checked when the run starts, and again when the batch is read: a link inside
+    the root swapped to a file elsewhere in between (while the gate waited for the model's lock)
+    is refused at the read, naming the file it now points at; the config's roots stay its own."""
+    from prefect import flow
+
+    from tasks.data import load_tables, read_gate_config
+
+    files = simulate.write_bootstrap(tmp_path / "boot")
+    inbox = Path(files.new_labels).parent
+    secrets = tmp_path / "elsewhere" / "secrets.parquet"
+    secrets.parent.mkdir()
+    secrets.write_bytes(Path(files.new_labels).read_bytes())
+    link = inbox / "arrived.parquet"
+    link.symlink_to(files.new_labels)
+    config = demo_config("swapped-link", files, tmp_path)
+
+    @flow
+    def check_then_read(swap: bool) -> str:
+        checked = read_gate_config(config, new_labels=str(link))
+        if swap:  # what a hostile user does while the gate waits for its lock
+            target = Path(checked.data.new_labels)
+            target.rename(target.with_suffix(".moved"))
+            target.symlink_to(secrets)
+        return str(load_tables(checked).paths["new_labels"])
+
+    assert check_then_read(False) == str(Path(files.new_labels).resolve())  # inside the root: read
+    with pytest.raises(ConfigError, match="outside the allowed roots") as caught:
+        check_then_read(True)
+    assert "boot" in str(caught.value)  # the roots named are the config's
