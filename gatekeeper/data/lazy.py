@@ -22,7 +22,7 @@ import pandas as pd
 from gatekeeper.config import DataChecks
 from gatekeeper.data.structure import TableShape
 from gatekeeper.data.suites import Outcome, check_of, read_suite_file, suite_outcomes
-from gatekeeper.errors import ConfigError, DataLoadError
+from gatekeeper.errors import ConfigError, DataLoadError, GatekeeperError
 from gatekeeper.vocabulary import Check, TableName
 
 # expectations whose result is the same on every partition (the schema), so the table passes
@@ -58,7 +58,10 @@ def read_dataset(path: str) -> Any:
             sep = max([",", ";", "\t"], key=header.count)
             # a compressed file cannot be split: one partition per file
             return dd.read_csv(path, sep=sep, blocksize=None if compressed else "64MiB")
+        _check_parquet_files(path)
         return dd.read_parquet(path)
+    except DataLoadError:
+        raise
     except (FileNotFoundError, IndexError):
         raise DataLoadError(f"data.evaluation {path!r} matches no file") from None
     except (OSError, ValueError, TypeError) as exc:
@@ -68,15 +71,52 @@ def read_dataset(path: str) -> Any:
         ) from exc
 
 
-def dataset_fingerprint(path: str) -> str:
-    """sha256 of the dataset's file listing (name, size and modification time or etag of each file):
-    what changes when any file does, without reading hundreds of MiB."""
+def _files(path: str) -> tuple[Any, list[str]]:
+    """The filesystem and every file of a dataset (a file, a folder of them or a glob)."""
     import fsspec
 
     fs, _, paths = fsspec.get_fs_token_paths(path)
     files: list[str] = []
     for p in paths:
         files += sorted(fs.find(p)) if fs.isdir(p) else [p]
+    return fs, files
+
+
+def _check_parquet_files(path: str) -> None:
+    """Every Parquet file's footer read, and its schema against the first file's: a truncated,
+    empty or garbage file, or one whose column types differ, named before any partition is
+    computed (on the cluster the error would name no file)."""
+    import pyarrow.parquet as pq
+
+    fs, files = _files(path)
+    first: Any = None
+    for name in files:
+        if Path(name).name.startswith(("_", ".")):  # _metadata, _SUCCESS, hidden files
+            continue
+        try:
+            with fs.open(name, "rb") as fh:
+                schema = pq.read_schema(fh)
+        except Exception as exc:
+            raise DataLoadError(
+                f"data.evaluation file {name!r} is not a readable Parquet file ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); expected every file of {path!r} to be Parquet: move it aside"
+            ) from None
+        if first is None:
+            first = (name, schema)
+            continue
+        for field in schema:
+            if field.name in first[1].names and first[1].field(field.name).type != field.type:
+                raise DataLoadError(
+                    f"data.evaluation file {name!r} holds column {field.name!r} as {field.type}, but "
+                    f"{first[0]!r} holds it as {first[1].field(field.name).type}; expected one type per "
+                    "column across the dataset's files"
+                )
+
+
+def dataset_fingerprint(path: str) -> str:
+    """sha256 of the dataset's file listing (name, size and modification time or etag of each file):
+    what changes when any file does, without reading hundreds of MiB."""
+    fs, files = _files(path)
     listing = []
     for name in files:
         info = fs.info(name)
@@ -92,7 +132,21 @@ def _partitions(frame: Any, fn: Any, *args: Any) -> list[Any]:
     import dask
     from dask import delayed
 
-    return list(dask.compute(*[delayed(fn)(part, *args) for part in frame.to_delayed()]))
+    return list(computed(lambda: dask.compute(*[delayed(fn)(part, *args) for part in frame.to_delayed()])))
+
+
+def computed(compute: Any) -> Any:
+    """`compute()`, a partition that cannot be read on the cluster said in one line (DataLoadError)."""
+    try:
+        return compute()
+    except (GatekeeperError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        said = str(exc).splitlines()[0][:300] if str(exc) else ""
+        raise DataLoadError(
+            f"data.evaluation: a partition could not be read on the cluster ({type(exc).__name__}: "
+            f"{said}); expected every file to hold the first file's columns with the same types"
+        ) from exc
 
 
 def table_shape(frame: Any, target: str) -> TableShape:
@@ -104,8 +158,8 @@ def table_shape(frame: Any, target: str) -> TableShape:
 def sample_rows(frame: Any, rows: int, total: int, seed: int) -> pd.DataFrame:
     """A uniform random sample of about `rows` rows (all of them when fewer), as one pandas frame."""
     if total <= rows:
-        return frame.compute().reset_index(drop=True)
-    out: pd.DataFrame = frame.sample(frac=rows / total, random_state=seed).compute()
+        return computed(frame.compute).reset_index(drop=True)
+    out: pd.DataFrame = computed(frame.sample(frac=rows / total, random_state=seed).compute)
     return out.reset_index(drop=True)
 
 
@@ -141,6 +195,11 @@ def run_suite_on_dask(frame: Any, suite_path: Path, table: TableName, rules: Dat
     parts = _partitions(frame, _partition_outcomes, str(suite_path), table)
     if not parts:
         return []
+    if len({tuple(o.kind for o in p[1]) for p in parts}) > 1:
+        raise DataLoadError(
+            f"data.evaluation: suite {suite_path.stem!r} ran differently on the dataset's partitions "
+            "(a file with other columns or types?); expected every file to hold the same columns"
+        )
     name = parts[0][0]
     merged = [merge_outcomes([p[1][i] for p in parts], frame) for i in range(len(parts[0][1]))]
     return [check_of(o, table, name, rules, False) for o in merged]

@@ -159,3 +159,60 @@ def test_an_expectation_on_the_whole_table_is_refused_before_reading(tmp_path: P
     )
     with pytest.raises(ConfigError, match="expect_column_mean_to_be_between"):
         retraining_gate(config)
+
+
+@pytest.mark.parametrize("fault", ["truncated", "garbage", "empty", "wrong-type", "csv-wrong-type"])
+def test_one_corrupt_file_of_the_dataset_is_named_and_nothing_moves(
+    tmp_path: Path, scheduler: str, fault: str
+) -> None:
+    """One file of the evaluation dataset truncated, garbage, empty or with a column of another
+    type: one DataLoadError naming the file (or, for CSV read on the cluster, the partition's
+    error), never an unexpected error; the champion stays."""
+    from gatekeeper.errors import DataLoadError
+
+    work = tmp_path / "work"
+    model = "dask-pair"
+    bootstrapped(model, work)
+    files = simulate.write_scenario("improves", work / "scenario")
+    config = demo_config(model, files, work, "improves")
+    _, dataset = as_dataset(files.evaluation, work / "evaluation", 4, seed=5)
+    bad = Path(dataset) / "part-002.parquet"
+    if fault == "truncated":
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    elif fault == "garbage":
+        bad.write_bytes(b"not parquet at all" * 100)
+    elif fault == "empty":
+        bad.write_bytes(b"")
+    elif fault == "wrong-type":
+        part = pd.read_parquet(bad)
+        part["amount"] = part["amount"].astype(str) + "x"
+        part.to_parquet(bad, index=False)
+    else:  # CSV files: the types are only seen when the cluster parses the file
+        folder = work / "evaluation-csv"
+        folder.mkdir()
+        for i, path in enumerate(sorted(Path(dataset).glob("*.parquet"))):
+            part = pd.read_parquet(path)
+            if i == 2:
+                part["amount"] = "n/a"
+            part.to_csv(folder / f"part-{i}.csv", index=False)
+        dataset, bad = str(folder / "*.csv"), folder / "part-2.csv"
+    config = config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"evaluation": dataset}),
+            "compute": GateConfig.model_fields["compute"].annotation.model_validate(  # type: ignore[union-attr]
+                {"engine": "dask", "address": scheduler}
+            ),
+        }
+    )
+    with pytest.raises(DataLoadError) as caught:
+        run_gate(config)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "data.evaluation" in message
+    if fault != "csv-wrong-type":
+        assert str(bad) in message, message
+    else:
+        assert "amount" in message or "dtype" in message.lower(), message
+    from tests.integration.helpers import aliases
+
+    assert aliases(config)["champion"] == "1"
