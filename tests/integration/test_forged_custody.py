@@ -37,7 +37,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def scenario_config(history: dict[str, Any], scenario: str, folder: Path):  # type: ignore[no-untyped-def]
-    return demo_config(MODEL, simulate.write_scenario(scenario, folder), history["workdir"])
+    """The demo scenario's config, retraining whatever triage says (a candidate to judge every run)."""
+    config = demo_config(MODEL, simulate.write_scenario(scenario, folder), history["workdir"])
+    return config.model_copy(update={"triage": config.triage.model_copy(update={"force_retrain": True})})
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +152,7 @@ def test_a_deleted_journal_is_named(history, capsys) -> None:
     capsys.readouterr()
     assert main(gatekeeper(history, "verify")) == 1
     assert (
-        "has no gate.promotion journal, though the gate moved champion onto version(s) 2"
+        "has no gate.promotion journal, though the gate moved champion onto version(s) 1, 2"
         in capsys.readouterr().out
     )
     client.set_registered_model_tag(MODEL, LOG_TAG, str(before))

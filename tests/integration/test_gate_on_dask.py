@@ -193,7 +193,7 @@ def test_one_corrupt_file_of_the_dataset_is_named_and_nothing_moves(
         for i, path in enumerate(sorted(Path(dataset).glob("*.parquet"))):
             part = pd.read_parquet(path)
             if i == 2:
-                part["amount"] = "n/a"
+                part["amount"] = "about ten"
             part.to_csv(folder / f"part-{i}.csv", index=False)
         dataset, bad = str(folder / "*.csv"), folder / "part-2.csv"
     config = config.model_copy(
