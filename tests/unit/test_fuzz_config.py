@@ -459,13 +459,6 @@ def _numeric_fields(model: type, prefix: str = "") -> list[tuple[str, type]]:
     return found
 
 
-def _set(config: dict[str, Any], path: str, value: Any) -> None:
-    keys = [int(k) if k.isdigit() else k for k in re.split(r"\.|\[|\]\.?", path) if k]
-    for key in keys[:-1]:
-        config = config.setdefault(key, {}) if isinstance(key, str) else config[key]
-    config[keys[-1]] = value
-
-
 @pytest.mark.parametrize(("path", "kind"), _numeric_fields(GateConfig))
 def test_every_number_is_finite_and_in_range_at_load(path: str, kind: type) -> None:
     """NaN, infinities, a huge and a hugely negative value in every numeric key: refused at load,
