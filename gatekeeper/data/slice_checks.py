@@ -89,6 +89,11 @@ def slice_checks(
             for f in sorted(group, key=lambda f: (-f.excess, len(f.conditions))):
                 if len(chosen) < 3 and not any(set(c.conditions) <= set(f.conditions) for c in chosen):
                     chosen.append(f)
+        # labels all of one class in a slice is the fault itself: never left out for a wider slice
+        # that explains more of the excess only by mixing in rows whose share differs by nature
+        collapsed = [f for f in group if f.anomaly.kind == "label_rate" and f.batch_rate >= 1.0]
+        if collapsed and not any(f.batch_rate >= 1.0 for f in chosen):
+            chosen.insert(0, max(collapsed, key=lambda f: (f.excess, -len(f.conditions))))
         for f in chosen:
             aliases = _same_rows(f, group, result.axes)
             checks.append(

@@ -78,15 +78,23 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
         (warnings if unsigned_before else problems).append(distrust)
         if not unsigned_before:
             log = None if unfinished is None else log  # a forged entry says nothing of where aliases belong
-    if log is None and distrust is None:
-        tagged = _version_tags(client, uri, name).items()
-        moved = sorted((v for v, t in tagged if "gate.previous_champion" in t), key=int)
-        if moved:
-            problems.append(
-                f"{name} has no {LOG_TAG} journal, though the gate moved {CHAMPION} onto version(s) "
-                f"{', '.join(moved)} (their gate.previous_champion tags): the journal was deleted, and "
-                "where the aliases should be cannot be checked"
-            )
+    tagged = _version_tags(client, uri, name)
+    moved = sorted((v for v, t in tagged.items() if "gate.previous_champion" in t), key=int)
+    if log is None and distrust is None and moved:
+        problems.append(
+            f"{name} has no {LOG_TAG} journal, though the gate moved {CHAMPION} onto version(s) "
+            f"{', '.join(moved)} (their gate.previous_champion tags): the journal was deleted, and "
+            "where the aliases should be cannot be checked"
+        )
+    if log is not None:  # the gate journals its moves: a version it promoted was moved by one
+        never = sorted(
+            (v for v, t in tagged.items() if t.get("gate.decision") == "promoted" and v not in moved), key=int
+        )
+        problems += [
+            f"version {v} of {name} is tagged gate.decision=promoted, but no journaled move of the gate "
+            f"made it {CHAMPION} (no gate.previous_champion tag): the tag was set by hand"
+            for v in never
+        ]
     if unfinished is None:
         problems += [
             f"version {v} of {name} is tagged gate.decision={PROMOTING}, but no move of its aliases is "

@@ -145,7 +145,7 @@ def test_rollback_refuses_a_previous_champion_the_gate_never_vouched_for(history
     assert main(gatekeeper(history, "verify")) == 0
 
 
-def test_a_deleted_journal_is_named(history, capsys) -> None:
+def test_a_deleted_journal_and_a_promotion_tagged_by_hand_are_named(history, capsys) -> None:
     config, before = history["config"], journal(history)
     client = mlflow_client(config)
     client.delete_registered_model_tag(MODEL, LOG_TAG)
@@ -156,6 +156,14 @@ def test_a_deleted_journal_is_named(history, capsys) -> None:
         in capsys.readouterr().out
     )
     client.set_registered_model_tag(MODEL, LOG_TAG, str(before))
+    # a rejected version tagged `promoted` by hand: no journaled move of the gate made it champion
+    client.set_model_version_tag(MODEL, "3", "gate.decision", "promoted")
+    assert main(gatekeeper(history, "verify")) == 1
+    assert "version 3 of forged-custody is tagged gate.decision=promoted, but no journaled move" in (
+        capsys.readouterr().out
+    )
+    client.set_model_version_tag(MODEL, "3", "gate.decision", "rejected")
+    assert main(gatekeeper(history, "verify")) == 0
 
 
 def test_with_a_signing_key_records_are_signed_and_a_forged_signature_is_refused(

@@ -17,6 +17,19 @@ from tests.fuzzing import examples
 from tests.worlds import LAYOUTS, make_world
 
 
+def longest_run(world, column: str, value: object, feature: str, label: object) -> int:  # type: ignore[no-untyped-def]
+    """The longest run of the slice's reference rows (in time, else file order) all of `label`."""
+    reference = world.reference
+    if world.layout == "time":
+        reference = reference.sort_values(world.names["time"], kind="stable")
+    same = (reference.loc[reference[column] == value, feature] == label).to_numpy()
+    best = run = 0
+    for hit in same:
+        run = run + 1 if hit else 0
+        best = max(best, run)
+    return best
+
+
 @pytest.mark.slow
 @settings(max_examples=examples(60))
 @given(
@@ -44,9 +57,14 @@ def test_a_fault_planted_in_a_slice_of_dependent_rows_is_found_and_named(
     if fault == "collapse":
         feature = world.target
         label = data.draw(st.sampled_from(sorted(world.reference[feature].unique(), key=str)), label="class")
-        if (world.reference.loc[world.reference[column] == value, feature] == label).mean() > 0.9:
-            event("skipped: a class the slice already nearly always has")
-            return  # nothing collapsed
+        share = float((world.reference.loc[world.reference[column] == value, feature] == label).mean())
+        moved = np.pi - 2 * np.arcsin(np.sqrt(share))  # Cohen's h of the collapse to 100%
+        if moved < make_config(**world.config_overrides()).data_checks.label_slice_h:
+            event("skipped: a collapse below the configured effect floor (label_slice_h)")
+            return  # a class the slice already nearly always has: too small a move to call
+        if longest_run(world, column, value, feature, label) >= rows.sum():
+            event("skipped: the slice held the class that long by nature")
+            return  # the reference did exactly this for a while: not a fault the gate may call
         batch.loc[rows, feature] = label
     elif fault in ("units", "fill"):
         feature = world.target
