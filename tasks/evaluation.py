@@ -16,7 +16,7 @@ from gatekeeper.data.tables import GateTables
 from gatekeeper.findings import RelationChange
 from gatekeeper.metrics import Array
 from gatekeeper.stats.rows import PairedRows
-from gatekeeper.train.models import TrainedModel, model_outputs
+from gatekeeper.train.models import TrainedModel, check_unit_interval, model_outputs
 from gatekeeper.triage.recovery import loss_since_gated, relation_changes
 from gatekeeper.triage.reference import score_on
 from gatekeeper.triage.tolerance import degradation_tolerance
@@ -32,15 +32,13 @@ def candidate_outputs(config: GateConfig, candidate: TrainedModel, frame: pd.Dat
     what = f"candidate version {candidate.version} of {config.model_name}"
     try:
         outputs = model_outputs(candidate.model, frame[candidate.features], candidate.classes)
-        bad = ~np.isfinite(outputs)
-        if candidate.classes:
-            bad |= (outputs < -1e-6) | (outputs > 1 + 1e-6)
-        rows = np.flatnonzero(bad.reshape(len(frame), -1).any(axis=1)) if len(frame) else np.array([], int)
-        if len(rows):
-            kind = "probabilities outside [0, 1] or non-finite" if candidate.classes else "non-finite values"
+        if candidate.classes:  # (a registered model's adapter checked its scores already)
+            check_unit_interval(outputs, f"{what} on the {len(frame)} evaluation rows")
+        elif not np.isfinite(outputs).all():
+            rows = np.flatnonzero(~np.isfinite(outputs))
             raise ModelError(
-                f"{what} gave {kind} on {len(rows)} of {len(frame)} evaluation rows (first at row "
-                f"{int(rows[0])}); the gate cannot compare it"
+                f"{what} gave non-finite values on {len(rows)} of {len(frame)} evaluation rows (first at "
+                f"row {int(rows[0])}); the gate cannot compare it"
             )
     except Exception as exc:
         reason = (

@@ -94,7 +94,7 @@ def feature_profile(values: pd.Series, range_margin: float, order: Array | None 
             bound = SENTINEL_SCALE * float(np.abs(numbers).max())
             return FeatureProfile(n, null_rate, top_share, distinct, -bound, bound)
         low, high = np.quantile(numbers, [0.001, 0.999])
-        margin = range_margin * max(high - low, abs(float(np.median(numbers))))
+        margin = range_margin * float(max(high - low, abs(float(np.median(numbers)))))  # inf: no bound
         down, up = _travel(values, order) if order is not None else (0.0, 0.0)
         # a number never below zero in the reference (an amount, an age) has no room below zero but
         # what it travelled: a negative value there is a sign flip or a sentinel like -999

@@ -24,7 +24,7 @@ from gatekeeper.data.checks import is_numeric
 from gatekeeper.data.segments import config_segments
 from gatekeeper.findings import DriftResult
 from gatekeeper.metrics import Array
-from gatekeeper.stats.units import Layout, layout_of, reference_length
+from gatekeeper.stats.units import Layout, find_units, layout_of, reference_length
 
 MAX_STRETCHES = 200  # stretches of the reference whose PSI says how far it drifts by nature
 
@@ -213,7 +213,7 @@ def _tied(
     # the reference's rows of the segment in time (or file) order; entities kept together
     order = np.argsort(np.argsort(reference.sequence))[where]
     if reference.clusters is not None:
-        entity = pd.factorize(pd.Series(reference.clusters[where]))[0]
+        entity = find_units(len(where), clusters=reference.clusters[where]).ids  # a missing id: alone
         arranged = np.lexsort((order, entity))
         ordered = r_codes[arranged]
         signal = ordered.astype(float) if k is None else _shares(ordered, width)[ordered]

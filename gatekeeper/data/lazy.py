@@ -139,7 +139,7 @@ def computed(compute: Any) -> Any:
     """`compute()`, a partition that cannot be read on the cluster said in one line (DataLoadError)."""
     try:
         return compute()
-    except (GatekeeperError, MemoryError, KeyboardInterrupt):
+    except (GatekeeperError, MemoryError):
         raise
     except Exception as exc:
         said = str(exc).splitlines()[0][:300] if str(exc) else ""

@@ -18,6 +18,7 @@ from gatekeeper.registry.moves import (
     aliases_of,
     describe,
     journal_problem,
+    journal_verdict,
     move,
     promotion_lock,
     read_log,
@@ -73,8 +74,8 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
         )
     warnings: list[str] = []
     distrust = None if log is None or log.get("state") == "unreadable" else journal_problem(name, log)
-    if distrust is not None:  # an unsigned finished entry: written before signing began, say so
-        unsigned_before = "not signed" in distrust and unfinished is None
+    if distrust is not None and log is not None:  # an unsigned finished entry: from before signing
+        unsigned_before = unfinished is None and journal_verdict(name, log) == "unsigned"
         (warnings if unsigned_before else problems).append(distrust)
         if not unsigned_before:
             log = None if unfinished is None else log  # a forged entry says nothing of where aliases belong
@@ -100,7 +101,7 @@ def examine(client: Any, uri: str, name: str) -> dict[str, Any]:
             f"version {v} of {name} is tagged gate.decision={PROMOTING}, but no move of its aliases is "
             f"under way: the gate stopped between recording its decision and moving {CHAMPION}; run "
             f"`gatekeeper recover --model {name}`"
-            for v in promoting_versions(client, uri, name)
+            for v in promoting_versions(client, uri, name, tagged)
         ]
     record = None if champion is None else read_record(client, uri, name, champion)
     if champion is not None and record is not None:
@@ -196,9 +197,12 @@ def _version_tags(client: Any, uri: str, name: str) -> dict[str, dict[str, str]]
     return {str(v.version): dict(v.tags or {}) for v in found}
 
 
-def promoting_versions(client: Any, uri: str, name: str) -> list[str]:
-    """Versions whose decision to promote was recorded, and whose move never started or finished."""
-    tags = _version_tags(client, uri, name)
+def promoting_versions(
+    client: Any, uri: str, name: str, tags: dict[str, dict[str, str]] | None = None
+) -> list[str]:
+    """Versions whose decision to promote was recorded, and whose move never started or finished
+    (from the versions' `tags` when the caller read them already)."""
+    tags = _version_tags(client, uri, name) if tags is None else tags
     return sorted((v for v, t in tags.items() if t.get("gate.decision") == PROMOTING), key=int)
 
 

@@ -107,10 +107,15 @@ def write_log(client: Any, uri: str, name: str, log: dict[str, Any]) -> None:
         client.set_registered_model_tag(name, LOG_TAG, json.dumps(entry, sort_keys=True))
 
 
+def journal_verdict(name: str, log: dict[str, Any]) -> signing.Verdict:
+    """Whether the journal entry is signed by this gate's key (`signing.check`)."""
+    return signing.check(_journal_text(name, log), log.get("signature"))
+
+
 def journal_problem(name: str, log: dict[str, Any]) -> str | None:
     """Why the journal entry is not this gate's (forged, or unsigned where a key signs), or None.
     An unsigned entry is accepted while no signing key is set."""
-    verdict = signing.check(_journal_text(name, log), log.get("signature"))
+    verdict = journal_verdict(name, log)
     if verdict == "forged":
         return (
             f"the {LOG_TAG} tag of {name} carries a signature that is not this gate's key's: "

@@ -341,8 +341,9 @@ def apply_decision(config: GateConfig, decision: Decision) -> str:
             run_id=decision.mlflow_run_id or "",
             tags={version: {"gate.decision": decision.decision}},
         )
-        with registry_errors(uri, "record the promotion"):  # (already, unless it was champion before)
-            client.set_model_version_tag(name, version, "gate.decision", decision.decision)
+        if previous == version:  # champion already (a recover finished it): the move wrote no tags
+            with registry_errors(uri, "record the promotion"):
+                client.set_model_version_tag(name, version, "gate.decision", decision.decision)
     except AliasMoved as exc:  # the candidate's trail says it was not promoted, and why
         with registry_errors(uri, "record the refused promotion"):
             runs.mark_error(client, name, version, str(exc))

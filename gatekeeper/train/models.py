@@ -135,7 +135,7 @@ def read_output(
         proba = np.asarray(frame, dtype=float)
     elif kind == "score":
         score = np.asarray(frame[column] if column is not None else frame.iloc[:, 0], dtype=float)
-        _check_unit_interval(score, source)
+        check_unit_interval(score, source)
         proba = np.zeros((len(score), k))
         proba[:, positive], proba[:, 1 - positive] = score, 1 - score
     else:
@@ -146,11 +146,12 @@ def read_output(
         proba = np.zeros((len(codes), k))
         proba[np.arange(len(codes)), codes] = 1.0
     if kind == "probabilities":
-        _check_unit_interval(proba, source)
+        check_unit_interval(proba, source)
     return proba
 
 
-def _check_unit_interval(values: Array, source: str) -> None:
+def check_unit_interval(values: Array, source: str) -> None:
+    """ModelError when scores are not probabilities: non-finite, or outside [0, 1]."""
     if not values.size:
         return
     finite = np.isfinite(values)

@@ -105,3 +105,16 @@ def test_rows_per_entity_unit_follow_how_alike_an_entity_s_rows_are() -> None:
     constant = rng.normal(size=400)[groups]  # the same value in every row of an entity
     assert design_effect(constant, groups) == pytest.approx(weighted, rel=1e-6)
     assert design_effect(rng.normal(size=len(groups)), groups) < 1.3  # rows free inside an entity
+
+
+def test_rows_with_no_entity_each_stand_alone_in_the_design_effect() -> None:
+    """An entity column with missing ids (each such row its own unit, as everywhere else)."""
+    rng = np.random.default_rng(3)
+    who = rng.integers(0, 80, 3_000).astype(float)
+    who[rng.random(3_000) < 0.1] = np.nan
+    reference = pd.DataFrame({"x": rng.normal(size=3_000), "who": who, "y": 0})
+    batch = pd.DataFrame({"x": rng.normal(size=600) + 1.0, "who": rng.integers(0, 80, 600), "y": 0})
+    config = make_config(target="y", cluster_column="who", segments=[], key_segments=[])
+    [result] = drift_report(reference, batch, ["x"], config)
+    assert result.unit == "cluster"
+    assert result.drifted

@@ -488,14 +488,34 @@ def test_the_walk_finds_the_numbers_that_failed_late() -> None:
     assert {"review.timeout_minutes", "lock.wait_minutes", "compute.sample_rows"} <= found
 
 
-def test_every_never_threshold_at_its_huge_value_decides_without_error() -> None:
-    """The policy with each `HUGE_MEANS_NEVER` threshold at 1e308 still decides, and says why."""
+def test_every_never_threshold_at_its_huge_value_is_used_without_error() -> None:
+    """Each `HUGE_MEANS_NEVER` threshold at 1e308 where it is read: the policy decides and says why;
+    the data checks (range margin, PSI), the regression label check (label shift) and the
+    degradation tolerance run and say nothing is beyond it. (`triage.retrain_cost` is added to
+    `min_improvement` and compared: inf at worst.)"""
+    from gatekeeper.data.checks import broken_feature_checks
+    from gatekeeper.data.drift import drift_report
     from gatekeeper.decide import decide
+    from gatekeeper.triage.tolerance import degradation_tolerance
     from tests.builders import evidence, make_config
+    from tests.unit.test_regression_labels import judge
+    from tests.unit.test_regression_labels import world as regression_world
+    from tests.worlds import make_world
+
+    def huge(path: str) -> dict[str, Any]:
+        keys = path.split(".")
+        return {keys[0]: 1e308} if len(keys) == 1 else {keys[0]: {keys[1]: 1e308}}
 
     for path in sorted(HUGE_MEANS_NEVER - {"key_segments[0].max_regression"}):
-        keys = path.split(".")
-        overrides: dict[str, Any] = {keys[0]: 1e308} if len(keys) == 1 else {keys[0]: {keys[1]: 1e308}}
-        decision = decide(evidence(), make_config(**overrides))
+        decision = decide(evidence(), make_config(**huge(path)))
         assert decision.decision in {"promoted", "rejected", "not_retrained", "blocked"}, path
         assert decision.reasons, path
+    data = make_world(0, "order", rows=3_000)
+    config = make_config(**data.config_overrides(), **huge("data_checks.range_margin"))
+    assert not broken_feature_checks(data.reference, data.batch, data.features, config)
+    config = make_config(**data.config_overrides(), **huge("data_checks.psi_threshold"))
+    assert not any(r.drifted for r in drift_report(data.reference, data.batch, data.features, config))
+    frame, predicted, overrides = regression_world(0, "order", rows=3_000)
+    frame.loc[2_000:, "y"] = frame.loc[2_000:, "y"] / 2  # halved labels, a shift never called a fault
+    assert judge(frame, predicted, {**overrides, "triage": {"max_label_shift": 1e308}}, 2_000) == []
+    assert degradation_tolerance(make_config(**huge("triage.max_degradation")), 0.8) == 1e308
