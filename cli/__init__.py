@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from cli import api
-from cli.printing import console, print_custody, print_decision, print_status, print_where_to_look
+from cli.printing import (
+    console,
+    print_custody,
+    print_decision,
+    print_fleet,
+    print_status,
+    print_where_to_look,
+    write_fleet,
+)
 from cli.webhook import add_webhook_commands
 from gatekeeper import __version__
 from gatekeeper.errors import ConfigError, GatekeeperError
@@ -129,13 +137,44 @@ def _existing_registry(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gatekeeper.config import load_config
+    from gatekeeper.fleet import is_fleet_file
     from gatekeeper.report.markdown import write_decision
 
+    if is_fleet_file(args.config):
+        return run_fleet_command(args)
     config = load_config(args.config, workdir=args.workdir, candidate=args.candidate)
     output = Path(args.output or Path(config.workdir) / "decisions" / f"{config.model_name}.json")
     decision = run_gate(config, args.debug)
     print_decision(decision, write_decision(decision, output), config.resolved_tracking_uri)
     print_where_to_look(decision, config.resolved_tracking_uri)
+    return EXIT_OK
+
+
+def run_fleet_command(args: argparse.Namespace) -> int:
+    """`gatekeeper run --config fleet.yaml`: every model of the fleet in one flow run."""
+    from gatekeeper.fleet import load_fleet
+    from gatekeeper.report.markdown import write_decision
+
+    if args.candidate:
+        raise ConfigError(
+            "--candidate names one model's version; a fleet file gates many: give it in the "
+            "model's entry (`candidate:`)"
+        )
+    spec, _ = load_fleet(args.config)  # a bad file is named before any server starts
+    _quiet_environment()
+    api.start()
+    _preload("great_expectations", "matplotlib.figure", "matplotlib.backends.backend_agg")
+    from flows.fleet import run_fleet
+
+    api.wait_ready()
+    if not args.debug:
+        quiet_prefect_tracebacks()
+    result = run_fleet(args.config, args.workdir)
+    folder = Path(args.output or Path(args.workdir or ".gatekeeper") / "decisions").resolve()
+    for outcome in result.outcomes:
+        if outcome.decision is not None:
+            write_decision(outcome.decision, folder / f"{outcome.model_name}.json")
+    print_fleet(result, write_fleet(result, folder / f"fleet-{spec.fleet.name}.md"))
     return EXIT_OK
 
 

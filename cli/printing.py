@@ -142,3 +142,34 @@ def print_where_to_look(decision: Decision, tracking_uri: str) -> None:
             soft_wrap=True,
             highlight=False,
         )
+
+
+def write_fleet(result: Any, path: Path) -> Path:
+    """The fleet's report (markdown) beside its models' decisions."""
+    from gatekeeper.report.fleet import render_fleet_markdown
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_fleet_markdown(result), encoding="utf-8")
+    return path
+
+
+def print_fleet(result: Any, report: Path) -> None:
+    """Every model's decision, what needs a person first, and where the fleet's report is."""
+    from rich.table import Table
+
+    from gatekeeper.report.fleet import fleet_rows
+
+    out = console()
+    table = Table(title=result.summary(), show_lines=False)
+    for column in ("model", "decision", "candidate", "champion", "gain", "why"):
+        table.add_column(column, overflow="fold")
+    for row in fleet_rows(result):
+        colour = COLOURS.get(str(row.get("decision")), "cyan")
+        table.add_row(
+            row["model"],
+            f"[{colour}]{row['decision']}[/]",
+            *(str(row.get(c, "")) for c in ("candidate", "champion", "gain", "why")),
+        )
+    out.print(table)
+    out.print(f"wrong promotions across the fleet: {result.control.text()}")
+    out.print(f"fleet report: {report}; each model's decision: {report.parent}/<model>.json")

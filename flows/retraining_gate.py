@@ -99,9 +99,10 @@ def finished(decision: Decision) -> Decision:
     return cast(Decision, state)
 
 
-def gate_batch(config: GateConfig) -> Decision:
+def gate_batch(config: GateConfig, settle: bool = True) -> Decision:
     """Validate, triage, train (or take the candidate given), register, score, decide, apply and publish
-    (inside the model's lock)."""
+    (inside the model's lock). Without `settle` the decision is reached and returned, nothing applied:
+    a fleet settles its models' decisions together (`settle_batch`), after controlling them across it."""
     run_id = str(flow_run.id) if flow_run.id else None
     external = resolve_candidate(config) if config.candidate else None
 
@@ -110,7 +111,20 @@ def gate_batch(config: GateConfig) -> Decision:
     tables = load_tables(config)
     mlflow_run = start_gate_run(config, tables, run_id)
     with run_ended_on_failure(config, mlflow_run):
-        return judge_batch(config, tables, mlflow_run, run_id, external, progress)
+        decision = judge_batch(config, tables, mlflow_run, run_id, external, progress)
+        return settle_batch(config, decision, progress) if settle else decision
+
+
+def settle_batch(config: GateConfig, decision: Decision, progress: GateProgress | None = None) -> Decision:
+    """Apply a reached decision (promote, or leave the champion), record it and publish it for review."""
+    progress = progress or GateProgress(config)
+    with decision_kept_on_failure(config, decision):
+        apply_decision(config, decision)
+        progress.stage(7, "publishing the decision for review")
+        links = record_decision(config, decision)
+    publish_for_review(config, decision, links)
+    progress.done(decision)
+    return decision
 
 
 def judge_batch(
@@ -121,8 +135,7 @@ def judge_batch(
     external: CandidateRef | None,
     progress: GateProgress,
 ) -> Decision:
-    """Everything after the MLflow run is open: a reached decision is always kept (in the registry, or
-    locally when the registry fails while applying or recording it)."""
+    """Everything after the MLflow run is open, up to the decision (which `settle_batch` applies)."""
     progress.stage(2, "validating training data and the new labels")
     checks: list[Check] = [*recover_unfinished_move(config), *validate_tables(config, tables)]
     drift = measure_drift(config, tables)
@@ -184,15 +197,8 @@ def judge_batch(
         )
 
     progress.stage(6, "deciding")
-    decision = replace(
+    return replace(
         decide(evidence, config),
         champion_adopted=adopted,
         candidate_source=external.uri if external is not None else None,
     )
-    with decision_kept_on_failure(config, decision):
-        apply_decision(config, decision)
-        progress.stage(7, "publishing the decision for review")
-        links = record_decision(config, decision)
-    publish_for_review(config, decision, links)
-    progress.done(decision)
-    return decision

@@ -37,6 +37,9 @@ class DataPaths(_Strict):
     allowed_roots: list[str] = Field(default_factory=list)
     """Where a batch named by an event or `--batch` may lie (folders, URL prefixes); empty: the folder
     of `new_labels`."""
+    where: dict[str, Scalar] = Field(default_factory=dict)
+    """Only the rows where these columns hold these values, in all three tables (one model of a fleet
+    per `region`, say: `{region: north}`); the columns are then no features."""
 
 
 class SuiteNames(_Strict):

@@ -55,10 +55,11 @@ def publish_for_review(config: GateConfig, decision: Decision, links: dict[str, 
 
 
 @gate_task
-def announce_decision(config: GateConfig, decision: Decision) -> None:
+def announce_decision(config: GateConfig, decision: Decision, tag_run: bool = True) -> None:
     """The `gatekeeper.decision.<kind>` event about the model, and the run's `model:` and `decision:`
     tags: what the runs list filters on and automations match (a failure here is logged, never the
-    run's: the decision is already recorded)."""
+    run's: the decision is already recorded). A fleet's run, which decides many models, is not tagged
+    with each."""
     from prefect.client.orchestration import get_client
     from prefect.events import emit_event
 
@@ -69,7 +70,7 @@ def announce_decision(config: GateConfig, decision: Decision) -> None:
     spec = decision_event(decision, links)
     try:
         emit_event(event=spec.event, resource=spec.resource, related=spec.related, payload=spec.payload)
-        if decision.prefect_flow_run_id:
+        if decision.prefect_flow_run_id and tag_run:
             with get_client(sync_client=True) as client:
                 run = client.read_flow_run(decision.prefect_flow_run_id)
                 client.update_flow_run(decision.prefect_flow_run_id, tags=run_tags(decision, run.tags))

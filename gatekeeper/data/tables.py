@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gatekeeper.config import GateConfig
+from gatekeeper.data.shared import read_once, select_rows
 from gatekeeper.errors import ConfigError, DataLoadError, did_you_mean
 from gatekeeper.vocabulary import TABLES
 
@@ -112,18 +113,36 @@ def load_tables(config: GateConfig) -> GateTables:
     paths: dict[str, str] = {name: getattr(config.data, name) for name in TABLES}
     if config.compute.engine == "dask":
         return _with_lazy_evaluation(config, paths)
-    frames = {name: read_table(path) for name, path in paths.items()}
-    hashes = {name: file_sha256(path) for name, path in paths.items()}
+    frames, hashes = {}, {}
+    for name, path in paths.items():
+        frame, hashes[name] = read_once(path, read_table, file_sha256)
+        frames[name] = select_rows(frame, config.data.where, name, path)
+    _check_selected(config, frames, paths)
     return GateTables(**frames, hashes=hashes, paths=paths)
+
+
+def _check_selected(config: GateConfig, frames: dict[str, Any], paths: dict[str, str]) -> None:
+    """`data.where` must leave rows to train on and to judge on (an empty batch is the checks' to say)."""
+    if not config.data.where:
+        return
+    for name in ("train", "evaluation"):
+        if name in frames and len(frames[name]) == 0:
+            raise ConfigError(
+                f"`data.where` {config.data.where} selects no rows of {name} ({paths[name]!r}): "
+                "expected the values of a model's rows there"
+            )
 
 
 def _with_lazy_evaluation(config: GateConfig, paths: dict[str, str]) -> GateTables:
     """Train and new labels in memory, the evaluation rows as a Dask DataFrame (and a sample)."""
     from gatekeeper.data.lazy import dataset_fingerprint, read_dataset, sample_rows, table_shape
 
-    frames = {name: read_table(paths[name]) for name in ("train", "new_labels")}
-    hashes = {name: file_sha256(paths[name]) for name in ("train", "new_labels")}
-    lazy = read_dataset(paths["evaluation"])
+    frames, hashes = {}, {}
+    for name in ("train", "new_labels"):
+        frame, hashes[name] = read_once(paths[name], read_table, file_sha256)
+        frames[name] = select_rows(frame, config.data.where, name, paths[name])
+    _check_selected(config, frames, paths)
+    lazy = lazy_rows_where(read_dataset(paths["evaluation"]), config.data.where, paths["evaluation"])
     hashes["evaluation"] = dataset_fingerprint(paths["evaluation"])
     shape = table_shape(lazy, config.target)  # the rows counted with the structural statistics
     sample = sample_rows(lazy, config.compute.sample_rows, shape.rows, config.statistics.seed)
@@ -136,7 +155,7 @@ def feature_columns(config: GateConfig, reference: pd.DataFrame) -> list[str]:
     """The configured features, or every column but target, ids and time."""
     if config.features is not None:
         return list(config.features)
-    skip = {config.target, *config.id_columns}
+    skip = {config.target, *config.id_columns, *config.data.where}  # a fleet model's column is constant
     if config.time_column:
         skip.add(config.time_column)
     if config.cluster_column:
@@ -183,3 +202,28 @@ def check_config_against(config: GateConfig, tables: GateTables) -> None:
                     f"`key_segments[{i}].where` must name columns of the evaluation data; "
                     f"got {col!r}{did_you_mean(col, eval_cols)}"
                 )
+
+
+def lazy_rows_where(lazy: Any, where: dict[str, Any], path: str) -> Any:
+    """The Dask DataFrame's rows that `data.where` selects (as `rows_where` compares: numbers as
+    numbers, anything else as text)."""
+    if not where:
+        return lazy
+    import pandas as pd
+
+    from gatekeeper.data.segments import MISSING_VALUE
+
+    keep = None
+    for column, value in where.items():
+        if column not in lazy.columns:
+            raise ConfigError(
+                f"`data.where` must name columns of every table; evaluation ({path!r}) has no column "
+                f"{column!r}{did_you_mean(column, list(lazy.columns))}"
+            )
+        values = lazy[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(value, str | bool):
+            match = values == value
+        else:
+            match = values.astype("string").fillna(MISSING_VALUE) == str(value)
+        keep = match if keep is None else keep & match
+    return lazy[keep]

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,22 @@ def own_code_by_value() -> Iterator[None]:
 
     import gatekeeper
 
-    cloudpickle.register_pickle_by_value(gatekeeper)
+    global _by_value
+    with _by_value_guard:  # a fleet saves models on several threads: registered while any saves
+        if _by_value == 0:
+            cloudpickle.register_pickle_by_value(gatekeeper)
+        _by_value += 1
     try:
         yield
     finally:
-        cloudpickle.unregister_pickle_by_value(gatekeeper)
+        with _by_value_guard:
+            _by_value -= 1
+            if _by_value == 0:
+                cloudpickle.unregister_pickle_by_value(gatekeeper)
+
+
+_by_value = 0
+_by_value_guard = threading.Lock()
 
 
 def _signature(candidate: TrainedModel) -> Any:

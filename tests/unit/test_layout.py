@@ -75,7 +75,7 @@ FLOORS = [
     ("vocabulary", "errors", "serialize", "findings", "uris", "engines"),
     ("metrics",),
     ("stats",),
-    ("config", "config_errors", "config_sections"),
+    ("config", "config_errors", "config_sections", "fleet"),
     ("data",),
     ("train",),
     ("compare",),
