@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -83,6 +85,26 @@ def sample_weights(config: GateConfig, frame: pd.DataFrame) -> Array | None:
     return weights
 
 
+ONE_THREAD_BELOW_ROWS = 1_000_000
+
+
+@contextmanager
+def fitting_threads(rows: int) -> Iterator[None]:
+    """A fit of fewer than ONE_THREAD_BELOW_ROWS rows runs on one OpenMP thread when OpenMP threads
+    sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE, the gate's default): waking them costs
+    more than they add. Measured on 2 cores, HistGradientBoosting with 200 iterations: 1,335 rows
+    0.2 s on one thread against 3.8 s on two, 40,000 rows 0.5 s against 3.7 s, 400,000 rows 3.4 s
+    against 5.5 s; the fitted model is the same to the bit. Only the calling thread is limited (a
+    fleet fits its models on several threads at once)."""
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" or rows >= ONE_THREAD_BELOW_ROWS:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
 def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: Array | None = None) -> Any:
     """Build the estimator from the configured builder and fit it (with sample weights if given)."""
     try:
@@ -101,12 +123,14 @@ def fit_candidate(config: GateConfig, X: pd.DataFrame, y: pd.Series, weights: Ar
             f"for task {config.task!r}; got {type(estimator).__name__}"
         )
     if weights is None:
-        estimator.fit(X, y)
+        with fitting_threads(len(X)):
+            estimator.fit(X, y)
         return estimator
     steps = getattr(estimator, "steps", None)
     key = f"{steps[-1][0]}__sample_weight" if steps else "sample_weight"
     try:
-        estimator.fit(X, y, **{key: weights})
+        with fitting_threads(len(X)):
+            estimator.fit(X, y, **{key: weights})
     except TypeError as exc:
         raise ConfigError(
             f"`upweight` needs a trainer whose estimator accepts sample weights; "

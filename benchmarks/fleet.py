@@ -1,0 +1,360 @@
+"""Benchmark: a fleet of models gated in one run against the same models gated one process each.
+
+    python benchmarks/fleet.py                         # 200 models; separate runs on a sample of 40
+    python benchmarks/fleet.py --models 12 --separate all --skip-dask     # a smoke run
+    python benchmarks/fleet.py --separate all          # every model also gated alone (about 40 min)
+
+Generated data (seeded): each model its own world (a logistic relation over six numbers and two
+categories, one a small key segment `tier=gold`), 5,000-50,000 rows of training data (log-uniform),
+a healthy labelled batch for its first champion, then the batch it is gated on, by kind in turn:
+
+- `shifted`:  the relation changed; the batch and the evaluation rows follow the new one (promote);
+- `key-hurt`: as shifted, but the batch's `tier=gold` rows follow a wrong relation while the
+  evaluation's follow the old one: better on average, worse on a key segment (reject);
+- `broken`:   as shifted, but `x3` is null in every batch row of `region=r1` (blocked);
+- `steady`:   nothing changed (not retrained, or no gain: rejected).
+
+Per model: `models/<name>/{train,boot,batch,evaluation}.parquet`, `gate.yaml` and `boot.yaml` (the
+same keys with the healthy batch); `fleet.yaml` lists every `gate.yaml`, `boot-fleet.yaml` every
+`boot.yaml` (the first champions: set up untimed, by a fleet run, in each side's own workdir).
+
+Timed, as whole processes (wall time from spawn to exit), one after another on the same machine:
+- `fleet`: `gatekeeper run --config fleet.yaml` (threads: `fleet.compute.max_parallel`);
+- `fleet on dask`: the same with `compute: {engine: dask}` (a LocalCluster of --dask-workers worker
+  processes, one thread each);
+- `separate`: `gatekeeper run --config models/<name>/gate.yaml`, one process per model, one after
+  another (as a nightly loop runs them); on every model (`--separate all`) or on a sample taken
+  evenly over the models (`--separate N`): throughput is models per second either way.
+
+Reported (JSON): seconds, models per second, the ratio of the fleet's throughput to the separate
+runs', the decisions by kind, every model whose decision differs between the fleet and its separate
+run (the fleet's false discovery control is named when it is why), and the peak resident memory of
+each side (the gate's process and its children: the private Prefect API, Dask's workers), sampled
+every 0.2 s with psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+GATEKEEPER = Path(sys.executable).parent / "gatekeeper"
+KINDS = ("shifted", "key-hurt", "broken", "steady")
+TARGET_RATIO = 5.0
+ENV = dict(os.environ)
+
+
+# ---------------------------------------------------------------- the generated fleet
+
+
+def _world(
+    rng: np.random.Generator, n: int, weights: np.ndarray, gold_weights: np.ndarray | None
+) -> pd.DataFrame:
+    x = rng.normal(size=(n, 6))
+    region = rng.choice(["r0", "r1", "r2", "r3"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    tier = rng.choice(["basic", "plus", "gold"], size=n, p=[0.6, 0.3, 0.1])
+    offset = pd.Series(region).map({"r0": 0.0, "r1": 0.4, "r2": -0.3, "r3": 0.2}).to_numpy()
+    logit = x @ weights + offset - 1.0
+    if gold_weights is not None:
+        gold = tier == "gold"
+        logit[gold] = x[gold] @ gold_weights + offset[gold] - 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)])
+    frame["region"], frame["tier"], frame["y"] = region, tier, y
+    return frame
+
+
+def write_model(folder: Path, name: str, kind: str, rows: int, seed: int, suites: Path) -> tuple[Path, Path]:
+    """A model's four tables and its two configs; returns (gate.yaml, boot.yaml)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = rng.normal(0, 1.0, 6)
+    new = old.copy() if kind == "steady" else old + rng.normal(0, 1.2, 6)
+    _world(rng, rows, old, None).to_parquet(folder / "train.parquet", index=False)
+    _world(rng, max(2_000, rows // 5), old, None).to_parquet(folder / "boot.parquet", index=False)
+    wrong = -old * 1.5 if kind == "key-hurt" else None
+    batch = _world(rng, rows, new, wrong)
+    if kind == "broken":
+        batch.loc[batch["region"] == "r1", "x3"] = np.nan
+    batch.to_parquet(folder / "batch.parquet", index=False)
+    gold_then = old if kind == "key-hurt" else None
+    _world(rng, max(4_000, rows // 2), new, gold_then).to_parquet(folder / "evaluation.parquet", index=False)
+    gate = {
+        "model_name": name,
+        "target": "y",
+        "data": {"train": "train.parquet", "new_labels": "batch.parquet", "evaluation": "evaluation.parquet"},
+        "expectations": {"directory": str(suites), "train": "fleet_bench", "new_labels": "fleet_bench"},
+        "segments": ["region", "tier"],
+        "key_segments": [{"where": {"tier": "gold"}, "max_regression": 0.0}],
+        "primary_metric": "roc_auc",
+        "min_improvement": 0.002,
+        "min_segment_rows": 200,
+    }
+    (folder / "gate.yaml").write_text(yaml.safe_dump(gate, sort_keys=False))
+    boot = {**gate, "data": {**gate["data"], "new_labels": "boot.parquet"}}
+    (folder / "boot.yaml").write_text(yaml.safe_dump(boot, sort_keys=False))
+    return folder / "gate.yaml", folder / "boot.yaml"
+
+
+SUITE = {
+    "name": "fleet_bench",
+    "expectations": [
+        {"type": "expect_column_to_exist", "kwargs": {"column": c}}
+        for c in [*(f"x{i}" for i in range(6)), "y"]
+    ]
+    + [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "y", "value_set": [0, 1]}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "y"}},
+    ],
+    "meta": {"about": "benchmarks/fleet.py: the generated fleet's suite"},
+}
+
+
+def write_fleet(root: Path, models: int, seed: int, suites: Path) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    sizes = np.exp(rng.uniform(math.log(5_000), math.log(50_000), models)).astype(int)
+    entries = []
+    for i in range(models):
+        kind = KINDS[i % len(KINDS)]
+        name = f"fleet-{i:03d}-{kind}"
+        gate, boot = write_model(root / "models" / name, name, kind, int(sizes[i]), seed * 1_000 + i, suites)
+        entries.append(
+            {"name": name, "kind": kind, "rows": int(sizes[i]), "gate": str(gate), "boot": str(boot)}
+        )
+    return entries
+
+
+def fleet_file(path: Path, name: str, configs: list[str], compute: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({"fleet": {"name": name, "models": configs, "compute": compute}}))
+    return path
+
+
+# ---------------------------------------------------------------- timed processes
+
+
+def peak_rss_of_tree(pid: int, stop: threading.Event, out: dict[str, float]) -> None:
+    import psutil
+
+    peak = 0.0
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while not stop.is_set():
+        total = 0
+        try:
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            break
+        peak = max(peak, total)
+        stop.wait(0.2)
+    out["peak_rss_mb"] = round(peak / 2**20, 1)
+
+
+def timed(argv: list[str], cwd: Path, timeout: float, what: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop, memory = threading.Event(), {}
+    watcher = threading.Thread(target=peak_rss_of_tree, args=(proc.pid, stop, memory), daemon=True)
+    watcher.start()
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise SystemExit(f"benchmark failed: {what} took more than {timeout:g} s") from None
+    seconds = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        sys.stderr.write(
+            f"benchmark failed: {what} exited {proc.returncode}\n{stderr[-6000:]}\n{stdout[-3000:]}"
+        )
+        raise SystemExit(1)
+    return {"seconds": seconds, **memory}
+
+
+def decisions_in(workdir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in names:
+        path = workdir / "decisions" / f"{name}.json"
+        if not path.exists():
+            out[name] = {"decision": "error (no decision file)"}
+            continue
+        data = json.loads(path.read_text())
+        held = any(c.get("check") == "fleet.false_discovery_rate" for c in data.get("checks", []))
+        out[name] = {"decision": data["decision"], "held_by_fleet": held}
+    return out
+
+
+def gate_fleet(
+    root: Path, side: str, entries: list[dict[str, Any]], compute: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    workdir = root / side
+    shutil.rmtree(workdir, ignore_errors=True)
+    boot = fleet_file(root / f"{side}-boot.yaml", f"{side}-boot", [e["boot"] for e in entries], compute)
+    print(f"[{side}] first champions of {len(entries)} models (untimed)", file=sys.stderr, flush=True)
+    timed(
+        [str(GATEKEEPER), "run", "--config", str(boot), "--workdir", str(workdir)],
+        root,
+        timeout,
+        f"{side} bootstrap",
+    )
+    shutil.rmtree(workdir / "decisions", ignore_errors=True)
+    fleet = fleet_file(root / f"{side}.yaml", side, [e["gate"] for e in entries], compute)
+    print(f"[{side}] gating {len(entries)} models in one run (timed)", file=sys.stderr, flush=True)
+    result = timed(
+        [str(GATEKEEPER), "run", "--config", str(fleet), "--workdir", str(workdir)], root, timeout, side
+    )
+    result["decisions"] = decisions_in(workdir, [e["name"] for e in entries])
+    return result
+
+
+def gate_separately(
+    root: Path, entries: list[dict[str, Any]], sample: list[int], timeout: float
+) -> dict[str, Any]:
+    workdir = root / "separate"
+    shutil.rmtree(workdir, ignore_errors=True)
+    boot = fleet_file(root / "separate-boot.yaml", "separate-boot", [entries[i]["boot"] for i in sample], {})
+    print(
+        f"[separate] first champions of {len(sample)} models (untimed, one fleet run)",
+        file=sys.stderr,
+        flush=True,
+    )
+    timed(
+        [str(GATEKEEPER), "run", "--config", str(boot), "--workdir", str(workdir)],
+        root,
+        timeout,
+        "separate bootstrap",
+    )
+    shutil.rmtree(workdir / "decisions", ignore_errors=True)
+    seconds, peak = 0.0, 0.0
+    for done, i in enumerate(sample, 1):
+        entry = entries[i]
+        one = timed(
+            [str(GATEKEEPER), "run", "--config", entry["gate"], "--workdir", str(workdir)],
+            root,
+            timeout,
+            entry["name"],
+        )
+        seconds += one["seconds"]
+        peak = max(peak, one.get("peak_rss_mb", 0.0))
+        print(
+            f"[separate] {done}/{len(sample)} {entry['name']}: {one['seconds']:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "decisions": decisions_in(workdir, [entries[i]["name"] for i in sample]),
+    }
+
+
+def compare(fleet: dict[str, Any], separate: dict[str, Any]) -> dict[str, Any]:
+    differ = {}
+    for name, alone in separate["decisions"].items():
+        together = fleet["decisions"].get(name, {})
+        if together.get("decision") != alone.get("decision"):
+            differ[name] = {
+                "fleet": together.get("decision"),
+                "separate": alone.get("decision"),
+                "why": "held back by the fleet's false discovery control"
+                if together.get("held_by_fleet")
+                else "?",
+            }
+    return {"compared": len(separate["decisions"]), "differing": differ}
+
+
+def by_kind(entries: list[dict[str, Any]], decisions: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        decision = decisions.get(entry["name"], {}).get("decision", "?")
+        kind = out.setdefault(entry["kind"], {})
+        kind[decision] = kind.get(decision, 0) + 1
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--separate", default="40", help="'all', or how many models to gate alone (a sample)")
+    parser.add_argument("--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads)")
+    parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--timeout", type=float, default=7200)
+    parser.add_argument("--keep", help="a folder to keep the generated data and workdirs in")
+    args = parser.parse_args()
+
+    root = Path(args.keep or tempfile.mkdtemp(prefix="fleet-bench-")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    suite_dir = root / "expectations"
+    suite_dir.mkdir(exist_ok=True)
+    (suite_dir / "fleet_bench.json").write_text(json.dumps(SUITE, indent=2))
+    print(f"writing {args.models} models' data under {root}", file=sys.stderr, flush=True)
+    entries = write_fleet(root, args.models, args.seed, suite_dir)
+    count = len(entries) if args.separate == "all" else min(len(entries), int(args.separate))
+    sample = sorted({round(i * (len(entries) - 1) / max(1, count - 1)) for i in range(count)})
+
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "models": len(entries),
+        "rows": {"min": min(e["rows"] for e in entries), "max": max(e["rows"] for e in entries)},
+        "target_throughput_ratio": TARGET_RATIO,
+    }
+    sides = {"fleet": {"engine": "threads", "max_parallel": args.max_parallel}}
+    if not args.skip_dask:
+        sides["fleet on dask"] = {"engine": "dask", "n_workers": args.dask_workers, "threads_per_worker": 1}
+    results = {
+        side: gate_fleet(root, side.replace(" ", "-"), entries, compute, args.timeout)
+        for side, compute in sides.items()
+    }
+    separate = gate_separately(root, entries, sample, args.timeout)
+    separate_rate = len(sample) / separate["seconds"]
+    report["separate"] = {
+        "models": len(sample),
+        "seconds": round(separate["seconds"], 1),
+        "models_per_second": round(separate_rate, 4),
+        "peak_rss_mb (one process)": separate["peak_rss_mb"],
+        "decisions_by_kind": by_kind([entries[i] for i in sample], separate["decisions"]),
+    }
+    for side, result in results.items():
+        rate = len(entries) / result["seconds"]
+        report[side] = {
+            "seconds": round(result["seconds"], 1),
+            "models_per_second": round(rate, 4),
+            "throughput_ratio_to_separate": round(rate / separate_rate, 2),
+            "meets_target": rate / separate_rate >= TARGET_RATIO,
+            "peak_rss_mb": result.get("peak_rss_mb"),
+            "decisions_by_kind": by_kind(entries, result["decisions"]),
+            "against_separate_runs": compare(result, separate),
+        }
+    print(json.dumps(report, indent=2))
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
