@@ -4,19 +4,12 @@
     python benchmarks/fleet.py --models 12 --separate all --skip-dask     # a smoke run
     python benchmarks/fleet.py --separate all          # every model also gated alone (about 40 min)
 
-Generated data (seeded): each model its own world (a logistic relation over six numbers and two
-categories, one a small key segment `tier=gold`), 5,000-50,000 rows of training data (log-uniform),
-a healthy labelled batch for its first champion, then the batch it is gated on, by kind in turn:
-
-- `shifted`:  the relation changed; the batch and the evaluation rows follow the new one (promote);
-- `key-hurt`: as shifted, but the batch's `tier=gold` rows follow a wrong relation while the
-  evaluation's follow the old one: better on average, worse on a key segment (reject);
-- `broken`:   as shifted, but `x3` is null in every batch row of `region=r1` (blocked);
-- `steady`:   nothing changed (not retrained, or no gain: rejected).
-
-Per model: `models/<name>/{train,boot,batch,evaluation}.parquet`, `gate.yaml` and `boot.yaml` (the
-same keys with the healthy batch); `fleet.yaml` lists every `gate.yaml`, `boot-fleet.yaml` every
-`boot.yaml` (the first champions: set up untimed, by a fleet run, in each side's own workdir).
+Generated data (seeded; `gatekeeper.demo.fleet`): each model its own world, 5,000-50,000 rows of
+training data (log-uniform), a healthy batch its first champion also learns from, and the batch it
+is gated on, with a fault by kind in turn (`shifted`: promote; `key-hurt`: better on average, worse
+on a key segment; `broken`: a feature null in one region; `steady`: nothing changed); tables and
+configs under `models/<name>/`, each side's fleet file listing every `gate.yaml`, and the first
+champions set up untimed by a fleet run of the `boot.yaml`s, in each side's own workdir.
 
 Timed, as whole processes (wall time from spawn to exit), one after another on the same machine:
 - `fleet`: `gatekeeper run --config fleet.yaml` (threads: `fleet.compute.max_parallel`);
@@ -37,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shutil
@@ -49,8 +41,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,81 +53,14 @@ ENV = dict(os.environ)
 # ---------------------------------------------------------------- the generated fleet
 
 
-def _world(
-    rng: np.random.Generator, n: int, weights: np.ndarray, gold_weights: np.ndarray | None
-) -> pd.DataFrame:
-    x = rng.normal(size=(n, 6))
-    region = rng.choice(["r0", "r1", "r2", "r3"], size=n, p=[0.4, 0.3, 0.2, 0.1])
-    tier = rng.choice(["basic", "plus", "gold"], size=n, p=[0.6, 0.3, 0.1])
-    offset = pd.Series(region).map({"r0": 0.0, "r1": 0.4, "r2": -0.3, "r3": 0.2}).to_numpy()
-    logit = x @ weights + offset - 1.0
-    if gold_weights is not None:
-        gold = tier == "gold"
-        logit[gold] = x[gold] @ gold_weights + offset[gold] - 1.0
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)])
-    frame["region"], frame["tier"], frame["y"] = region, tier, y
-    return frame
+def write_fleet(root: Path, models: int, seed: int) -> list[dict[str, Any]]:
+    from gatekeeper.demo.fleet import write_listed_fleet
 
-
-def write_model(folder: Path, name: str, kind: str, rows: int, seed: int, suites: Path) -> tuple[Path, Path]:
-    """A model's four tables and its two configs; returns (gate.yaml, boot.yaml)."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    old = rng.normal(0, 1.0, 6)
-    new = old.copy() if kind == "steady" else old + rng.normal(0, 1.2, 6)
-    _world(rng, rows, old, None).to_parquet(folder / "train.parquet", index=False)
-    _world(rng, max(2_000, rows // 5), old, None).to_parquet(folder / "boot.parquet", index=False)
-    wrong = -old * 1.5 if kind == "key-hurt" else None
-    batch = _world(rng, rows, new, wrong)
-    if kind == "broken":
-        batch.loc[batch["region"] == "r1", "x3"] = np.nan
-    batch.to_parquet(folder / "batch.parquet", index=False)
-    gold_then = old if kind == "key-hurt" else None
-    _world(rng, max(4_000, rows // 2), new, gold_then).to_parquet(folder / "evaluation.parquet", index=False)
-    gate = {
-        "model_name": name,
-        "target": "y",
-        "data": {"train": "train.parquet", "new_labels": "batch.parquet", "evaluation": "evaluation.parquet"},
-        "expectations": {"directory": str(suites), "train": "fleet_bench", "new_labels": "fleet_bench"},
-        "segments": ["region", "tier"],
-        "key_segments": [{"where": {"tier": "gold"}, "max_regression": 0.0}],
-        "primary_metric": "roc_auc",
-        "min_improvement": 0.002,
-        "min_segment_rows": 200,
-    }
-    (folder / "gate.yaml").write_text(yaml.safe_dump(gate, sort_keys=False))
-    boot = {**gate, "data": {**gate["data"], "new_labels": "boot.parquet"}}
-    (folder / "boot.yaml").write_text(yaml.safe_dump(boot, sort_keys=False))
-    return folder / "gate.yaml", folder / "boot.yaml"
-
-
-SUITE = {
-    "name": "fleet_bench",
-    "expectations": [
-        {"type": "expect_column_to_exist", "kwargs": {"column": c}}
-        for c in [*(f"x{i}" for i in range(6)), "y"]
+    written = write_listed_fleet(root, models, seed, min_rows=5_000, max_rows=50_000)
+    return [
+        {"name": m.name, "kind": m.kind, "rows": m.rows, "gate": str(m.gate), "boot": str(m.boot)}
+        for m in written
     ]
-    + [
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "y", "value_set": [0, 1]}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "y"}},
-    ],
-    "meta": {"about": "benchmarks/fleet.py: the generated fleet's suite"},
-}
-
-
-def write_fleet(root: Path, models: int, seed: int, suites: Path) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(seed)
-    sizes = np.exp(rng.uniform(math.log(5_000), math.log(50_000), models)).astype(int)
-    entries = []
-    for i in range(models):
-        kind = KINDS[i % len(KINDS)]
-        name = f"fleet-{i:03d}-{kind}"
-        gate, boot = write_model(root / "models" / name, name, kind, int(sizes[i]), seed * 1_000 + i, suites)
-        entries.append(
-            {"name": name, "kind": kind, "rows": int(sizes[i]), "gate": str(gate), "boot": str(boot)}
-        )
-    return entries
 
 
 def fleet_file(path: Path, name: str, configs: list[str], compute: dict[str, Any]) -> Path:
@@ -310,11 +233,8 @@ def main() -> None:
 
     root = Path(args.keep or tempfile.mkdtemp(prefix="fleet-bench-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    suite_dir = root / "expectations"
-    suite_dir.mkdir(exist_ok=True)
-    (suite_dir / "fleet_bench.json").write_text(json.dumps(SUITE, indent=2))
     print(f"writing {args.models} models' data under {root}", file=sys.stderr, flush=True)
-    entries = write_fleet(root, args.models, args.seed, suite_dir)
+    entries = write_fleet(root, args.models, args.seed)
     count = len(entries) if args.separate == "all" else min(len(entries), int(args.separate))
     sample = sorted({round(i * (len(entries) - 1) / max(1, count - 1)) for i in range(count)})
 

@@ -194,9 +194,9 @@ def per_value_configs(fleet: FleetFile, base: Path, values: list[Any], **overrid
 
 
 def _name_part(value: Any) -> str:
-    """A value as part of a registered model's name: letters, digits, `_.-`; anything else `-`."""
+    """A value as part of a registered model's name: ASCII letters, digits, `_.-`; anything else `-`."""
     text = str(value)
-    return "".join(c if c.isalnum() or c in "_.-" else "-" for c in text) or "empty"
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_.-" else "-" for c in text) or "empty"
 
 
 def _unique(configs: list[GateConfig]) -> list[GateConfig]:
