@@ -99,7 +99,7 @@ def fitting_threads(rows: int) -> Iterator[None]:
     if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" or rows >= ONE_THREAD_BELOW_ROWS:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(limits=1, user_api="openmp"):
         yield
