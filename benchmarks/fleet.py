@@ -129,6 +129,15 @@ def decisions_in(workdir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def first_champions(workdir: Path, names: list[str]) -> None:
+    """Every model has its first champion, or the benchmark stops naming those that do not."""
+    found = decisions_in(workdir, names)
+    missing = {name: d["decision"] for name, d in found.items() if d["decision"] != "bootstrap"}
+    if missing:
+        raise SystemExit(f"benchmark failed: first champions missing: {missing}")
+    shutil.rmtree(workdir / "decisions", ignore_errors=True)
+
+
 def gate_fleet(
     root: Path, side: str, entries: list[dict[str, Any]], compute: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
@@ -142,7 +151,7 @@ def gate_fleet(
         timeout,
         f"{side} bootstrap",
     )
-    shutil.rmtree(workdir / "decisions", ignore_errors=True)
+    first_champions(workdir, [e["name"] for e in entries])
     fleet = fleet_file(root / f"{side}.yaml", side, [e["gate"] for e in entries], compute)
     print(f"[{side}] gating {len(entries)} models in one run (timed)", file=sys.stderr, flush=True)
     result = timed(
@@ -169,7 +178,7 @@ def gate_separately(
         timeout,
         "separate bootstrap",
     )
-    shutil.rmtree(workdir / "decisions", ignore_errors=True)
+    first_champions(workdir, [entries[i]["name"] for i in sample])
     seconds, peak = 0.0, 0.0
     for done, i in enumerate(sample, 1):
         entry = entries[i]

@@ -20,7 +20,7 @@ from gatekeeper.errors import redact, redact_log_records
 from gatekeeper.fleet import FleetCompute, load_fleet
 from gatekeeper.report.fleet import FleetResult, ModelOutcome
 from tasks import gate_task
-from tasks.fleet import list_models, publish_fleet, read_fleet
+from tasks.fleet import list_models, prepare_registries, publish_fleet, read_fleet
 from tasks.lock import model_lock
 from tasks.publish import announce_decision
 from tasks.registry import run_ended_on_failure
@@ -78,6 +78,7 @@ def retraining_fleet(fleet: str, workdir: str | None = None, name: str | None = 
     keep = str(flow_run.id) if spec.fleet.compute.engine == "dask" else None
     with shared_reads():
         configs, not_gated = list_models(spec, base, workdir)
+        prepare_registries(configs)
         futures = judge_model.map(configs, keep_tables_for=unmapped(keep))
         by_name = {}
         for done, future in enumerate(as_completed(futures), 1):

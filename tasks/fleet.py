@@ -13,6 +13,7 @@ from gatekeeper.data.shared import read_once
 from gatekeeper.data.tables import file_sha256, read_table
 from gatekeeper.errors import ConfigError, did_you_mean, redact
 from gatekeeper.fleet import FleetFile, listed_configs, load_fleet, per_value_configs, values_to_gate
+from gatekeeper.registry import runs
 from gatekeeper.report.fleet import FleetResult, fleet_rows, render_fleet_markdown
 from gatekeeper.report.markdown import artifact_key
 from tasks import gate_task
@@ -57,6 +58,17 @@ def list_models(
         f", {len(not_gated)} not gated ({', '.join(sorted(not_gated)[:10])})" if not_gated else "",
     )
     return configs, not_gated
+
+
+@gate_task
+def prepare_registries(configs: list[GateConfig]) -> None:
+    """Each registry the fleet writes to, and its experiment, made once before the models run at once."""
+    seen = set()
+    for config in configs:
+        key = (config.resolved_tracking_uri, config.experiment_name)
+        if key not in seen:
+            seen.add(key)
+            runs.prepare_registry(config)
 
 
 @gate_task

@@ -61,6 +61,14 @@ def experiment_id(client: Any, config: GateConfig) -> str:
     return str(client.create_experiment(config.experiment_name, artifact_location=location))
 
 
+def prepare_registry(config: GateConfig) -> None:
+    """The registry's tables and the gate's experiment, made before gate runs use them at once: two
+    processes creating a fresh sqlite registry together race on its schema (one fails its migration)."""
+    uri = config.resolved_tracking_uri
+    with registry_errors(uri, "prepare the registry"):
+        experiment_id(connect(uri), config)
+
+
 DATASET_CONTEXT = {"train": "training", "new_labels": "training", "evaluation": "evaluation"}
 
 
@@ -120,9 +128,32 @@ def _dataset_inputs(
             targets=config.target if config.target in frame.columns else None,
             digest=hashes.get(name, "")[:36] or None,
         )
+        dataset.__dict__["schema"] = _schema(frame)  # MLflow's own walks every value (~0.4 s a table)
         tags = [InputTag(MLFLOW_DATASET_CONTEXT, DATASET_CONTEXT.get(name, name))]
         inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=tags))
     return inputs
+
+
+SCHEMA_ROWS = 1_000
+
+
+def _schema(frame: pd.DataFrame) -> Any:
+    """A table's MLflow schema: each column's type inferred from its first SCHEMA_ROWS rows (MLflow
+    checks every element of a text column: 0.3-0.8 s on a 40,000-row table), `required` from every
+    row (a column with a missing value anywhere is optional)."""
+    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.utils import _infer_schema
+
+    try:
+        sampled = _infer_schema(frame.head(SCHEMA_ROWS))
+    except Exception:  # as MLflow does: a table whose schema cannot be inferred has none
+        return None
+    missing = frame.isna().any()
+    columns = [
+        ColSpec(c.type, c.name, required=not bool(missing.get(c.name))) if isinstance(c, ColSpec) else c
+        for c in sampled.inputs
+    ]
+    return Schema(columns)
 
 
 def end_stale_runs(client: Any, exp_id: str, model_name: str) -> list[str]:
