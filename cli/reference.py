@@ -94,11 +94,12 @@ def config_sections(model: type[BaseModel], path: str = "") -> Iterator[tuple[st
             yield from config_sections(section, f"{path}{name}{'[]' if many else ''}.")
 
 
-def config_reference() -> str:
+def config_reference(root: type[BaseModel] | None = None) -> str:
+    """Every key of `root` (default GateConfig: gate.yaml) and of its sections, in tables."""
     from gatekeeper.config import GateConfig
 
     lines: list[str] = []
-    for path, model in config_sections(GateConfig):
+    for path, model in config_sections(root or GateConfig):
         title = path.rstrip(".") or "top level"
         lines += [f"### `{title}`" if path else "### Top level", ""]
         doc = " ".join((model.__doc__ or "").split())
@@ -145,8 +146,15 @@ def cli_reference() -> str:
     return "\n".join(lines)
 
 
+def fleet_reference() -> str:
+    from gatekeeper.fleet import FleetFile
+
+    return config_reference(FleetFile)
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "config-reference": config_reference,
+    "fleet-reference": fleet_reference,
     "cli-reference": cli_reference,
 }
 

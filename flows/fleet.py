@@ -20,7 +20,7 @@ from gatekeeper.errors import redact, redact_log_records
 from gatekeeper.fleet import FleetCompute, load_fleet
 from gatekeeper.report.fleet import FleetResult, ModelOutcome
 from tasks import gate_task
-from tasks.fleet import list_models, prepare_registries, publish_fleet, read_fleet
+from tasks.fleet import FleetProgress, list_models, prepare_registries, publish_fleet, read_fleet
 from tasks.lock import model_lock
 from tasks.publish import announce_decision
 from tasks.registry import run_ended_on_failure
@@ -80,11 +80,11 @@ def retraining_fleet(fleet: str, workdir: str | None = None, name: str | None = 
         configs, not_gated = list_models(spec, base, workdir)
         prepare_registries(configs)
         futures = judge_model.map(configs, keep_tables_for=unmapped(keep))
-        by_name = {}
-        for done, future in enumerate(as_completed(futures), 1):
+        progress, by_name = FleetProgress(spec.fleet.name, len(configs)), {}
+        for future in as_completed(futures):
             outcome = cast(ModelOutcome, future.result())
             by_name[outcome.model_name] = outcome
-            logger.info("[%d/%d] judged %s: %s", done, len(configs), outcome.model_name, outcome.status)
+            progress.judged(outcome.model_name, outcome.status)
     judged = [by_name[c.model_name] for c in configs]
     decisions, control = control_false_discoveries(
         [o.decision for o in judged], spec.fleet.false_discovery_rate

@@ -6,7 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from gatekeeper.config import GateConfig
 from gatekeeper.data.shared import read_once
@@ -86,6 +91,27 @@ def publish_fleet(result: FleetResult, tracking_uris: list[str]) -> None:
         description=f"fleet {result.name}: every model's decision, what needs a person first",
     )
     get_run_logger().info(result.summary())
+
+
+class FleetProgress:
+    """The fleet run's progress artifact (`fleet-<name>-progress`): models judged out of all, and the
+    log's `[k/N] judged <model>: <decision>` lines. A failure to write it is logged, never the run's."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.key, self.total, self.done, self.artifact = f"fleet-{_key(name)}-progress", total, 0, None
+
+    def judged(self, model: str, status: str) -> None:
+        self.done += 1
+        get_run_logger().info("[%d/%d] judged %s: %s", self.done, self.total, model, status)
+        share = 100.0 * self.done / max(1, self.total)
+        text = f"{self.done} of {self.total} models judged (last: {model}, {status})"
+        try:
+            if self.artifact is None:
+                self.artifact = create_progress_artifact(share, key=self.key, description=text)
+            else:
+                update_progress_artifact(self.artifact, share, description=text)
+        except Exception as exc:  # the API went away: the fleet goes on
+            get_run_logger().warning("progress artifact not updated (%s)", type(exc).__name__)
 
 
 def _key(name: str) -> str:

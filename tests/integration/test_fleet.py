@@ -135,6 +135,8 @@ def test_the_run_shows_what_needs_a_person_in_the_ui(fleet: Fleet) -> None:
     assert {r["model"] for r in rows} == {f"fleet-{m}" for m in MARKETS}
     [report] = read_artifacts("fleet-nightly", run_id)
     assert "Benjamini-Hochberg" in report.data
+    [progress] = read_artifacts("fleet-nightly-progress", run_id)  # models judged out of all
+    assert progress.data == 100.0
     for market in MARKETS:  # each model's own report, as a single run publishes it
         assert read_artifacts(artifact_key(f"fleet-{market}"), run_id)
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from cli.reference import GENERATED, config_reference, config_sections, expand
 from gatekeeper.config import GateConfig, parse_config
 from gatekeeper.decide.decision import Decision
+from gatekeeper.fleet import FleetFile
 from tests.doc_commands import PAGES, REPO, SHELL_FENCE, all_blocks, blocks, split_commands
 
 SCRIPT_CALL = re.compile(r"DocScript\(\s*\"([^\"]+)\",\s*\"([\w-]+)\"")
@@ -59,9 +61,10 @@ def test_the_readme_is_a_quickstart() -> None:
         assert f"`{word}`" in readme  # the words of a decision, defined where the demo prints them
 
 
-def test_every_config_key_is_described_and_in_the_generated_reference() -> None:
-    reference = config_reference()
-    for path, model in config_sections(GateConfig):
+@pytest.mark.parametrize("root", [GateConfig, FleetFile], ids=["gate.yaml", "fleet.yaml"])
+def test_every_config_key_is_described_and_in_the_generated_reference(root: type[BaseModel]) -> None:
+    reference = config_reference(root)
+    for path, model in config_sections(root):
         for name, field in model.model_fields.items():
             assert field.description, f"{path}{name} has no docstring"
             assert f"| `{path}{name}` |" in reference
@@ -75,9 +78,16 @@ def test_every_example_config_in_the_docs_loads() -> None:
             if isinstance(raw, dict) and "model_name" in raw:
                 parse_config(raw, source=page)
                 configs += 1
-    assert configs >= 1
+            elif isinstance(raw, dict) and "fleet" in raw:
+                FleetFile.model_validate(raw)
+                configs += 1
+    assert configs >= 2
     for path in (REPO / "examples").rglob("*.yaml"):
-        parse_config(yaml.safe_load(path.read_text()), source=str(path))
+        raw = yaml.safe_load(path.read_text())
+        if "fleet" in raw:
+            FleetFile.model_validate(raw)
+        else:
+            parse_config(raw, source=str(path))
 
 
 def test_generated_pages_are_marked_and_unknown_markers_refused() -> None:
