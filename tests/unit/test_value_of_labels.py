@@ -136,3 +136,41 @@ def test_the_verdict_is_a_passing_check_or_the_skip_with_its_reason() -> None:
 def test_too_small_a_reference_draws_no_curve() -> None:
     train, evaluation = _world(150, 1, 8), _world(1_000, 2, 8)  # two sizes of at least 100 rows
     assert learning_curve(train, evaluation, 5_000, [f"x{i}" for i in range(8)], _config("linear")) is None
+
+
+def _law(m: Any, a: float, b: float, c: float) -> Any:
+    return a - b * np.power(m, -c)
+
+
+def test_the_fit_is_the_least_squares_optimum_within_the_bounds() -> None:
+    """Against scipy's curve_fit (which can stop at a local optimum): never a worse fit, and each
+    row of a batch of refits fitted as it would be alone."""
+    from scipy.optimize import curve_fit
+
+    from gatekeeper.triage.value import _fit_many, _predict
+
+    rng = np.random.default_rng(5)
+    sizes = np.floor(np.array([0.25, 0.5, 0.75, 0.25, 0.5, 0.75, 1.0]) * 10_000)
+    relative = sizes / sizes.min()
+    batch = []
+    for _ in range(60):
+        scores = 0.8 - rng.uniform(0, 3) * sizes ** -rng.uniform(0.1, 1.5)
+        scores = scores + rng.normal(0, rng.choice([1e-4, 1e-3, 1e-2]), len(sizes))
+        batch.append(scores)
+        ours = float(np.sum((scores - _predict(_fit(sizes, scores), sizes)) ** 2))
+        try:
+            params, _ = curve_fit(
+                _law,
+                relative,
+                scores,
+                p0=(scores.max(), max(np.ptp(scores), 1e-6), 0.5),
+                bounds=([-np.inf, 0.0, 0.05], [np.inf, np.inf, 2.0]),
+                maxfev=5000,
+            )
+        except RuntimeError:
+            continue
+        theirs = float(np.sum((scores - _law(relative, *params)) ** 2))
+        assert ours <= theirs * (1 + 1e-4) + 1e-15
+    a, b, c = _fit_many(sizes, np.array(batch))
+    for row, scores in enumerate(batch):
+        assert (a[row], b[row], c[row]) == pytest.approx(_fit(sizes, scores))
