@@ -19,7 +19,7 @@ from gatekeeper.decide.fleet import control_false_discoveries
 from gatekeeper.errors import redact, redact_log_records
 from gatekeeper.fleet import FleetCompute, load_fleet
 from gatekeeper.report.fleet import FleetResult, ModelOutcome
-from tasks import gate_task
+from tasks import gate_task, stages_inline
 from tasks.fleet import FleetProgress, list_models, prepare_registries, publish_fleet, read_fleet
 from tasks.lock import model_lock
 from tasks.publish import announce_decision
@@ -36,9 +36,10 @@ def _error(config: GateConfig, exc: BaseException) -> ModelOutcome:
 
 @gate_task(task_run_name="judge-{config.model_name}")
 def judge_model(config: GateConfig, keep_tables_for: str | None = None) -> ModelOutcome:
-    """One model's gate up to its decision, inside the model's lock; nothing applied yet."""
+    """One model's gate up to its decision, inside the model's lock; nothing applied yet. Its stages run
+    in this task run (logged here), not as task runs of their own."""
     try:
-        with shared_reads(keep_tables_for), model_lock(config, "judge the new labels"):
+        with stages_inline(), shared_reads(keep_tables_for), model_lock(config, "judge the new labels"):
             return ModelOutcome(config.model_name, gate_batch(config, settle=False))
     except Exception as exc:  # one model's failure is its own row, never the fleet's
         return _error(config, exc)
@@ -52,12 +53,13 @@ def settle_model(config: GateConfig, outcome: ModelOutcome) -> ModelOutcome:
         return outcome
     decision = outcome.decision
     try:
-        with (
-            model_lock(config, "apply the decision"),
-            run_ended_on_failure(config, decision.mlflow_run_id or ""),
-        ):
-            settled = settle_batch(config, decision)
-        announce_decision(config, settled, tag_run=False)
+        with stages_inline():
+            with (
+                model_lock(config, "apply the decision"),
+                run_ended_on_failure(config, decision.mlflow_run_id or ""),
+            ):
+                settled = settle_batch(config, decision)
+            announce_decision(config, settled, tag_run=False)
         return ModelOutcome(config.model_name, settled)
     except Exception as exc:
         return _error(config, exc)

@@ -107,6 +107,16 @@ def _read_artifacts(key: str) -> list[Any]:
     return asyncio.run(read())
 
 
+def read_task_run_names(flow_run_id: str) -> list[str]:
+    """The names of a flow run's task runs, as the Prefect API has them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return sorted(r.name for r in runs)
+
+
 def read_flow_run(flow_run_id: str) -> Any:
     """A flow run as the Prefect API has it (state, tags)."""
     from prefect.client.orchestration import get_client

@@ -24,6 +24,7 @@ from tests.integration.helpers import (
     mlflow_client,
     read_artifacts,
     read_flow_run,
+    read_task_run_names,
     run_gate,
     spawn,
 )
@@ -139,6 +140,11 @@ def test_the_run_shows_what_needs_a_person_in_the_ui(fleet: Fleet) -> None:
     assert progress.data == 100.0
     for market in MARKETS:  # each model's own report, as a single run publishes it
         assert read_artifacts(artifact_key(f"fleet-{market}"), run_id)
+    # each model is two task runs (its stages run inside them), plus the fleet's own four
+    names = read_task_run_names(run_id)
+    models = sorted(f"{step}-fleet-{m}" for m in MARKETS for step in ("judge", "settle"))
+    assert [n for n in names if n.startswith(("judge-", "settle-"))] == models
+    assert len(names) == len(models) + 4, names
 
 
 def test_a_model_that_fails_is_its_own_row_and_the_others_are_decided(tmp_path: Path, fleet: Fleet) -> None:
