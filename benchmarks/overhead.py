@@ -42,7 +42,7 @@ the bare script bounds from below what any gate can reach on this machine.
 
 It prints a JSON report: per case the rows, gate, bare and floor seconds (median of --repeat runs),
 overhead (gate - bare), ratio (gate / bare), the stage breakdown, and the targets: overhead
-<= 10 s on the bank example, ratio <= 1.5 at 1,000,000 evaluation rows.
+<= 6 s on the bank example, the gate <= 1.25x the floor at 1,000,000 evaluation rows.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ GATEKEEPER = Path(sys.executable).parent / "gatekeeper"
 # cli/__init__.py: cmd_run returns EXIT_OK (0) once the gate has decided, whatever the decision
 # (promote, reject, needs_review, blocked); 1 is an error, 2 a usage error.
 GATE_DECIDED = {0}
-OVERHEAD_TARGET_S = 10.0
-RATIO_TARGET = 1.5
+OVERHEAD_TARGET_S = 6.0
+FLOOR_RATIO_TARGET = 1.25  # the gate's time over the floor's (bare + scoring the champion)
 RATIO_TARGET_ROWS = 1_000_000
 # the environment every process gets, as it was before this process imported gatekeeper (whose import
 # sets OMP_WAIT_POLICY in os.environ): the gate sees what a user's shell gives it
@@ -606,21 +606,22 @@ def main() -> None:
     targets: dict[str, Any] = {}
     if "bank" in report["cases"]:
         overhead = report["cases"]["bank"]["overhead_seconds"]
-        targets["bank_overhead_seconds<=10"] = {
+        targets[f"bank_overhead_seconds<={OVERHEAD_TARGET_S:g}"] = {
             "value": overhead,
             "target": OVERHEAD_TARGET_S,
             "met": overhead <= OVERHEAD_TARGET_S,
         }
     if "large" in report["cases"]:
         large_case = report["cases"]["large"]
-        ratio = large_case["ratio"]
-        targets["ratio<=1.5_at_1M_evaluation_rows"] = {
-            "value": ratio,
-            "target": RATIO_TARGET,
+        over_floor = round(large_case["gate_seconds"] / large_case["floor"]["seconds"], 3)
+        targets[f"gate/floor<={FLOOR_RATIO_TARGET:g}_at_1M_evaluation_rows"] = {
+            "value": over_floor,
+            "target": FLOOR_RATIO_TARGET,
             "evaluation_rows": large_case["rows"]["evaluation"],
             "at_target_rows": large_case["rows"]["evaluation"] == RATIO_TARGET_ROWS,
-            "met": ratio <= RATIO_TARGET,
-            "floor_ratio": large_case["floor"]["ratio_to_bare"],
+            "met": over_floor <= FLOOR_RATIO_TARGET,
+            "gate/bare": large_case["ratio"],
+            "floor/bare": large_case["floor"]["ratio_to_bare"],
             "gate_over_floor_seconds": round(large_case["gate_seconds"] - large_case["floor"]["seconds"], 3),
         }
     report["targets"] = targets

@@ -237,7 +237,8 @@ class Compute(_Strict):
     """Per LocalCluster worker."""
     sample_rows: int = Field(default=200_000, ge=1_000, le=MAX_ROWS)
     """Evaluation rows brought to the gate's process for what needs rows (label noise, the learning
-    curve, discovery)."""
+    curve, discovery). On either engine the learning curve scores its fits on at most this many (a
+    seeded sample)."""
 
 
 class Prediction(_Strict):

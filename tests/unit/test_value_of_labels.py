@@ -174,3 +174,26 @@ def test_the_fit_is_the_least_squares_optimum_within_the_bounds() -> None:
     a, b, c = _fit_many(sizes, np.array(batch))
     for row, scores in enumerate(batch):
         assert (a[row], b[row], c[row]) == pytest.approx(_fit(sizes, scores))
+
+
+def test_fits_are_scored_on_at_most_sample_rows_evaluation_rows() -> None:
+    """A large evaluation table: each fit is scored on the same seeded sample of compute.sample_rows
+    rows, said in the curve's basis; a small one is scored whole."""
+    from gatekeeper.triage.value import scored_rows
+
+    evaluation = _world(6_000, 2, 8)
+    assert scored_rows(evaluation, 6_000, 1) is evaluation
+    sample = scored_rows(evaluation, 1_000, 1)
+    assert len(sample) == 1_000
+    assert sample.index.is_unique
+    assert sample.index.equals(scored_rows(evaluation, 1_000, 1).index)  # the same rows for every fit
+    train = _world(1_600, 1, 8)
+    features = [f"x{i}" for i in range(8)]
+    base = _config("linear")
+    config = base.model_copy(update={"compute": base.compute.model_copy(update={"sample_rows": 1_000})})
+    curve = learning_curve(train, evaluation, 4_000, features, config)
+    assert curve is not None
+    assert "a seeded sample of 1000 of the 6000 evaluation rows (compute.sample_rows)" in curve.basis
+    whole = learning_curve(train, evaluation, 4_000, features, _config("linear"))
+    assert whole is not None
+    assert "scored on the 6000 evaluation rows" in whole.basis
