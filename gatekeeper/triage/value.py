@@ -79,8 +79,9 @@ def learning_curve(
         return None
     x = np.array([s for s, _ in points], dtype=float)
     y = np.array([v for _, v in points], dtype=float)
-    gain = _gain(_fit(x, y), n, n + new_rows)
-    fitted = _predict(_fit(x, y), x)
+    curve = _fit(x, y)
+    gain = _gain(curve, n, n + new_rows)
+    fitted = _predict(curve, x)
     residuals = y - fitted
     resampled = fitted + residuals[rng.integers(0, len(residuals), size=(RESAMPLES, len(residuals)))]
     _, b, c = _fit_many(x, resampled)
@@ -158,21 +159,24 @@ def _fit_many(x: Array, ys: Array) -> tuple[Array, Array, Array]:
     logs = np.log(x / scale)  # >= 0
     centred = ys - ys.mean(axis=1, keepdims=True)
     total = np.einsum("rk,rk->r", centred, centred)
-    exponents = np.broadcast_to(np.linspace(C_LOW, C_HIGH, GRID), (len(ys), GRID))
-    for _ in range(3):
+    rows = np.arange(len(ys))
+
+    def best(exponents: Array) -> Array:  # each row's exponent of the least squares among these
         z = np.exp(-exponents[:, :, None] * logs[None, None, :])  # (rows, exponents, points)
         zc = z - z.mean(axis=2, keepdims=True)
         spread = np.einsum("rgk,rgk->rg", zc, zc)
         cov = np.einsum("rgk,rk->rg", zc, centred)
         # with b = -cov/spread >= 0 the fit removes cov^2/spread of the squares; with b = 0, nothing
         explained = np.where((cov < 0) & (spread > 0), cov**2 / np.where(spread > 0, spread, 1.0), 0.0)
-        best = explained.argmax(axis=1)
-        rows = np.arange(len(ys))
-        c = exponents[rows, best]
-        step = exponents[:, 1] - exponents[:, 0] if exponents.shape[1] > 1 else np.zeros(len(ys))
-        low = np.clip(c - step, C_LOW, C_HIGH)
-        high = np.clip(c + step, C_LOW, C_HIGH)
-        exponents = np.linspace(low, high, 41, axis=1)
+        chosen: Array = exponents[rows, explained.argmax(axis=1)]
+        return chosen
+
+    grid = np.broadcast_to(np.linspace(C_LOW, C_HIGH, GRID), (len(ys), GRID))
+    c = best(grid)
+    for _ in range(2):  # between the best exponent's neighbours on the grid just tried
+        step = grid[:, 1] - grid[:, 0]
+        grid = np.linspace(np.clip(c - step, C_LOW, C_HIGH), np.clip(c + step, C_LOW, C_HIGH), 41, axis=1)
+        c = best(grid)
     z = np.exp(-c[:, None] * logs[None, :])
     zc = z - z.mean(axis=1, keepdims=True)
     spread = np.einsum("rk,rk->r", zc, zc)

@@ -189,3 +189,31 @@ def test_the_same_fleet_on_a_dask_cluster_decides_the_same(tmp_path: Path, fleet
         assert on_dask["decision"] == together[name]["decision"], name
         assert [r["check"] for r in on_dask["reasons"]] == [r["check"] for r in together[name]["reasons"]]
     assert (workdir / "decisions" / "fleet-nightly.md").exists()
+
+
+def test_a_stage_run_inline_keeps_its_retry_policy() -> None:
+    """Inside a fleet's judge and settle tasks, the gate's tasks are calls, not task runs: a transient
+    failure is still retried as the task says, any other raised at once, a lasting one after the
+    retries. (Here, not in the unit suite: that does not import Prefect.)"""
+    from tasks import _INLINE, gate_task, retry_if, stages_inline
+
+    calls: list[str] = []
+    transient = retry_if(lambda exc: isinstance(exc, OSError))
+
+    @gate_task(retries=2, retry_delay_seconds=[0, 0], retry_condition_fn=transient)
+    def read(kind: str) -> str:
+        calls.append(kind)
+        if (kind == "blinks" and len(calls) < 3) or kind == "down":
+            raise OSError("the share is not there")
+        if kind == "broken":
+            raise ValueError("no such column")
+        return f"read after {len(calls)} call(s)"
+
+    with stages_inline():
+        assert read("blinks") == "read after 3 call(s)"
+        for kind, error, tries in (("broken", ValueError, 1), ("down", OSError, 3)):
+            calls.clear()
+            with pytest.raises(error):
+                read(kind)
+            assert calls == [kind] * tries
+    assert not _INLINE.get()

@@ -284,30 +284,3 @@ def test_the_summary_lists_what_needs_a_person_first() -> None:
     calm = FleetResult("f", [ModelOutcome("ok", decision("ok", 1e-9))], control)
     assert calm.state_name() == "Decided"
 
-
-def test_a_stage_run_inline_keeps_its_retry_policy() -> None:
-    """Inside a fleet's judge and settle tasks, the gate's tasks are calls, not task runs: a transient
-    failure is still retried as the task says, any other raised at once, a lasting one after the
-    retries."""
-    from tasks import _INLINE, gate_task, retry_if, stages_inline
-
-    calls: list[str] = []
-    transient = retry_if(lambda exc: isinstance(exc, OSError))
-
-    @gate_task(retries=2, retry_delay_seconds=[0, 0], retry_condition_fn=transient)
-    def read(kind: str) -> str:
-        calls.append(kind)
-        if (kind == "blinks" and len(calls) < 3) or kind == "down":
-            raise OSError("the share is not there")
-        if kind == "broken":
-            raise ValueError("no such column")
-        return f"read after {len(calls)} call(s)"
-
-    with stages_inline():
-        assert read("blinks") == "read after 3 call(s)"
-        for kind, error, tries in (("broken", ValueError, 1), ("down", OSError, 3)):
-            calls.clear()
-            with pytest.raises(error):
-                read(kind)
-            assert calls == [kind] * tries
-    assert not _INLINE.get()
