@@ -239,6 +239,11 @@ class Compute(_Strict):
     """Evaluation rows brought to the gate's process for what needs rows (label noise, the learning
     curve, discovery). On either engine the learning curve scores its fits on at most this many (a
     seeded sample)."""
+    fit_threads: int | None = Field(default=None, ge=1, le=512)
+    """The learning curve's fits run side by side on this many threads (each fit of fewer than
+    1,000,000 rows on one OpenMP thread); null: one per CPU core, and one inside a fleet (whose models
+    already run side by side); 1: one after another (a `trainer` that is not thread-safe). The curve
+    is the same whatever the number."""
 
 
 class Prediction(_Strict):

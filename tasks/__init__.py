@@ -54,6 +54,11 @@ def stages_inline() -> Iterator[None]:
         _INLINE.reset(token)
 
 
+def in_fleet() -> bool:
+    """Inside `stages_inline()`: a fleet's model, whose neighbours already run side by side."""
+    return _INLINE.get()
+
+
 def gate_task(fn=None, **kwargs):
     """A Prefect task with the gate's defaults: no input caching (inputs are large tables)."""
     kwargs.setdefault("cache_policy", NO_CACHE)

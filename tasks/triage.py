@@ -16,7 +16,7 @@ from gatekeeper.triage.recovery import as_context
 from gatekeeper.triage.reference import model_rows
 from gatekeeper.triage.value import learning_curve, value_check
 from gatekeeper.vocabulary import Check
-from tasks import gate_task
+from tasks import gate_task, in_fleet
 
 
 @gate_task
@@ -65,7 +65,9 @@ def triage_retraining(
     if skip is not None and config.triage.learning_curve and not any(c.effect == "block" for c in checks):
         logger.info("no degradation: estimating what %d new labels are worth (learning curve)", batch.n)
         features = feature_columns(config, tables.train)
-        value = learning_curve(tables.train, tables.evaluation, batch.n, features, config, logger.info)
+        value = learning_curve(
+            tables.train, tables.evaluation, batch.n, features, config, logger.info, 1 if in_fleet() else None
+        )
         if value is not None:
             checks = [c for c in checks if c is not skip] + [value_check(value, skip)]
             logger.info("%s", checks[-1].message)

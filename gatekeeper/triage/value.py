@@ -14,7 +14,9 @@ The retrain is warranted when the expected gain reaches `min_improvement + triag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +27,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.findings import LearningCurve
 from gatekeeper.metrics import Array, metric
 from gatekeeper.train.models import model_outputs
-from gatekeeper.train.pipeline import fit_candidate
+from gatekeeper.train.pipeline import ONE_THREAD_BELOW_ROWS, fit_candidate
 from gatekeeper.vocabulary import Check
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -42,9 +44,11 @@ def learning_curve(
     features: list[str],
     config: GateConfig,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> LearningCurve | None:
     """The expected gain of retraining on `train` + `new_rows` rows over `train` alone, or None
-    when the reference is too small to draw a curve from (fewer than three sizes)."""
+    when the reference is too small to draw a curve from (fewer than three sizes). The fits run on
+    `workers` threads (None: `fit_workers`' choice); the curve does not depend on how many."""
     n = len(train)
     sizes = sorted({int(f * n) for f in FRACTIONS if f * n >= MIN_FIT_ROWS})
     if len(sizes) < 3 or new_rows <= 0 or not len(evaluation):
@@ -58,23 +62,28 @@ def learning_curve(
     evaluation = scored_rows(evaluation, config.compute.sample_rows, config.statistics.seed + 31)
     y_eval = evaluation[target].to_numpy()
     rng = np.random.default_rng(config.statistics.seed + 29)
-    points: list[tuple[int, float]] = []
+    jobs: list[pd.DataFrame] = []
     for repeat in range(REPEATS):
         order = rng.permutation(n)
         for size in sizes:
             if size == n and repeat:
                 continue  # the whole reference is one fit, whatever the shuffle
             rows = train.iloc[order[:size]]
-            if classes and rows[target].nunique() < len(classes):
-                continue
-            model = fit_candidate(config, rows[features], rows[target])
-            score = _score(
-                m.name, y_eval, model_outputs(model, evaluation[features], classes), classes, config
-            )
-            if np.isfinite(score):
-                points.append((size, m.gain(score)))
-            if progress:
-                progress(f"learning curve: {size} rows -> {config.primary_metric} {score:.4f}")
+            if not classes or rows[target].nunique() == len(classes):
+                jobs.append(rows)
+    X_eval = evaluation[features]
+
+    def score(rows: pd.DataFrame) -> float:
+        model = fit_candidate(config, rows[features], rows[target])
+        return _score(m.name, y_eval, model_outputs(model, X_eval, classes), classes, config)
+
+    points: list[tuple[int, float]] = []
+    scores = _side_by_side(score, jobs, fit_workers(config, n, len(jobs), workers))
+    for rows, value in zip(jobs, scores, strict=True):
+        if np.isfinite(value):
+            points.append((len(rows), m.gain(value)))
+        if progress:
+            progress(f"learning curve: {len(rows)} rows -> {config.primary_metric} {value:.4f}")
     if len({s for s, _ in points}) < 3:
         return None
     x = np.array([s for s, _ in points], dtype=float)
@@ -106,6 +115,28 @@ def learning_curve(
             f"{int(LEVEL * 100)}% interval from {RESAMPLES} residual resamples"
         ),
     )
+
+
+def fit_workers(config: GateConfig, rows: int, jobs: int, workers: int | None = None) -> int:
+    """How many fits run at once: `workers` if given, else `compute.fit_threads`, else one per CPU
+    core; one when the fits are large enough to use every core themselves (OpenMP, `fitting_threads`).
+    Measured on 2 cores, the bank example's seven fits: 4.2 s one after another, 2.9 s on two
+    threads (a HistGradientBoosting fit of this size releases the GIL for much of its time)."""
+    if rows >= ONE_THREAD_BELOW_ROWS:
+        return 1
+    chosen = workers or config.compute.fit_threads or os.cpu_count() or 1
+    return max(1, min(chosen, jobs))
+
+
+def _side_by_side(
+    work: Callable[[pd.DataFrame], float], jobs: list[pd.DataFrame], workers: int
+) -> Iterator[float]:
+    """`work` on each job, in order; on `workers` threads when more than one."""
+    if workers <= 1:
+        yield from map(work, jobs)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="learning-curve") as pool:
+        yield from pool.map(work, jobs)
 
 
 def scored_rows(evaluation: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:

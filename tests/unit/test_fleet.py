@@ -283,4 +283,3 @@ def test_the_summary_lists_what_needs_a_person_first() -> None:
     assert "Benjamini-Hochberg" in render_fleet_markdown(result)
     calm = FleetResult("f", [ModelOutcome("ok", decision("ok", 1e-9))], control)
     assert calm.state_name() == "Decided"
-

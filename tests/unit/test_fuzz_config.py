@@ -186,6 +186,7 @@ FAULTS: list[tuple[str, st.SearchStrategy[Any]]] = [
     ("compute.n_workers", range_fault(1, 512, integer=True)),
     ("compute.memory_limit", st.sampled_from(["lots", "-1GiB", "2 GB!", "", "1e9"])),
     ("compute.sample_rows", range_fault(1_000, None, integer=True)),
+    ("compute.fit_threads", range_fault(1, 512, integer=True)),
     ("prediction.method", BAD_ENUM),
     ("workdir", st.one_of(NOT_A_STRING, st.none())),
 ]

@@ -199,3 +199,22 @@ def test_fits_are_scored_on_at_most_sample_rows_evaluation_rows() -> None:
     whole = learning_curve(train, evaluation, 4_000, features, _config("linear"))
     assert whole is not None
     assert "scored on the 6000 evaluation rows" in whole.basis
+
+
+def test_the_curve_is_the_same_on_one_thread_or_several() -> None:
+    """The fits run side by side on threads (compute.fit_threads, else one per core, one in a fleet);
+    each fit is seeded by its rows, so the curve, its interval and its order of points do not move."""
+    from gatekeeper.triage.value import fit_workers
+
+    train, evaluation = _world(1_600, 1, 8), _world(3_000, 2, 8)
+    features = [f"x{i}" for i in range(8)]
+    config = _config("forest")
+    one = learning_curve(train, evaluation, 4_000, features, config, workers=1)
+    many = learning_curve(train, evaluation, 4_000, features, config, workers=4)
+    assert one is not None
+    assert one == many
+    assert fit_workers(config, 1_600, 7, 1) == 1
+    assert fit_workers(config, 1_600, 7, 12) == 7  # no more threads than fits
+    assert fit_workers(config, 2_000_000, 7) == 1  # fits this large use every core themselves
+    pinned = config.model_copy(update={"compute": config.compute.model_copy(update={"fit_threads": 3})})
+    assert fit_workers(pinned, 1_600, 7) == 3
