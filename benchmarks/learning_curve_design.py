@@ -1,0 +1,158 @@
+"""Study: the learning curve's design (which training sizes it fits), its accuracy and its cost.
+
+    python benchmarks/learning_curve_design.py                    # 3 worlds x 2 sizes x 2 batches
+    python benchmarks/learning_curve_design.py --seeds 2 --truth-fits 3   # a quicker run
+
+The gate's learning curve (gatekeeper/triage/value.py) fits the configured pipeline on fractions
+of the reference rows, fits a power law to the scores and reads the expected gain of retraining
+on reference + new rows. Fewer or smaller fits cost less; this measures what a design gives up.
+
+Worlds, generated (the gate's default pipeline, HistGradientBoosting, on each): a binary target
+with interactions (ROC AUC), three classes (ROC AUC, one-vs-rest), a numeric target (RMSE); a
+reference of N rows and a batch of new rows (N and 4N). The truth: the mean score of
+--truth-fits fits on N independent rows and on N + new rows, scored on 20,000 fresh rows;
+its difference is the true gain. Each design draws the curve from --seeds independent
+references, scored on the same fresh rows, and is judged on: the error of its expected gain
+(mean absolute, mean signed), how often its 90% interval holds the true gain, how often its
+verdict (gain >= min_improvement) agrees with the truth's, and its fitting time (CPU seconds of
+the fits, one thread, so designs compare on work, not on scheduling).
+
+It prints a JSON report per design and per world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DESIGNS = {
+    "quarters (0.25, 0.5, 0.75, 1)": (0.25, 0.5, 0.75, 1.0),
+    "halvings (0.125, 0.25, 0.5, 1)": (0.125, 0.25, 0.5, 1.0),
+}
+FEATURES = [f"x{i}" for i in range(8)] + ["group"]
+
+
+def world(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    x = rng.normal(size=(rows, 8))
+    group = rng.choice(["a", "b", "c", "d"], rows)
+    signal = (
+        x[:, 0]
+        + np.sin(2 * x[:, 1]) * x[:, 2]
+        + 0.8 * x[:, 3] * x[:, 4]
+        - 0.5 * np.abs(x[:, 5])
+        + 0.6 * (group == "b") * x[:, 6]
+    )
+    frame = pd.DataFrame(x, columns=FEATURES[:8])
+    frame["group"] = group
+    if kind == "binary":
+        frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-2 * signal))).astype(int)
+    elif kind == "multiclass":
+        other = x[:, 7] + 0.7 * x[:, 0] * x[:, 1]
+        logits = np.column_stack([signal, other, np.zeros(rows)]) * 1.5
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        frame["y"] = (rng.random(rows)[:, None] > p.cumsum(axis=1)).sum(axis=1)
+    else:
+        frame["y"] = signal + rng.normal(0, 0.8, rows)
+    return frame
+
+
+def config_for(kind: str) -> Any:
+    from gatekeeper.config import parse_config
+
+    return parse_config(
+        {
+            "model_name": "study",
+            "target": "y",
+            "task": "regression" if kind == "numeric" else "classification",
+            "data": {"train": "/d/t.parquet", "new_labels": "/d/n.parquet", "evaluation": "/d/e.parquet"},
+            "expectations": {"train": "suite", "new_labels": "suite"},
+            "primary_metric": "rmse" if kind == "numeric" else "roc_auc",
+            "min_improvement": 0.002,
+        }
+    )
+
+
+def score_of(kind: str, config: Any, rows: pd.DataFrame, evaluation: pd.DataFrame) -> float:
+    from gatekeeper.metrics import metric
+    from gatekeeper.train.models import model_outputs
+    from gatekeeper.train.pipeline import fit_candidate
+    from gatekeeper.triage.value import _score
+
+    classes = [] if kind == "numeric" else sorted(rows["y"].unique().tolist())
+    model = fit_candidate(config, rows[FEATURES], rows["y"])
+    outputs = model_outputs(model, evaluation[FEATURES], classes)
+    return metric(config.primary_metric).gain(
+        _score(config.primary_metric, evaluation["y"].to_numpy(), outputs, classes, config)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 8_000])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--truth-fits", type=int, default=6)
+    parser.add_argument("--worlds", nargs="+", default=["binary", "multiclass", "numeric"])
+    args = parser.parse_args()
+
+    from gatekeeper.triage import value
+
+    report: dict[str, Any] = {"designs": {}, "cases": []}
+    tallies: dict[str, dict[str, list[float]]] = {d: {} for d in DESIGNS}
+    for kind in args.worlds:
+        config = config_for(kind)
+        rng = np.random.default_rng(args.worlds.index(kind) + 7)
+        evaluation = world(kind, 20_000, rng)
+        for n in args.sizes:
+            fits = range(args.truth_fits)
+            base = np.mean([score_of(kind, config, world(kind, n, rng), evaluation) for _ in fits])
+            for new in (n, 4 * n):
+                grown = np.mean([score_of(kind, config, world(kind, n + new, rng), evaluation) for _ in fits])
+                truth = float(grown - base)
+                references = [world(kind, n, rng) for _ in range(args.seeds)]
+                case: dict[str, Any] = {"world": kind, "reference_rows": n, "new_rows": new}
+                case["true_gain"] = truth
+                for name, fractions in DESIGNS.items():
+                    value.FRACTIONS = fractions
+                    found = []
+                    started = time.process_time()
+                    for reference in references:
+                        curve = value.learning_curve(reference, evaluation, new, FEATURES, config, workers=1)
+                        assert curve is not None
+                        found.append(curve)
+                    cpu = time.process_time() - started
+                    gains = np.array([c.expected_gain for c in found])
+                    hits = [c.ci_low <= truth <= c.ci_high for c in found]
+                    agree = [c.worth_retraining == (truth >= c.threshold) for c in found]
+                    case[name] = {
+                        "expected_gains": [round(g, 5) for g in gains],
+                        "intervals": [[round(c.ci_low, 5), round(c.ci_high, 5)] for c in found],
+                        "cpu_seconds_per_curve": cpu / len(found),
+                    }
+                    tally = tallies[name]
+                    for key, values in (
+                        ("abs_error", np.abs(gains - truth)),
+                        ("signed_error", gains - truth),
+                        ("covered", hits),
+                        ("verdict_agrees", agree),
+                        ("cpu_seconds", [cpu / len(found)] * len(found)),
+                    ):
+                        tally.setdefault(key, []).extend(float(v) for v in values)
+                report["cases"].append(case)
+                print(json.dumps(case), flush=True)
+    for name, tally in tallies.items():
+        report["designs"][name] = {key: round(float(np.mean(v)), 5) for key, v in tally.items()} | {
+            "curves": len(tally["abs_error"])
+        }
+    print(json.dumps(report["designs"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
