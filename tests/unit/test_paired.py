@@ -205,3 +205,36 @@ def test_average_precision_on_a_tiny_segment_does_not_fail() -> None:
     delta = paired_delta("average_precision", rows, n_resamples=200, rng=np.random.default_rng(0))
     assert delta.delta is not None
     assert delta.resamples is None or not np.isnan(delta.resamples).any()
+
+
+def test_a_few_valued_influence_gets_the_same_bins_from_its_codes() -> None:
+    """`of_values` (class recall's influence: four values by code) builds the histogram `of` finds by
+    scanning the rows, equal values merged (delta 0 puts the class's unchanged rows on the 0 of the rest)."""
+    from gatekeeper.stats.bootstrap import InfluenceHistogram
+
+    rng = np.random.default_rng(5)
+    codes = rng.choice(4, 5_000, p=[0.5, 0.1, 0.3, 0.1])
+    for delta in (0.07, 0.0, -0.03):
+        values = np.array([0.0, -1 - delta, -delta, 1 - delta]) / 0.5
+        by_codes = InfluenceHistogram.of_values(codes, values)
+        by_rows = InfluenceHistogram.of(values[codes], bins=64)
+        for got, want in zip(
+            (by_codes.count, by_codes.total, by_codes.squares),
+            (by_rows.count, by_rows.total, by_rows.squares),
+            strict=True,
+        ):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+        assert len(by_codes.count) == (3 if delta == 0 else 4)
+
+
+def test_poisson_counts_are_exact_below_normal_from_and_match_its_moments_above() -> None:
+    from gatekeeper.stats.bootstrap import NORMAL_FROM, poisson_counts
+
+    small = np.array([0.0, 1.0, 7.0, NORMAL_FROM - 1.0])
+    exact = np.random.default_rng(1).poisson(small, size=(500, 4)).astype(float)
+    assert np.array_equal(poisson_counts(small, 500, np.random.default_rng(1)), exact)
+    mixed = np.array([3.0, NORMAL_FROM, 5_000.0])
+    draws = poisson_counts(mixed, 40_000, np.random.default_rng(2))
+    np.testing.assert_allclose(draws.mean(axis=0), mixed, rtol=0.01, atol=0.05)
+    np.testing.assert_allclose(draws.var(axis=0), mixed, rtol=0.03)
+    assert np.array_equal(draws[:, 0], np.round(draws[:, 0]))  # the small bin: whole Poisson counts
