@@ -8,7 +8,9 @@ of the reference rows, fits a power law to the scores and reads the expected gai
 on reference + new rows. Fewer or smaller fits cost less; this measures what a design gives up.
 
 Worlds, generated (the gate's default pipeline, HistGradientBoosting, on each): a binary target
-with interactions (ROC AUC), three classes (ROC AUC, one-vs-rest), a numeric target (RMSE); a
+with interactions (ROC AUC), three classes (ROC AUC, one-vs-rest), a numeric target (RMSE), and
+a saturated binary world (one smooth feature: the true gain is about nothing, so the verdict
+should be "not worth it"); a
 reference of N rows and a batch of new rows (N and 4N). The truth: the mean score of
 --truth-fits fits on N independent rows and on N + new rows, scored on 20,000 fresh rows;
 its difference is the true gain. Each design draws the curve from --seeds independent
@@ -34,6 +36,7 @@ DESIGNS = {
     "quarters (0.25, 0.5, 0.75, 1)": (0.25, 0.5, 0.75, 1.0),
     "halvings (0.125, 0.25, 0.5, 1)": (0.125, 0.25, 0.5, 1.0),
 }
+WORLDS = ["binary", "multiclass", "numeric", "saturated"]
 FEATURES = [f"x{i}" for i in range(8)] + ["group"]
 
 
@@ -49,7 +52,9 @@ def world(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     )
     frame = pd.DataFrame(x, columns=FEATURES[:8])
     frame["group"] = group
-    if kind == "binary":
+    if kind == "saturated":  # one smooth feature: the pipeline has learned it all from a few hundred rows
+        frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-1.5 * x[:, 0]))).astype(int)
+    elif kind == "binary":
         frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-2 * signal))).astype(int)
     elif kind == "multiclass":
         other = x[:, 7] + 0.7 * x[:, 0] * x[:, 1]
@@ -99,7 +104,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 8_000])
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--truth-fits", type=int, default=6)
-    parser.add_argument("--worlds", nargs="+", default=["binary", "multiclass", "numeric"])
+    parser.add_argument("--worlds", nargs="+", choices=WORLDS, default=WORLDS)
     args = parser.parse_args()
 
     from gatekeeper.triage import value
@@ -108,7 +113,7 @@ def main() -> None:
     tallies: dict[str, dict[str, list[float]]] = {d: {} for d in DESIGNS}
     for kind in args.worlds:
         config = config_for(kind)
-        rng = np.random.default_rng(args.worlds.index(kind) + 7)
+        rng = np.random.default_rng(WORLDS.index(kind) + 7)
         evaluation = world(kind, 20_000, rng)
         for n in args.sizes:
             fits = range(args.truth_fits)
