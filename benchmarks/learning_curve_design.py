@@ -9,8 +9,8 @@ on reference + new rows. Fewer or smaller fits cost less; this measures what a d
 
 Worlds, generated (the gate's default pipeline, HistGradientBoosting, on each): a binary target
 with interactions (ROC AUC), three classes (ROC AUC, one-vs-rest), a numeric target (RMSE), and
-a saturated binary world (one smooth feature: the true gain is about nothing, so the verdict
-should be "not worth it"); a
+a saturated world (a linear binary target and a logistic regression as the `trainer`: the true
+gain is about nothing, so the verdict should be "not worth it"); a
 reference of N rows and a batch of new rows (N and 4N). The truth: the mean score of
 --truth-fits fits on N independent rows and on N + new rows, scored on 20,000 fresh rows;
 its difference is the true gain. Each design draws the curve from --seeds independent
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,8 @@ def world(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     )
     frame = pd.DataFrame(x, columns=FEATURES[:8])
     frame["group"] = group
-    if kind == "saturated":  # one smooth feature: the pipeline has learned it all from a few hundred rows
-        frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-1.5 * x[:, 0]))).astype(int)
+    if kind == "saturated":  # linear, for a linear model: it has learned it all from a few hundred rows
+        frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-(1.5 * x[:, 0] - x[:, 1])))).astype(int)
     elif kind == "binary":
         frame["y"] = (rng.random(rows) < 1 / (1 + np.exp(-2 * signal))).astype(int)
     elif kind == "multiclass":
@@ -67,11 +68,24 @@ def world(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
+def linear(config: Any) -> Any:
+    """The saturated world's pipeline: a logistic regression, which a linear world saturates."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    columns = make_column_transformer((StandardScaler(), FEATURES[:8]), (OneHotEncoder(), ["group"]))
+    return make_pipeline(columns, LogisticRegression(max_iter=500))
+
+
 def config_for(kind: str) -> Any:
     from gatekeeper.config import parse_config
 
+    trainer = {"trainer": f"{Path(__file__).stem}:linear"} if kind == "saturated" else {}
     return parse_config(
         {
+            **trainer,
             "model_name": "study",
             "target": "y",
             "task": "regression" if kind == "numeric" else "classification",
