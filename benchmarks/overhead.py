@@ -569,11 +569,11 @@ def main() -> None:
             "gate": f"{GATEKEEPER} run --config <gate.yaml> --workdir <fresh temporary folder>",
             "bare": "python bare_sklearn.py: pandas reads train + new_labels + evaluation, the default "
             "pipeline by hand (scikit-learn only), fit, predict_proba on the evaluation rows, roc_auc",
-            "omp_wait_policy": ENV.get("OMP_WAIT_POLICY", "PASSIVE")
-            + (
-                " (set in the environment, both sides)"
+            "omp_wait_policy": (
+                f"{ENV['OMP_WAIT_POLICY']} (set in the environment, both sides)"
                 if "OMP_WAIT_POLICY" in ENV
-                else " (gatekeeper's default; the bare script sets the same before importing scikit-learn)"
+                else "the gate: PASSIVE (gatekeeper's default, fits below 1,000,000 rows on one OpenMP "
+                "thread); the bare script: libgomp's default (nothing set, as a user's script)"
             ),
             "prefect_api": ENV.get("PREFECT_API_URL") or "a local API server per gate run",
             "features": settings["features"],
