@@ -81,7 +81,8 @@ def run_gate(config: Any, debug: bool = False) -> Any:
 
     if not debug:
         quiet_prefect_tracebacks()
-    return retraining_gate(config)
+    with api.flow_settings():
+        return retraining_gate(config)
 
 
 def quiet_prefect_tracebacks() -> None:
@@ -169,7 +170,8 @@ def run_fleet_command(args: argparse.Namespace) -> int:
     api.wait_ready()
     if not args.debug:
         quiet_prefect_tracebacks()
-    result = run_fleet(args.config, args.workdir)
+    with api.flow_settings():
+        result = run_fleet(args.config, args.workdir)
     folder = Path(args.output or Path(args.workdir or ".gatekeeper") / "decisions").resolve()
     for outcome in result.outcomes:
         if outcome.decision is not None:
@@ -194,7 +196,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
     api.wait_ready()
 
-    result = adopt(config, args.version)
+    with api.flow_settings():
+        result = adopt(config, args.version)
     segments = result["segments"]
     console().print(
         f"adopted {result['model_name']} version {result['version']} (flavor {result['flavor']}): "
@@ -304,7 +307,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     api.wait_ready()
 
-    result = rollback_champion(args.model, _existing_registry(args), args.reason, args.who)
+    with api.flow_settings():
+        result = rollback_champion(args.model, _existing_registry(args), args.reason, args.who)
     console().print(
         f"{args.model}: version {result['restored']} is champion again; version "
         f"{result['demoted']} carries alias rolled-back (by {result['by']}: {result['reason']})"

@@ -79,3 +79,38 @@ def test_the_private_api_starts_only_without_a_configured_one(url: str | None, e
         [sys.executable, "-c", GUARD], capture_output=True, text=True, env=env, timeout=60, check=True
     )
     assert done.stdout.split() == expected.split()
+
+
+HEARTBEAT = """
+import os
+from cli import api
+api.start()
+api.wait_ready()
+from prefect import flow
+from prefect.settings import get_current_settings
+
+@flow
+def probe():
+    return get_current_settings().flows.heartbeat_frequency
+
+with api.flow_settings():
+    inside = probe() if api._process is not None else get_current_settings().flows.heartbeat_frequency
+print(inside, get_current_settings().flows.heartbeat_frequency)
+api.stop()
+"""
+
+
+@pytest.mark.parametrize(("url", "expected"), [(None, "None 180"), ("http://127.0.0.1:9/api", "180 180")])
+def test_flows_on_the_private_api_send_no_heartbeats(url: str | None, expected: str) -> None:
+    """Nothing outlives the private API to read a heartbeat, and its thread's join cost each flow ~0.5 s;
+    on a configured server (it outlives the run and may watch for crashed runs) they stay as set."""
+    unset = ("PREFECT_API_URL", "PREFECT_FLOWS_HEARTBEAT_FREQUENCY")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if url:
+        env["PREFECT_API_URL"] = url
+    done = subprocess.run(
+        [sys.executable, "-c", HEARTBEAT], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == expected.split()
