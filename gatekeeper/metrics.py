@@ -109,17 +109,16 @@ def _auc_of(score: Array, positive: Array) -> Estimate:
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(s[1:], s[:-1], out=starts[1:])
-    if starts.all():  # no ties (continuous scores): each row its own group, fewer passes
-        return Estimate(*_auc_untied(order, pos, n_pos, n_neg))
-    group = np.cumsum(starts) - 1
-    pos_in = np.bincount(group, weights=pos)
-    neg_in = np.bincount(group, weights=~pos)
+    group = None if starts.all() else np.cumsum(starts) - 1  # None: no ties, each row its own group
+    pos_in = pos.astype(float) if group is None else np.bincount(group, weights=pos)
+    neg_in = (~pos).astype(float) if group is None else np.bincount(group, weights=~pos)
     neg_below = np.cumsum(neg_in) - neg_in
     pos_above = n_pos - np.cumsum(pos_in)
     v10 = (neg_below + 0.5 * neg_in) / n_neg  # for a positive in the group: share of negatives below it
     v01 = (pos_above + 0.5 * pos_in) / n_pos  # for a negative: share of positives above it
     auc = float(np.dot(pos_in, v10) / n_pos)
-    v10, v01 = v10[group], v01[group]
+    if group is not None:
+        v10, v01 = v10[group], v01[group]
     sorted_influence = v01 - auc  # a negative's influence, then a positive's where it is one
     sorted_influence *= n / n_neg
     for_positive = v10 - auc
@@ -128,21 +127,6 @@ def _auc_of(score: Array, positive: Array) -> Estimate:
     influence = np.empty(n)
     influence[order] = sorted_influence
     return Estimate(auc, influence)
-
-
-def _auc_untied(order: Array, pos: Array, n_pos: int, n_neg: int) -> tuple[float, Array]:
-    """`_auc_of` without ties (rows in score order), in fewer passes: a positive has (rows up to it -
-    positives up to it) negatives below, a negative n_pos - (positives up to it) positives above."""
-    n = len(pos)
-    seen = np.cumsum(pos, dtype=np.int64)  # positives at or below each row
-    below = np.arange(1, n + 1, dtype=np.int64) - seen  # negatives at or below each row
-    auc = float(below[pos].sum() / (n_pos * n_neg))
-    sorted_influence = np.subtract(n_pos, seen, dtype=float) * (n / (n_pos * n_neg)) - auc * n / n_neg
-    for_positive = below * (n / (n_pos * n_neg)) - auc * n / n_pos
-    np.copyto(sorted_influence, for_positive, where=pos)
-    influence = np.empty(n)
-    influence[order] = sorted_influence
-    return auc, influence
 
 
 def _ratio(numerator: Array, denominator: Array, empty: float | None) -> Estimate:
