@@ -241,9 +241,10 @@ class Compute(_Strict):
     seeded sample)."""
     fit_threads: int | None = Field(default=None, ge=1, le=512)
     """The learning curve's fits run side by side on this many threads (each fit of fewer than
-    1,000,000 rows on one OpenMP thread); null: one per CPU core, and one inside a fleet (whose models
-    already run side by side); 1: one after another (a `trainer` that is not thread-safe). The curve
-    is the same whatever the number."""
+    1,000,000 rows on one OpenMP thread, each holding its own fit in memory); null: one per CPU core
+    the process may use, and one inside a fleet (whose models already run side by side); 1: one after
+    another (a `trainer` that is not thread-safe, or memory is short). The curve is the same whatever
+    the number."""
 
 
 class Prediction(_Strict):

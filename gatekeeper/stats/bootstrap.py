@@ -268,7 +268,7 @@ def compare_segment(
     """Primary metric (first of `metrics`) and the rest, each with its paired bootstrap."""
     results = [paired_delta(m, rows, n_resamples=n_resamples, rng=rng, bins=bins) for m in metrics]
     # a child stream: the per-class resamples leave the metrics' draws as they were without them
-    classes = class_recall(rows, n_resamples=n_resamples, rng=rng.spawn(1)[0], bins=bins)
+    classes = class_recall(rows, n_resamples=n_resamples, rng=rng.spawn(1)[0])
     return SegmentComparison(
         name, dict(where), results[0], {r.metric: r for r in results[1:]}, churn(rows), classes
     )
@@ -282,9 +282,7 @@ def churn(rows: PairedRows) -> float | None:
     return float(np.mean(predicted(rows.candidate) != predicted(rows.champion)))
 
 
-def class_recall(
-    rows: PairedRows, *, n_resamples: int, rng: np.random.Generator, bins: int = 64
-) -> list[ClassDelta]:
+def class_recall(rows: PairedRows, *, n_resamples: int, rng: np.random.Generator) -> list[ClassDelta]:
     """Each class's recall for both models on these rows (the most probable class is the prediction)
     and the paired bootstrap of its change; classes without rows are left out, empty for regression.
 

@@ -14,7 +14,6 @@ The retrain is warranted when the expected gain reaches `min_improvement + triag
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -123,12 +122,17 @@ def learning_curve(
 
 def fit_workers(config: GateConfig, rows: int, jobs: int, workers: int | None = None) -> int:
     """How many fits run at once: `workers` if given, else `compute.fit_threads`, else one per CPU
-    core; one when the fits are large enough to use every core themselves (OpenMP, `fitting_threads`).
-    Measured on 2 cores, the bank example's seven fits: 4.2 s one after another, 2.9 s on two
-    threads (a HistGradientBoosting fit of this size releases the GIL for much of its time)."""
+    core this process may use (joblib's count: affinity and a container's CPU quota, not the host's
+    cores); one when the fits are large enough to use every core themselves (OpenMP,
+    `fitting_threads`). Measured on 2 cores, the bank example's seven fits: 4.2 s one after another,
+    2.9 s on two threads (a HistGradientBoosting fit of this size releases the GIL for much of its
+    time). Each thread holds its own fit in memory."""
     if rows >= ONE_THREAD_BELOW_ROWS:
         return 1
-    chosen = workers or config.compute.fit_threads or os.cpu_count() or 1
+    if not (chosen := workers or config.compute.fit_threads):
+        from joblib import cpu_count  # type: ignore[import-untyped]
+
+        chosen = cpu_count()
     return max(1, min(chosen, jobs))
 
 

@@ -214,6 +214,9 @@ def test_the_curve_is_the_same_on_one_thread_or_several() -> None:
     assert one is not None
     assert one == many
     assert fit_workers(config, 1_600, 7, 1) == 1
+    from joblib import cpu_count  # type: ignore[import-untyped]
+
+    assert fit_workers(config, 1_600, 7) == min(cpu_count(), 7)  # the cores this process may use
     assert fit_workers(config, 1_600, 7, 12) == 7  # no more threads than fits
     assert fit_workers(config, 2_000_000, 7) == 1  # fits this large use every core themselves
     pinned = config.model_copy(update={"compute": config.compute.model_copy(update={"fit_threads": 3})})
