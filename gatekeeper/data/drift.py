@@ -210,8 +210,8 @@ def _tied(
     between batch-long stretches, rows per independent unit, and the unit's name; None when the rows
     are independent (no entities, and consecutive rows measured uncorrelated: length 1)."""
     r_codes, width = _reference_codes(r, k, bins)
-    # the reference's rows of the segment in time (or file) order; entities kept together
-    order = np.argsort(np.argsort(reference.sequence))[where]
+    # each of the segment's reference rows' place in time (or file) order; entities kept together
+    order = reference.position[where]
     if reference.clusters is not None:
         entity = find_units(len(where), clusters=reference.clusters[where]).ids  # a missing id: alone
         arranged = np.lexsort((order, entity))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -85,15 +86,15 @@ def block_length(signal: Array) -> int:
     variance = float(np.var(x))
     if n < 64 or variance <= 0 or np.ptp(x) == 0:
         return length
+    sizes = [2 << k for k in range(max((n // 32).bit_length() - 1, 0))]  # 2, 4, ...: >= 32 blocks each
+    blocks = [n // size for size in sizes]
+    beyond_chance = chi2.ppf(1 - 1e-4, np.subtract(blocks, 1)) / np.subtract(blocks, 1)  # one scipy call
     ratios = []
-    size = 2
-    while n // size >= 32:
-        m = n // size
+    for size, m, chance in zip(sizes, blocks, np.atleast_1d(beyond_chance).tolist(), strict=True):
         means = x[: m * size].reshape(m, size).mean(axis=1)
         ratio = float(np.var(means, ddof=1)) * size / variance
-        if ratio > chi2.ppf(1 - 1e-4, m - 1) / (m - 1) and ratio >= DEPENDENT:
+        if ratio > chance and ratio >= DEPENDENT:
             ratios.append((size, ratio))
-        size *= 2
     if ratios:
         plateau = max(r for _, r in ratios)
         length = max(length, 2 * min(b for b, r in ratios if r >= plateau / 2))
@@ -153,19 +154,33 @@ class Layout:
     clusters: Array | None = None
     times: Array | None = None  # sortable numbers (nan: unknown, sorted last)
 
-    @property
+    @cached_property
     def order(self) -> Array | None:
-        """The rows in time order (None: file order)."""
-        return None if self.times is None else np.argsort(self.times, kind="stable")
+        """The rows in time order (None: file order). Sorted once per layout, read-only."""
+        return None if self.times is None else _read_only(np.argsort(self.times, kind="stable"))
 
-    @property
+    @cached_property
     def sequence(self) -> Array:
-        """The rows in time order, else in the file's order."""
+        """The rows in time order, else in the file's order (read-only)."""
         order = self.order
-        return np.arange(self.rows) if order is None else order
+        return _read_only(np.arange(self.rows)) if order is None else order
+
+    @cached_property
+    def position(self) -> Array:
+        """Each row's place in `sequence` (read-only)."""
+        if self.order is None:
+            return self.sequence
+        position = np.empty(self.rows, dtype=np.intp)
+        position[self.order] = np.arange(self.rows)
+        return _read_only(position)
 
     def units(self, length: int) -> Units:
         return find_units(self.rows, clusters=self.clusters, times=self.times, length=length)
+
+
+def _read_only(values: Array) -> Array:
+    values.flags.writeable = False  # shared by every caller of a layout: none may change it
+    return values
 
 
 def layout_of(frame: pd.DataFrame, cluster_column: str | None, time_column: str | None) -> Layout:

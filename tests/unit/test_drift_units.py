@@ -118,3 +118,27 @@ def test_rows_with_no_entity_each_stand_alone_in_the_design_effect() -> None:
     [result] = drift_report(reference, batch, ["x"], config)
     assert result.unit == "cluster"
     assert result.drifted
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_time_column_orders_the_reference_whatever_the_file_order(seed: int) -> None:
+    """With `time_column` the reference's stretches follow time, not the file: the same rows with their
+    times' groups in another file order (rows of one time keep theirs: time breaks no tie) get the same
+    drift verdicts, natural bars and units."""
+    world = make_world(seed, "time", rows=6_000)
+    config = make_config(**world.config_overrides())
+    in_time = drift_report(world.reference, world.batch, world.features, config)
+    assert any(r.unit == "time block" for r in in_time)  # the world's rows are tied along time
+    times = world.reference[config.time_column]
+    rng = np.random.default_rng(seed)
+    place = dict(zip(times.unique(), rng.permutation(times.nunique()), strict=True))
+    file_order = np.lexsort((np.arange(len(times)), times.map(place).to_numpy()))
+    scrambled = world.reference.iloc[file_order].reset_index(drop=True)
+    assert not scrambled[config.time_column].is_monotonic_increasing
+    in_any = drift_report(scrambled, world.batch, world.features, config)
+
+    def verdicts(results: list) -> list:
+        bar = [None if r.natural_psi is None else round(r.natural_psi, 9) for r in results]
+        return [(r.feature, r.segment, r.unit, r.drifted, b) for r, b in zip(results, bar, strict=True)]
+
+    assert verdicts(in_any) == verdicts(in_time)
