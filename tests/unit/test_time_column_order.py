@@ -1,0 +1,73 @@
+"""With `time_column`, the data checks read the reference in time order, not in the file's: the same
+rows written in another order (the reference's, and the batch's too; each time's rows keeping
+theirs, so time breaks no tie differently) get the same findings, in the same units, on every
+target kind, healthy or with a fault planted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gatekeeper.data.checks import broken_feature_checks, label_checks_against_reference
+from gatekeeper.data.drift import drift_report
+from gatekeeper.data.segments import config_segments
+from gatekeeper.data.slice_checks import slice_checks
+from gatekeeper.vocabulary import Check
+from tests.builders import make_config
+from tests.worlds import make_world
+
+
+def _in_another_order(frame: pd.DataFrame, time: str, seed: int) -> pd.DataFrame:
+    """The rows with their times' groups in a random order, each group's rows in theirs."""
+    times = frame[time]
+    place = dict(zip(times.unique(), np.random.default_rng(seed).permutation(times.nunique()), strict=True))
+    order = np.lexsort((np.arange(len(frame)), times.map(place).to_numpy()))
+    moved = frame.iloc[order].reset_index(drop=True)
+    assert not moved[time].is_monotonic_increasing
+    return moved
+
+
+def _plant(batch: pd.DataFrame, column: str, other: str, seed: int) -> pd.DataFrame:
+    """`column` missing in the rows of one value of the category `other`, drawn by the seed."""
+    faulty = batch.copy()
+    value = np.random.default_rng(seed).choice(sorted(faulty[other].dropna().unique()))
+    faulty.loc[faulty[other] == value, column] = np.nan
+    return faulty
+
+
+def _findings(reference: pd.DataFrame, batch: pd.DataFrame, features: list[str], config) -> list:
+    broken = broken_feature_checks(reference, batch, features, config)
+    configured = {name for name, _ in config_segments(batch, config)}
+    checks: list[Check] = [
+        *broken,
+        *slice_checks(reference, batch, features, config, known=broken, configured=configured),
+        *label_checks_against_reference(reference, batch, config),
+    ]
+    drift = [
+        (r.feature, r.segment, r.unit, r.drifted, None if r.natural_psi is None else round(r.natural_psi, 9))
+        for r in drift_report(reference, batch, features, config)
+    ]
+    return sorted((c.check, c.segment, c.effect, c.message) for c in checks) + drift
+
+
+@pytest.mark.parametrize(
+    ("seed", "target", "fault"),
+    [(0, "binary", False), (1, "multiclass", True), (2, "regression", True), (5, "binary", True)],
+    ids=["binary-healthy", "multiclass-fault", "regression-fault", "binary-fault"],
+)
+def test_findings_do_not_depend_on_the_reference_file_s_order(seed: int, target: str, fault: bool) -> None:
+    world = make_world(seed, "time", target, rows=6_000)  # type: ignore[arg-type]
+    config = make_config(**world.config_overrides())
+    batch = world.batch
+    if fault:
+        column = world.names[("amount", "level", "rate")[seed % 3]]
+        batch = _plant(batch, column, world.categories[seed % 3], seed)
+    in_time = _findings(world.reference, batch, world.features, config)
+    assert any(f[2] == "time block" for f in in_time if len(f) == 5)  # the rows are tied along time
+    if fault:
+        assert any(f[2] == "block" for f in in_time if len(f) == 4), in_time  # the fault is found
+    moved = _in_another_order(world.reference, config.time_column, seed)
+    assert _findings(moved, batch, world.features, config) == in_time
+    both = _in_another_order(batch, config.time_column, seed + 1)
+    assert _findings(moved, both, world.features, config) == in_time
