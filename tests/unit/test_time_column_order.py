@@ -71,3 +71,66 @@ def test_findings_do_not_depend_on_the_reference_file_s_order(seed: int, target:
     assert _findings(moved, batch, world.features, config) == in_time
     both = _in_another_order(batch, config.time_column, seed + 1)
     assert _findings(moved, both, world.features, config) == in_time
+
+
+def _champion_rows(world, train: pd.DataFrame, config):
+    """The default pipeline fitted on `train`, as the gate fits one: each table's rows paired with its
+    outputs."""
+    from gatekeeper.stats.rows import PairedRows
+    from gatekeeper.train.models import model_outputs
+    from gatekeeper.train.pipeline import fit_candidate
+
+    model = fit_candidate(config, train[world.features], train[world.target])
+    if world.target_kind == "regression":
+        return lambda f: PairedRows.regression(
+            f[world.target].to_numpy(), model_outputs(model, f[world.features], []), None
+        )
+    classes = list(model.classes_)
+    return lambda f: PairedRows.from_labels(
+        f[world.target].to_numpy(), model_outputs(model, f[world.features], classes), None, classes
+    )
+
+
+def _wrong_labels(world, batch: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The labels of one category's rows made wrong: another class, or a value off by twice its spread."""
+    faulty = batch.copy()
+    column = world.categories[seed % 3]
+    value = np.random.default_rng(seed).choice(sorted(faulty[column].dropna().unique()))
+    rows = (faulty[column] == value).to_numpy()
+    target = faulty[world.target]
+    if world.target_kind == "regression":
+        faulty.loc[rows, world.target] = target[rows] + 2 * target.std()
+    else:
+        classes = sorted(world.reference[world.target].unique(), key=str)
+        shifted = {c: classes[(i + 1) % len(classes)] for i, c in enumerate(classes)}
+        faulty.loc[rows, world.target] = target[rows].map(shifted)
+    return faulty
+
+
+@pytest.mark.parametrize(("seed", "target"), [(0, "binary"), (1, "multiclass"), (5, "regression")], ids=str)
+def test_label_triage_does_not_depend_on_the_files_order(seed: int, target: str) -> None:
+    from gatekeeper.triage.labels import label_checks
+    from gatekeeper.triage.numeric_labels import numeric_label_checks
+
+    world = make_world(seed, "time", target, rows=6_000)  # type: ignore[arg-type]
+    config = make_config(**world.config_overrides())
+    cut = int(len(world.reference) * 0.6)
+    train, trusted = world.reference.iloc[:cut], world.reference.iloc[cut:].reset_index(drop=True)
+    rows = _champion_rows(world, train, config)
+    batch = _wrong_labels(world, world.batch, seed)
+
+    def judged(batch: pd.DataFrame, trusted: pd.DataFrame) -> list:
+        if target == "regression":
+            checks = numeric_label_checks(batch, rows(batch), trusted, rows(trusted), config, world.features)
+        else:
+            checks, _ = label_checks(batch, rows(batch), trusted, rows(trusted), world.features, config)
+        # the message names the most suspect rows by their place in the file: compared without it
+        observed = [{k: v for k, v in c.observed.items() if k != "rows"} for c in checks]
+        return sorted((c.check, c.segment, c.effect, repr(o)) for c, o in zip(checks, observed, strict=True))
+
+    in_time = judged(batch, trusted)
+    assert not any(check == "labels.not_judged" for check, *_ in in_time), in_time
+    assert any(effect == "block" for _, _, effect, _ in in_time), in_time  # the wrong labels are found
+    time = config.time_column
+    moved = judged(_in_another_order(batch, time, seed), _in_another_order(trusted, time, seed + 1))
+    assert moved == in_time
