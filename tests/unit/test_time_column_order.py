@@ -134,3 +134,40 @@ def test_label_triage_does_not_depend_on_the_files_order(seed: int, target: str)
     time = config.time_column
     moved = judged(_in_another_order(batch, time, seed), _in_another_order(trusted, time, seed + 1))
     assert moved == in_time
+
+
+@pytest.mark.parametrize(("seed", "target"), [(0, "binary"), (1, "multiclass"), (5, "regression")], ids=str)
+def test_with_entities_the_files_order_does_not_matter(seed: int, target: str) -> None:
+    """With `cluster_column` the unit is the entity: rows in any file order, the same findings, and drift
+    measured in entities. (Drift's natural bar is measured on stretches of whole entities in the order
+    the file first shows them: without a time column the file's order stands for time, as it does for
+    rows with no entity, so a shuffled file may move that bar and a drift verdict near it.)"""
+    world = make_world(seed, "entities", target, rows=6_000)  # type: ignore[arg-type]
+    config = make_config(**world.config_overrides())
+    column = world.names[("amount", "level", "rate")[seed % 3]]
+    batch = _plant(world.batch, column, world.categories[seed % 3], seed)
+
+    def findings(reference: pd.DataFrame, batch: pd.DataFrame) -> list:
+        broken = broken_feature_checks(reference, batch, world.features, config)
+        configured = {name for name, _ in config_segments(batch, config)}
+        checks = [
+            *broken,
+            *slice_checks(reference, batch, world.features, config, known=broken, configured=configured),
+            *label_checks_against_reference(reference, batch, config),
+        ]
+        observed = [repr({k: v for k, v in c.observed.items() if k != "rows"}) for c in checks]
+        drift = [
+            (r.feature, r.segment, r.unit) for r in drift_report(reference, batch, world.features, config)
+        ]
+        return (
+            sorted((c.check, c.segment, c.effect, o) for c, o in zip(checks, observed, strict=True)) + drift
+        )
+
+    as_written = findings(world.reference, batch)
+    assert any(f[2] == "block" for f in as_written)  # the fault is found
+    assert any(f[2] == "cluster" for f in as_written)  # counted in entities
+    shuffled = findings(
+        world.reference.sample(frac=1.0, random_state=seed).reset_index(drop=True),
+        batch.sample(frac=1.0, random_state=seed + 1).reset_index(drop=True),
+    )
+    assert shuffled == as_written
