@@ -82,9 +82,11 @@ def delta_influence(rows: PairedRows, metric: str) -> np.ndarray:
     return np.asarray(a.influence) - np.asarray(b.influence)
 
 
-def study(kind: str, metric: str, phi: float, n: int, replicates: int, resamples: int, seed: int) -> dict:
-    truth_rows = world(kind, 4_000_000, phi, np.random.default_rng(seed + 10_000))
-    truth = paired_delta(metric, truth_rows, n_resamples=1, rng=np.random.default_rng(0)).delta
+def study(
+    kind: str, metric: str, phi: float, n: int, replicates: int, resamples: int, seed: int, truth: int
+) -> dict:
+    truth_rows = world(kind, truth, phi, np.random.default_rng(seed + 10_000))
+    true_delta = paired_delta(metric, truth_rows, n_resamples=1, rng=np.random.default_rng(0)).delta
     covered = {"rows": 0, "time blocks": 0}
     widths: dict[str, list[float]] = {"rows": [], "time blocks": []}
     lengths = []
@@ -97,14 +99,14 @@ def study(kind: str, metric: str, phi: float, n: int, replicates: int, resamples
         for name, these in (("rows", rows), ("time blocks", blocked)):
             d = paired_delta(metric, these, n_resamples=resamples, rng=np.random.default_rng(seed + 7 * i))
             lo, hi = np.quantile(d.resamples, [0.025, 0.975])
-            covered[name] += int(lo <= truth <= hi)
+            covered[name] += int(lo <= true_delta <= hi)
             widths[name].append(float(hi - lo))
     return {
         "world": kind,
         "metric": metric,
         "phi": phi,
         "rows": n,
-        "true_delta": round(float(truth), 5),
+        "true_delta": round(float(true_delta), 5),
         "median_block_length": float(np.median(lengths)),
         "coverage": {k: round(v / replicates, 3) for k, v in covered.items()},
         "median_interval_width": {k: round(float(np.median(v)), 5) for k, v in widths.items()},
@@ -117,11 +119,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--truth-rows", type=int, default=4_000_000, help="rows the true delta is read on")
     args = parser.parse_args()
     out = []
     for kind, metric in (("numeric", "mae"), ("binary", "accuracy")):
         for phi in (0.0, 0.99, 0.999):
-            result = study(kind, metric, phi, args.rows, args.replicates, args.resamples, args.seed)
+            result = study(
+                kind, metric, phi, args.rows, args.replicates, args.resamples, args.seed, args.truth_rows
+            )
             print(json.dumps(result), file=sys.stderr, flush=True)
             out.append(result)
     print(json.dumps({"replicates": args.replicates, "results": out}, indent=1))

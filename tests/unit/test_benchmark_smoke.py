@@ -47,3 +47,20 @@ def test_compare_scores_process_benchmark_runs_both_metric_sets() -> None:
     for name in ("auc", "all"):
         assert report[name]["ours"]["median_seconds"] > 0
         assert report[name]["decision"] in {"promoted", "rejected", "blocked", "needs_review"}
+
+
+def test_time_ordered_comparison_study_runs_and_blocks_only_dependent_rows() -> None:
+    script = SCRIPT.parent / "time_ordered_comparison.py"
+    args = ["--replicates", "3", "--rows", "4000", "--resamples", "100", "--truth-rows", "200000"]
+    report = run_benchmark(script, *args)
+    assert {(r["world"], r["phi"]) for r in report["results"]} == {
+        (w, phi) for w in ("numeric", "binary") for phi in (0.0, 0.99, 0.999)
+    }
+    for r in report["results"]:
+        widths = r["median_interval_width"]
+        if r["phi"] == 0.0:  # independent rows: one row a block, the same interval
+            assert r["median_block_length"] == 1
+            assert widths["time blocks"] == widths["rows"]
+        else:  # a lasting regime: blocks of many rows, a wider interval
+            assert r["median_block_length"] > 8
+            assert widths["time blocks"] > 2 * widths["rows"]
