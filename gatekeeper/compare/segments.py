@@ -12,7 +12,7 @@ from gatekeeper.config import PolicyConfig
 from gatekeeper.data.segments import Segment, rows_where, segments_from_columns
 from gatekeeper.findings import DiscoveredRegression
 from gatekeeper.metrics import Array
-from gatekeeper.stats.bootstrap import SegmentComparison, compare_segment
+from gatekeeper.stats.bootstrap import SegmentComparison, compare_segment, in_time_blocks
 from gatekeeper.stats.rows import PairedRows
 
 if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow never needs it)
@@ -41,6 +41,7 @@ def compare_models(
         families=[segments_from_columns(frame, [columns]) for columns in config.segment_columns],
         keys=[(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments],
         folds=time_folds(frame, config),
+        order=time_order(frame, config),
     )
     if features and rows.champion is not None and config.discovery.enabled:
         from gatekeeper.compare.discovery import discover_regressions
@@ -57,9 +58,14 @@ def compare_groups(
     families: Sequence[Sequence[Segment]],
     keys: Sequence[tuple[str, dict[str, Any], Array]] = (),  # name, where, rows
     folds: Sequence[tuple[str, Array]] = (),
+    order: Array | None = None,
 ) -> Comparison:
     """Overall, every segment of each family (the segments of one column set: they split the rows),
-    each key segment and time fold, in that order from one random stream (no discovery)."""
+    each key segment and time fold, in that order from one random stream (no discovery). With `order`
+    (the rows in time order, `time_order`) the rows are resampled in time blocks when the primary
+    metric's delta stays correlated along time (`in_time_blocks`)."""
+    if order is not None:
+        rows, _ = in_time_blocks(rows, order, config.primary_metric)
     stats = config.statistics
     metrics = [config.primary_metric, *[m for m in config.secondary_metrics if m != config.primary_metric]]
     rng = np.random.default_rng(stats.seed)
@@ -81,6 +87,17 @@ def compare_groups(
     key_results = [compare(name, where, rows.take(index)) for name, where, index in keys]
     fold_results = [compare(name, {}, rows.take(index)) for name, index in folds]
     return Comparison(overall, segments, key_results, [], fold_results)
+
+
+def time_order(frame: pd.DataFrame, config: PolicyConfig) -> Array | None:
+    """The evaluation rows in `time_column` order (rows without a time last); None without a time
+    column in the frame, or with a `cluster_column` (entities are then the unit resampled)."""
+    column = config.time_column
+    if not column or column not in frame.columns or config.cluster_column:
+        return None
+    from gatekeeper.stats.units import layout_of
+
+    return layout_of(frame, None, column).order
 
 
 def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:

@@ -46,6 +46,7 @@ class PairedRows:
     classes: list[Any]
     positive: int | None = None  # column of the positive class (binary only)
     clusters: Array | None = None  # an entity code per row (`cluster_column`): resampled whole
+    unit: str = "clusters"  # what one cluster is, as a comparison's method names it
 
     @classmethod
     def regression(cls, y: Array, candidate: Array, champion: Array | None) -> PairedRows:
@@ -99,7 +100,7 @@ class PairedRows:
         champ = None if self.champion is None else rows_of(self.champion)
         clusters = None if self.clusters is None else rows_of(self.clusters)
         return PairedRows(
-            rows_of(self.y), rows_of(self.candidate), champ, self.classes, self.positive, clusters
+            rows_of(self.y), rows_of(self.candidate), champ, self.classes, self.positive, clusters, self.unit
         )
 
     def with_clusters(self, values: Any) -> PairedRows:
