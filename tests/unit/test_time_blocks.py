@@ -144,7 +144,8 @@ def test_compare_scores_with_a_time_column_resamples_time_blocks() -> None:
 @pytest.mark.parametrize("world", [_numeric, _binary], ids=["numeric", "binary"])
 def test_time_block_intervals_hold_the_true_delta_where_row_intervals_do_not(world) -> None:
     """120 stretches of 6,000 rows of a world whose regime lasts ~100 rows: the rows' 95% interval
-    held the true delta in about a fifth of them (measured), the time blocks' in most."""
+    held the true delta in 26% (MAE) and 19% (ROC AUC) of them, the time blocks' in 85% and 75%
+    (measured 2026-12-07; blocks of 128 rows)."""
     metric = "mae" if world is _numeric else "roc_auc"
     truth = paired_delta(
         metric,
@@ -162,5 +163,6 @@ def test_time_block_intervals_hold_the_true_delta_where_row_intervals_do_not(wor
             d = paired_delta(metric, these, n_resamples=500, rng=np.random.default_rng(1000 + i))
             lo, hi = np.quantile(d.resamples, [0.025, 0.975])
             held[name] += int(lo <= truth <= hi)
-    assert held["rows"] / trials < 0.5, held
-    assert held["blocks"] / trials > 0.7, held
+    assert held["rows"] / trials < 0.4, held
+    assert held["blocks"] / trials > 0.65, held
+    assert held["blocks"] - held["rows"] > 0.35 * trials, held
