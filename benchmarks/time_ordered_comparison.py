@@ -46,21 +46,13 @@ import sys
 
 import numpy as np
 
+from gatekeeper.demo.worlds import lasting_regime
 from gatekeeper.stats.bootstrap import in_time_blocks, paired_delta
 from gatekeeper.stats.rows import PairedRows
 
 
-def regime(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
-    shocks = rng.normal(size=n) * np.sqrt(1 - phi**2)
-    r = np.empty(n)
-    r[0] = rng.normal()
-    for t in range(1, n):
-        r[t] = phi * r[t - 1] + shocks[t]
-    return r
-
-
 def world(kind: str, n: int, phi: float, rng: np.random.Generator) -> PairedRows:
-    r = regime(n, phi, rng)
+    r = lasting_regime(n, phi, rng)
     if kind == "numeric":
         y = rng.normal(size=n)
         candidate = y - 0.3 * r + rng.normal(0, 0.5, n)

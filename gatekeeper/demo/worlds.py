@@ -27,6 +27,16 @@ CHANNELS = ["in-store", "web", "app"]
 WORLD_SCENARIOS = ("natural-regimes", "regression-label-fault")
 
 
+def lasting_regime(rows: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    """A hidden state of the world along time: AR(1) with persistence `phi` (0: independent rows;
+    0.99: it lasts ~100 rows) and unit variance, from its stationary start."""
+    from scipy.signal import lfilter
+
+    shocks = rng.normal(size=rows) * np.sqrt(1 - phi**2)
+    shocks[0] = rng.normal()  # the first row: a draw of the stationary state itself
+    return np.asarray(lfilter([1.0], [1.0, -phi], shocks))
+
+
 def _regimes(rows: int, rng: np.random.Generator, stay: float, kinds: int) -> np.ndarray:
     switch = rng.random(rows) < 1 / stay
     return np.asarray(rng.permutation(kinds)[np.cumsum(switch) % kinds])

@@ -10,24 +10,15 @@ import pytest
 
 from gatekeeper.compare.segments import compare_models
 from gatekeeper.decide.scores import compare_scores, options_policy
+from gatekeeper.demo.worlds import lasting_regime
 from gatekeeper.stats.bootstrap import in_time_blocks, paired_delta
 from gatekeeper.stats.rows import PairedRows
 from tests.builders import make_config
 
 
-def _regime(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
-    """AR(1) with persistence `phi` and unit variance (0: independent rows)."""
-    shocks = rng.normal(size=n) * np.sqrt(1 - phi**2)
-    r = np.empty(n)
-    r[0] = rng.normal()
-    for t in range(1, n):
-        r[t] = phi * r[t - 1] + shocks[t]
-    return r
-
-
 def _numeric(n: int, phi: float, rng: np.random.Generator) -> pd.DataFrame:
     """A target both models miss by part of the regime, each its own part (MAE)."""
-    r = _regime(n, phi, rng)
+    r = lasting_regime(n, phi, rng)
     y = rng.normal(size=n)
     return pd.DataFrame(
         {
@@ -42,7 +33,7 @@ def _numeric(n: int, phi: float, rng: np.random.Generator) -> pd.DataFrame:
 
 def _binary(n: int, phi: float, rng: np.random.Generator) -> pd.DataFrame:
     """Two classes whose models' confidence moves with the regime in opposite ways (ROC AUC)."""
-    r = _regime(n, phi, rng)
+    r = lasting_regime(n, phi, rng)
     y = (rng.random(n) < 0.5).astype(int)
     sign = np.where(y == 1, 1.0, -1.0)
     return pd.DataFrame(
