@@ -67,8 +67,8 @@ def _gate(frame: pd.DataFrame, time: bool):
     return compare_models(frame, _rows(frame), config)
 
 
-def _width(c) -> float:
-    lo, hi = np.quantile(c.primary.resamples, [0.025, 0.975])
+def _width(delta) -> float:
+    lo, hi = np.quantile(delta.resamples, [0.025, 0.975])
     return float(hi - lo)
 
 
@@ -93,7 +93,7 @@ def test_a_lasting_regime_is_resampled_in_time_blocks_in_every_segment(world) ->
     ):
         assert "time blocks of" in a.primary.method, a.primary.method
         assert a.primary.delta == b.primary.delta  # the same point estimate: only its interval moves
-        assert _width(a) > 2 * _width(b)
+        assert _width(a.primary) > 2 * _width(b.primary)
     # the blocks follow time, not the file: the same rows in another order, the same comparison
     shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     again = _gate(shuffled, time=True).overall.primary
@@ -101,6 +101,22 @@ def test_a_lasting_regime_is_resampled_in_time_blocks_in_every_segment(world) ->
     np.testing.assert_allclose(
         np.sort(again.resamples), np.sort(blocked.overall.primary.resamples), rtol=1e-9
     )
+
+
+def test_blocks_are_made_longer_past_the_cap_and_the_interval_holds(monkeypatch) -> None:
+    """Many short blocks cost a draw each per resample: past MAX_TIME_BLOCKS they are made longer."""
+    import gatekeeper.stats.bootstrap as bootstrap
+
+    rows = _rows(_numeric(6_000, 0.99, np.random.default_rng(5)))
+    measured, length = in_time_blocks(rows, np.arange(rows.n), "mae")
+    assert 1 < length < 600
+    monkeypatch.setattr(bootstrap, "MAX_TIME_BLOCKS", 10)
+    capped, longer = in_time_blocks(rows, np.arange(rows.n), "mae")
+    assert longer == 600
+    assert int(np.unique(capped.clusters).size) == 10
+    rng = np.random.default_rng(0)
+    widths = [_width(paired_delta("mae", r, n_resamples=500, rng=rng)) for r in (measured, capped)]
+    assert 0.5 < widths[1] / widths[0] < 2  # the same evidence, in fewer and longer blocks
 
 
 def test_entities_stay_the_unit_when_rows_carry_them() -> None:
