@@ -35,13 +35,15 @@ def compare_models(
 ) -> Comparison:
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
+    times = time_values(frame, config)
+    if times is not None:  # time blocks for the segments and for discovery's held-out rows alike
+        rows, _ = in_time_blocks(rows, times, config.primary_metric)
     comparison = compare_groups(
         rows,
         config,
         families=[segments_from_columns(frame, [columns]) for columns in config.segment_columns],
         keys=[(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments],
         folds=time_folds(frame, config),
-        order=time_order(frame, config),
     )
     if features and rows.champion is not None and config.discovery.enabled:
         from gatekeeper.compare.discovery import discover_regressions
@@ -58,14 +60,14 @@ def compare_groups(
     families: Sequence[Sequence[Segment]],
     keys: Sequence[tuple[str, dict[str, Any], Array]] = (),  # name, where, rows
     folds: Sequence[tuple[str, Array]] = (),
-    order: Array | None = None,
+    times: Array | None = None,
 ) -> Comparison:
     """Overall, every segment of each family (the segments of one column set: they split the rows),
-    each key segment and time fold, in that order from one random stream (no discovery). With `order`
-    (the rows in time order, `time_order`) the rows are resampled in time blocks when the primary
-    metric's delta stays correlated along time (`in_time_blocks`)."""
-    if order is not None:
-        rows, _ = in_time_blocks(rows, order, config.primary_metric)
+    each key segment and time fold, in that order from one random stream (no discovery). With `times`
+    (each row's time, `time_values`) the rows are resampled in time blocks when the primary metric's
+    delta stays correlated along time (`in_time_blocks`)."""
+    if times is not None:
+        rows, _ = in_time_blocks(rows, times, config.primary_metric)
     stats = config.statistics
     metrics = [config.primary_metric, *[m for m in config.secondary_metrics if m != config.primary_metric]]
     rng = np.random.default_rng(stats.seed)
@@ -89,15 +91,15 @@ def compare_groups(
     return Comparison(overall, segments, key_results, [], fold_results)
 
 
-def time_order(frame: pd.DataFrame, config: PolicyConfig) -> Array | None:
-    """The evaluation rows in `time_column` order (rows without a time last); None without a time
-    column in the frame, or with a `cluster_column` (entities are then the unit resampled)."""
+def time_values(frame: pd.DataFrame, config: PolicyConfig) -> Array | None:
+    """Each evaluation row's time as a sortable number (inf where unknown: sorted last); None without
+    a time column in the frame."""
     column = config.time_column
-    if not column or column not in frame.columns or config.cluster_column:
+    if not column or column not in frame.columns:
         return None
     from gatekeeper.stats.units import layout_of
 
-    return layout_of(frame, None, column).order
+    return layout_of(frame, None, column).times
 
 
 def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:

@@ -228,31 +228,46 @@ def _paired_delta(
 MAX_TIME_BLOCKS = 5_000
 
 
-def in_time_blocks(rows: PairedRows, order: Array, name: str) -> tuple[PairedRows, int]:
-    """`rows` resampled in blocks of consecutive rows along `order` (the rows in time order) when the
-    primary metric's paired delta stays correlated along it, and the block length (1: rows unchanged).
+def in_time_blocks(rows: PairedRows, times: Array, name: str) -> tuple[PairedRows, int]:
+    """`rows` resampled in blocks of consecutive time (`times`: a sortable number per row, inf where
+    unknown) when the primary metric's paired delta stays correlated along time, and the block length
+    in rows (1: rows unchanged).
 
     Where the two models' advantage moves with the world of the moment (a regime both miss, each in
     its own way), neighbouring rows carry one piece of evidence, and resampling them one by one makes
     the interval several times too narrow (benchmarks/time_ordered_comparison.py: 20% coverage for a
     nominal 95%). The block length is measured on the delta's per-row influence in time order, as
-    the data checks measure theirs (`block_length`); every segment's rows are resampled by the blocks
+    the data checks measure theirs (`block_length`); a block holds whole time steps (rows of one time
+    are never split), and rows of one time are ordered by their content, not the file's order, so the
+    same rows in any file order get the same blocks. Every segment's rows are resampled by the blocks
     they fall in. Rows that already carry clusters (entities) or have no champion are left as they
     are."""
     if rows.clusters is not None or rows.champion is None or rows.n < 64:
         return rows, 1
+    import pandas as pd
+
     from gatekeeper.stats.units import block_length
 
     cand, champ = estimate(name, rows.targets, rows.candidate), estimate(name, rows.targets, rows.champion)
     if cand.influence is None or champ.influence is None:
         return rows, 1  # undefined on these rows: the comparison says so itself
+    outputs = rows.candidate if rows.candidate.ndim == 1 else rows.candidate[:, -1]
+    content = pd.util.hash_array(np.ascontiguousarray(outputs, dtype=float)) ^ pd.util.hash_array(
+        np.asarray(rows.y, dtype=float)
+    )
+    order = np.lexsort((content, times))  # by time; within one time, by content (a shuffle of it)
     length = block_length((cand.influence - champ.influence)[order])
     if length <= 1:
         return rows, 1
     length = max(length, -(-rows.n // MAX_TIME_BLOCKS))  # longer blocks, still many: bounded cost
+    ordered = np.asarray(times)[order]
+    starts = np.ones(rows.n, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(rows.n), 0))  # each row's time step's first
     blocks = np.empty(rows.n, dtype=np.int64)
-    blocks[order] = np.arange(rows.n) // length
-    return replace(rows, clusters=blocks, unit=f"time blocks of {length} rows"), length
+    blocks[order] = first // length
+    about = "" if starts.all() else "about "
+    return replace(rows, clusters=blocks, unit=f"time blocks of {about}{length} rows"), length
 
 
 def cluster_means(influence: Array, clusters: Array, n_resamples: int, rng: np.random.Generator) -> Array:

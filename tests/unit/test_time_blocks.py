@@ -103,6 +103,28 @@ def test_a_lasting_regime_is_resampled_in_time_blocks_in_every_segment(world) ->
     )
 
 
+def test_rows_of_one_time_share_a_block_whatever_the_file_order() -> None:
+    """Ten rows a day: a block holds whole days, and the same rows in another file order (the order
+    inside a day too) get the same blocks and the same interval."""
+    frame = _numeric(8_000, 0.99, np.random.default_rng(6)).assign(day=lambda f: f["minute"] // 10)
+    times = frame["day"].to_numpy(dtype=float)
+    blocked, length = in_time_blocks(_rows(frame), times, "mae")
+    assert length > 10
+    assert "time blocks of about" in blocked.unit
+    per_day = pd.DataFrame({"day": frame["day"], "block": blocked.clusters}).groupby("day")["block"].nunique()
+    assert (per_day == 1).all()  # no day is split
+    shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    again, same = in_time_blocks(_rows(shuffled), shuffled["day"].to_numpy(dtype=float), "mae")
+    assert same == length
+    blocks = pd.Series(blocked.clusters, index=frame["minute"])
+    assert (pd.Series(again.clusters, index=shuffled["minute"]).sort_index() == blocks.sort_index()).all()
+    rng = [np.random.default_rng(0), np.random.default_rng(0)]
+    a, b = (
+        paired_delta("mae", r, n_resamples=300, rng=g) for r, g in zip((blocked, again), rng, strict=True)
+    )
+    np.testing.assert_allclose(a.resamples, b.resamples, rtol=1e-9)
+
+
 def test_blocks_are_made_longer_past_the_cap_and_the_interval_holds(monkeypatch) -> None:
     """Many short blocks cost a draw each per resample: past MAX_TIME_BLOCKS they are made longer."""
     import gatekeeper.stats.bootstrap as bootstrap
