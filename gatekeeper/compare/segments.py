@@ -35,9 +35,7 @@ def compare_models(
 ) -> Comparison:
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
-    times = time_values(frame, config)
-    if times is not None:  # time blocks for the segments and for discovery's held-out rows alike
-        rows, _ = in_time_blocks(rows, times, config.primary_metric)
+    rows = in_time(rows, frame, config)  # time blocks for the segments and discovery's held-out rows
     comparison = compare_groups(
         rows,
         config,
@@ -60,14 +58,10 @@ def compare_groups(
     families: Sequence[Sequence[Segment]],
     keys: Sequence[tuple[str, dict[str, Any], Array]] = (),  # name, where, rows
     folds: Sequence[tuple[str, Array]] = (),
-    times: Array | None = None,
 ) -> Comparison:
     """Overall, every segment of each family (the segments of one column set: they split the rows),
-    each key segment and time fold, in that order from one random stream (no discovery). With `times`
-    (each row's time, `time_values`) the rows are resampled in time blocks when the primary metric's
-    delta stays correlated along time (`in_time_blocks`)."""
-    if times is not None:
-        rows, _ = in_time_blocks(rows, times, config.primary_metric)
+    each key segment and time fold, in that order from one random stream (no discovery); in time
+    blocks when the rows carry them (`in_time`)."""
     stats = config.statistics
     metrics = [config.primary_metric, *[m for m in config.secondary_metrics if m != config.primary_metric]]
     rng = np.random.default_rng(stats.seed)
@@ -91,15 +85,16 @@ def compare_groups(
     return Comparison(overall, segments, key_results, [], fold_results)
 
 
-def time_values(frame: pd.DataFrame, config: PolicyConfig) -> Array | None:
-    """Each evaluation row's time as a sortable number (inf where unknown: sorted last); None without
-    a time column in the frame."""
+def in_time(rows: PairedRows, frame: pd.DataFrame, config: PolicyConfig) -> PairedRows:
+    """`rows` (of `frame`) resampled in time blocks where the primary metric's delta stays correlated
+    along `time_column` (`in_time_blocks`); as they are without a time column in the frame."""
     column = config.time_column
     if not column or column not in frame.columns:
-        return None
+        return rows
     from gatekeeper.stats.units import layout_of
 
-    return layout_of(frame, None, column).times
+    times = layout_of(frame, None, column).times  # sortable numbers, inf where unknown (sorted last)
+    return rows if times is None else in_time_blocks(rows, times, config.primary_metric)[0]
 
 
 def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:

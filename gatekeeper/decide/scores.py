@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from gatekeeper.compare.score_table import ScoreTable, read_scores
-from gatekeeper.compare.segments import compare_groups, time_folds, time_values
+from gatekeeper.compare.segments import compare_groups, in_time, time_folds
 from gatekeeper.config import PolicyConfig, config_error_from
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
@@ -104,13 +104,16 @@ def compare_scores(
         classes,
         positive_label,
     )
+    folds: list[tuple[str, Array]] = []
+    if policy.time_column in table.columns:  # folds and time blocks both read the time column
+        timed = table.frame()
+        folds, rows = time_folds(timed, policy), in_time(rows, timed, policy)
     comparison = compare_groups(
         rows,
         policy,
         families=[table.segments(columns) for columns in policy.segment_columns],
         keys=[(k.name, k.where, table.rows_where(k.where)) for k in policy.key_segments],
-        folds=time_folds(table.frame(), policy) if policy.time_column in table.columns else [],
-        times=time_values(table.frame(), policy) if policy.time_column in table.columns else None,
+        folds=folds,
     )
     evidence = Evidence(
         model_name, policy.primary_metric, champion_version=champion, candidate_version=candidate

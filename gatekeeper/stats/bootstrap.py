@@ -251,10 +251,10 @@ def in_time_blocks(rows: PairedRows, times: Array, name: str) -> tuple[PairedRow
     cand, champ = estimate(name, rows.targets, rows.candidate), estimate(name, rows.targets, rows.champion)
     if cand.influence is None or champ.influence is None:
         return rows, 1  # undefined on these rows: the comparison says so itself
-    outputs = rows.candidate if rows.candidate.ndim == 1 else rows.candidate[:, -1]
-    content = pd.util.hash_array(np.ascontiguousarray(outputs, dtype=float)) ^ pd.util.hash_array(
-        np.asarray(rows.y, dtype=float)
-    )
+    content = pd.util.hash_array(np.asarray(rows.y, dtype=float))  # a row's label and both outputs
+    for outputs in (rows.candidate, rows.champion):
+        column = outputs if outputs.ndim == 1 else outputs[:, -1]
+        content = content * np.uint64(31) ^ pd.util.hash_array(np.ascontiguousarray(column, dtype=float))
     order = np.lexsort((content, times))  # by time; within one time, by content (a shuffle of it)
     length = block_length((cand.influence - champ.influence)[order])
     if length <= 1:

@@ -67,6 +67,11 @@ def _gate(frame: pd.DataFrame, time: bool):
     return compare_models(frame, _rows(frame), config)
 
 
+def _overall_and_segments(a, b) -> list:
+    """Each comparison's overall and segment results, paired."""
+    return list(zip([a.overall, *a.segments], [b.overall, *b.segments], strict=True))
+
+
 def _width(delta) -> float:
     lo, hi = np.quantile(delta.resamples, [0.025, 0.975])
     return float(hi - lo)
@@ -76,9 +81,7 @@ def _width(delta) -> float:
 def test_independent_rows_with_a_time_column_compare_exactly_as_before(world) -> None:
     frame = world(6_000, 0.0, np.random.default_rng(1))
     with_time, without = _gate(frame, time=True), _gate(frame, time=False)
-    for a, b in zip(
-        [with_time.overall, *with_time.segments], [without.overall, *without.segments], strict=True
-    ):
+    for a, b in _overall_and_segments(with_time, without):
         assert a.primary.method == b.primary.method
         assert "time blocks" not in a.primary.method
         np.testing.assert_array_equal(a.primary.resamples, b.primary.resamples)
@@ -88,9 +91,7 @@ def test_independent_rows_with_a_time_column_compare_exactly_as_before(world) ->
 def test_a_lasting_regime_is_resampled_in_time_blocks_in_every_segment(world) -> None:
     frame = world(8_000, 0.99, np.random.default_rng(2))
     blocked, rows_only = _gate(frame, time=True), _gate(frame, time=False)
-    for a, b in zip(
-        [blocked.overall, *blocked.segments], [rows_only.overall, *rows_only.segments], strict=True
-    ):
+    for a, b in _overall_and_segments(blocked, rows_only):
         assert "time blocks of" in a.primary.method, a.primary.method
         assert a.primary.delta == b.primary.delta  # the same point estimate: only its interval moves
         assert _width(a.primary) > 2 * _width(b.primary)
