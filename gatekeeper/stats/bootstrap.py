@@ -251,18 +251,20 @@ def in_time_blocks(rows: PairedRows, times: Array, name: str) -> tuple[PairedRow
     cand, champ = estimate(name, rows.targets, rows.candidate), estimate(name, rows.targets, rows.champion)
     if cand.influence is None or champ.influence is None:
         return rows, 1  # undefined on these rows: the comparison says so itself
-    content = pd.util.hash_array(np.asarray(rows.y, dtype=float))  # a row's label and both outputs
-    for outputs in (rows.candidate, rows.champion):
-        column = outputs if outputs.ndim == 1 else outputs[:, -1]
-        content = content * np.uint64(31) ^ pd.util.hash_array(np.ascontiguousarray(column, dtype=float))
-    order = np.lexsort((content, times))  # by time; within one time, by content (a shuffle of it)
+    order = np.argsort(times, kind="stable")
+    ordered = np.asarray(times)[order]
+    starts = np.ones(rows.n, dtype=bool)  # where a time step begins, in time order
+    starts[1:] = ordered[1:] != ordered[:-1]
+    if not starts.all():  # rows share times: order each time's rows by content, not by the file
+        content = pd.util.hash_array(np.asarray(rows.y, dtype=float))  # a row's label and both outputs
+        for outputs in (rows.candidate, rows.champion):
+            column = outputs if outputs.ndim == 1 else outputs[:, -1]
+            content = content * np.uint64(31) ^ pd.util.hash_array(np.ascontiguousarray(column, dtype=float))
+        order = np.lexsort((content, times))  # by time; within one time, by content (a shuffle of it)
     length = block_length((cand.influence - champ.influence)[order])
     if length <= 1:
         return rows, 1
     length = max(length, -(-rows.n // MAX_TIME_BLOCKS))  # longer blocks, still many: bounded cost
-    ordered = np.asarray(times)[order]
-    starts = np.ones(rows.n, dtype=bool)
-    starts[1:] = ordered[1:] != ordered[:-1]
     first = np.maximum.accumulate(np.where(starts, np.arange(rows.n), 0))  # each row's time step's first
     blocks = np.empty(rows.n, dtype=np.int64)
     blocks[order] = first // length
