@@ -180,12 +180,14 @@ def test_the_same_fleet_on_a_dask_cluster_decides_the_same(tmp_path: Path, fleet
     path = fleet_yaml(
         tmp_path / "nightly.yaml", tables, "batch", {"engine": "dask", "n_workers": 2, "memory_limit": "2GiB"}
     )
-    [(code, _out, err)] = finish_all([spawn(["run", "--config", str(path), "--workdir", str(workdir)])])
+    [(code, out, err)] = finish_all([spawn(["run", "--config", str(path), "--workdir", str(workdir)])])
     assert code == 0, err[-3000:]
     together = by_model(fleet.result)
     for market in MARKETS:
         name = f"fleet-{market}"
-        on_dask = json.loads((workdir / "decisions" / f"{name}.json").read_text())
+        decided = workdir / "decisions" / f"{name}.json"
+        assert decided.exists(), f"{name} has no decision (an error row?):\n{out[-4000:]}\n{err[-4000:]}"
+        on_dask = json.loads(decided.read_text())
         assert on_dask["decision"] == together[name]["decision"], name
         assert [r["check"] for r in on_dask["reasons"]] == [r["check"] for r in together[name]["reasons"]]
     assert (workdir / "decisions" / "fleet-nightly.md").exists()
