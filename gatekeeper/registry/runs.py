@@ -106,8 +106,24 @@ def open_run(
         client.log_text(run_id, config_text(config), "gate.yaml")
         if tables:
             with quiet_mlflow_hints():
-                client.log_inputs(run_id, datasets=_dataset_inputs(config, tables, hashes))
+                _log_inputs(client, run_id, _dataset_inputs(config, tables, hashes))
         return run_id
+
+
+def _log_inputs(client: Any, run_id: str, inputs: list[Any]) -> None:
+    """`log_inputs`, once more when another writer created the same dataset in between: MLflow looks a
+    dataset up, then inserts it, so two gate processes logging one shared table (a fleet's models on Dask
+    workers, reading the same batch file) can both insert, and the second fails on the datasets table's
+    unique key. The second attempt finds the row and links the run to it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.log_inputs(run_id, datasets=inputs)
+    except MlflowException as exc:
+        text = str(exc).lower()
+        if "datasets" not in text or not ("unique constraint" in text or "duplicate key" in text):
+            raise
+        client.log_inputs(run_id, datasets=inputs)
 
 
 def _dataset_inputs(

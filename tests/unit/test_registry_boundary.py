@@ -176,3 +176,52 @@ def test_links_and_printed_commands_never_carry_a_tracking_password(capsys) -> N
     shown = capsys.readouterr().out
     assert "s3cret" not in shown
     assert '--backend-store-uri "$MLFLOW_TRACKING_URI"' in shown
+
+
+def test_a_dataset_another_gate_logged_in_between_is_linked_not_an_error(tmp_path, monkeypatch) -> None:
+    """Two gate processes logging one shared table race on MLflow's datasets table (seen on a fleet's
+    Dask workers: 'UNIQUE constraint failed: datasets...'); the run is opened all the same, the dataset
+    linked, and any other MLflow error still stops it."""
+    import pandas as pd
+
+    import gatekeeper.registry.runs as runs
+    from tests.builders import make_config
+
+    config = make_config(target="y", workdir=str(tmp_path), tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+    tables = {"new_labels": (frame, str(tmp_path / "batch.parquet"))}
+    connect = runs.connect
+    failures = iter(
+        [
+            MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, "
+                "datasets.digest [SQL: INSERT INTO datasets ...]"
+            ),
+            None,  # the retry: logged
+            MlflowException("(sqlite3.OperationalError) database is locked"),  # the next run's
+        ]
+    )
+
+    def racing(uri: str):
+        client = connect(uri)
+        real = client.log_inputs
+
+        def log_inputs(run_id, datasets):
+            failure = next(failures, None)
+            if failure is not None and "UNIQUE" in str(failure):  # a neighbour's run inserts it first
+                neighbour = client.create_run(client.get_run(run_id).info.experiment_id)
+                real(neighbour.info.run_id, datasets=datasets)
+                raise failure
+            if failure is not None:
+                raise failure
+            return real(run_id, datasets=datasets)
+
+        client.log_inputs = log_inputs
+        return client
+
+    monkeypatch.setattr(runs, "connect", racing)
+    run_id = runs.open_run(config, {"new_labels": "ab" * 32}, {"new_labels": 3}, None, tables)
+    linked = connect(config.resolved_tracking_uri).get_run(run_id).inputs.dataset_inputs
+    assert [d.dataset.name for d in linked] == ["new_labels"]
+    with pytest.raises(RegistryError, match="database is locked"):
+        runs.open_run(config, {"new_labels": "ab" * 32}, {"new_labels": 3}, None, tables)
