@@ -76,7 +76,8 @@ class PolicyConfig(_Strict):
     """Every promotion waits for a reviewer."""
     time_column: str | None = None
     """Time-ordered data: checks count blocks of time, the bootstrap resamples blocks of time where the
-    models' delta stays correlated along it, and the comparison is judged per time fold too."""
+    models' delta stays correlated along it, and the comparison is judged per time fold too. Without
+    it the file's own order stands for time (runs of rows where the delta stays correlated along it)."""
     time_folds: int = Field(default=4, ge=2, le=12)
     """Folds of the evaluation rows by `time_column`, oldest first."""
     cluster_column: str | None = None

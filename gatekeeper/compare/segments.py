@@ -12,8 +12,9 @@ from gatekeeper.config import PolicyConfig
 from gatekeeper.data.segments import Segment, rows_where, segments_from_columns
 from gatekeeper.findings import DiscoveredRegression
 from gatekeeper.metrics import Array
-from gatekeeper.stats.bootstrap import SegmentComparison, compare_segment, in_time_blocks
+from gatekeeper.stats.bootstrap import SegmentComparison, compare_segment
 from gatekeeper.stats.rows import PairedRows
+from gatekeeper.stats.time_blocks import in_time_blocks
 
 if TYPE_CHECKING:  # pandas loads with the first frame (compare-scores on Arrow never needs it)
     import pandas as pd
@@ -35,11 +36,13 @@ def compare_models(
 ) -> Comparison:
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
-    rows = in_time(rows, frame, config)  # time blocks for the segments and discovery's held-out rows
+    families = [segments_from_columns(frame, [columns]) for columns in config.segment_columns]
+    # time blocks (or runs of the file's order) for the segments and discovery's held-out rows
+    rows = in_time(rows, times_of(frame, config), families, config)
     comparison = compare_groups(
         rows,
         config,
-        families=[segments_from_columns(frame, [columns]) for columns in config.segment_columns],
+        families=families,
         keys=[(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments],
         folds=time_folds(frame, config),
     )
@@ -85,16 +88,30 @@ def compare_groups(
     return Comparison(overall, segments, key_results, [], fold_results)
 
 
-def in_time(rows: PairedRows, frame: pd.DataFrame, config: PolicyConfig) -> PairedRows:
-    """`rows` (of `frame`) resampled in time blocks where the primary metric's delta stays correlated
-    along `time_column` (`in_time_blocks`); as they are without a time column in the frame."""
+def in_time(
+    rows: PairedRows, times: Array | None, families: Sequence[Sequence[Segment]], config: PolicyConfig
+) -> PairedRows:
+    """`rows` resampled in blocks where the primary metric's delta stays correlated along time
+    (`times`, from `times_of`) or, without a time column, along the rows' own order, as the data
+    checks read a file without one (`in_time_blocks`); the segments of `families` are taken out of
+    the measure (a file sorted by segment is not a regime). Independent rows are left as they are."""
+    codes = []
+    for family in families:  # a code per row: its segment in the family, or one past the last
+        code = np.full(rows.n, len(family), dtype=np.int64)
+        for i, segment in enumerate(family):
+            code[segment.index] = i
+        codes.append(code)
+    return in_time_blocks(rows, times, config.primary_metric, codes)[0]
+
+
+def times_of(frame: pd.DataFrame, config: PolicyConfig) -> Array | None:
+    """The `time_column` as sortable numbers (inf where unknown, sorted last); None without one."""
     column = config.time_column
     if not column or column not in frame.columns:
-        return rows
+        return None
     from gatekeeper.stats.units import layout_of
 
-    times = layout_of(frame, None, column).times  # sortable numbers, inf where unknown (sorted last)
-    return rows if times is None else in_time_blocks(rows, times, config.primary_metric)[0]
+    return layout_of(frame, None, column).times
 
 
 def time_folds(frame: pd.DataFrame, config: PolicyConfig) -> list[tuple[str, Array]]:

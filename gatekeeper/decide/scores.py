@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from gatekeeper.compare.score_table import ScoreTable, read_scores
-from gatekeeper.compare.segments import compare_groups, in_time, time_folds
+from gatekeeper.compare.segments import compare_groups, in_time, time_folds, times_of
 from gatekeeper.config import PolicyConfig, config_error_from
 from gatekeeper.decide.decision import Decision, Evidence, with_comparison
 from gatekeeper.decide.policy import decide
@@ -105,13 +105,16 @@ def compare_scores(
         positive_label,
     )
     folds: list[tuple[str, Array]] = []
+    times = None
     if policy.time_column in table.columns:  # folds and time blocks both read the time column
         timed = table.frame()
-        folds, rows = time_folds(timed, policy), in_time(rows, timed, policy)
+        folds, times = time_folds(timed, policy), times_of(timed, policy)
+    families = [table.segments(columns) for columns in policy.segment_columns]
+    rows = in_time(rows, times, families, policy)  # time blocks, or runs of the file's order
     comparison = compare_groups(
         rows,
         policy,
-        families=[table.segments(columns) for columns in policy.segment_columns],
+        families=families,
         keys=[(k.name, k.where, table.rows_where(k.where)) for k in policy.key_segments],
         folds=folds,
     )

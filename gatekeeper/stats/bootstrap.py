@@ -200,10 +200,11 @@ def _paired_delta(
     bins: int,
 ) -> PairedDelta:
     targets = rows.targets
-    cand = estimate(name, targets, rows.candidate)
+    known = rows.measured.pop(name, None)  # computed once already on these rows (`in_time_blocks`)
+    cand = known[0] if known else estimate(name, targets, rows.candidate)
     if rows.champion is None:
         return PairedDelta(name, rows.n, cand.value, undefined_reason=cand.undefined_reason)
-    champ = estimate(name, targets, rows.champion)
+    champ = known[1] if known else estimate(name, targets, rows.champion)
     reason = cand.undefined_reason or champ.undefined_reason
     if reason or cand.value is None or champ.value is None:
         return PairedDelta(name, rows.n, cand.value, champ.value, None, reason)
@@ -220,56 +221,6 @@ def _paired_delta(
     return PairedDelta(
         name, rows.n, cand.value, champ.value, delta, None, delta + means, float(influence.std()), method
     )
-
-
-# The cluster bootstrap draws a weight per block and resample (1M rows in blocks of 2: 12 s a metric
-# on 2 cores); past this many blocks they are made longer (at 1M rows, 200 rows or more), which a block
-# bootstrap allows: with this many blocks the interval hardly moves (tested), and a metric costs ~0.2 s.
-MAX_TIME_BLOCKS = 5_000
-
-
-def in_time_blocks(rows: PairedRows, times: Array, name: str) -> tuple[PairedRows, int]:
-    """`rows` resampled in blocks of consecutive time (`times`: a sortable number per row, inf where
-    unknown) when the primary metric's paired delta stays correlated along time, and the block length
-    in rows (1: rows unchanged).
-
-    Where the two models' advantage moves with the world of the moment (a regime both miss, each in
-    its own way), neighbouring rows carry one piece of evidence, and resampling them one by one makes
-    the interval several times too narrow (benchmarks/time_ordered_comparison.py: 20% coverage for a
-    nominal 95%). The block length is measured on the delta's per-row influence in time order, as
-    the data checks measure theirs (`block_length`); a block holds whole time steps (rows of one time
-    are never split), and rows of one time are ordered by their content, not the file's order, so the
-    same rows in any file order get the same blocks. Every segment's rows are resampled by the blocks
-    they fall in. Rows that already carry clusters (entities) or have no champion are left as they
-    are."""
-    if rows.clusters is not None or rows.champion is None or rows.n < 64:
-        return rows, 1
-    import pandas as pd
-
-    from gatekeeper.stats.units import block_length
-
-    cand, champ = estimate(name, rows.targets, rows.candidate), estimate(name, rows.targets, rows.champion)
-    if cand.influence is None or champ.influence is None:
-        return rows, 1  # undefined on these rows: the comparison says so itself
-    order = np.argsort(times, kind="stable")
-    ordered = np.asarray(times)[order]
-    starts = np.ones(rows.n, dtype=bool)  # where a time step begins, in time order
-    starts[1:] = ordered[1:] != ordered[:-1]
-    if not starts.all():  # rows share times: order each time's rows by content, not by the file
-        content = pd.util.hash_array(np.asarray(rows.y, dtype=float))  # a row's label and both outputs
-        for outputs in (rows.candidate, rows.champion):
-            column = outputs if outputs.ndim == 1 else outputs[:, -1]
-            content = content * np.uint64(31) ^ pd.util.hash_array(np.ascontiguousarray(column, dtype=float))
-        order = np.lexsort((content, times))  # by time; within one time, by content (a shuffle of it)
-    length = block_length((cand.influence - champ.influence)[order])
-    if length <= 1:
-        return rows, 1
-    length = max(length, -(-rows.n // MAX_TIME_BLOCKS))  # longer blocks, still many: bounded cost
-    first = np.maximum.accumulate(np.where(starts, np.arange(rows.n), 0))  # each row's time step's first
-    blocks = np.empty(rows.n, dtype=np.int64)
-    blocks[order] = first // length
-    about = "" if starts.all() else "about "
-    return replace(rows, clusters=blocks, unit=f"time blocks of {about}{length} rows"), length
 
 
 def cluster_means(influence: Array, clusters: Array, n_resamples: int, rng: np.random.Generator) -> Array:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from gatekeeper.metrics import Array, Targets
+from gatekeeper.metrics import Array, Estimate, Targets
 
 
 def encode_labels(y_true: Array, classes: Sequence[Any]) -> Array:
@@ -47,6 +47,10 @@ class PairedRows:
     positive: int | None = None  # column of the positive class (binary only)
     clusters: Array | None = None  # an entity code per row (`cluster_column`): resampled whole
     unit: str = "clusters"  # what one cluster is, as a comparison's method names it
+    # both models' estimates of a metric already computed on exactly these rows (the time blocks'
+    # measure computes the primary metric's), handed once to the comparison that needs them again:
+    # shared by `replace` (clusters do not change an estimate), never by `take` (other rows)
+    measured: dict[str, tuple[Estimate, Estimate]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def regression(cls, y: Array, candidate: Array, champion: Array | None) -> PairedRows:

@@ -32,6 +32,7 @@ UnitKind = Literal["row", "cluster", "time block", "run"]
 DEPENDENT = 1.5  # a design effect at least this large: consecutive rows are not independent
 NOISE = 0.05  # autocorrelations below this (or below 3/sqrt(n)) are noise
 MIN_UNITS = 3  # a finding in dependent rows must hold in at least this many separate units
+FEW_LAGS = 9  # autocorrelations taken directly (a product each) before the whole function by FFT
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,15 @@ def integrated_time(signal: Array, max_lag: int | None = None) -> float:
     variance = float(x @ x)
     if variance <= 0:
         return 1.0
+    cutoff = max(NOISE, 3 / math.sqrt(n))
+    lags = min(max_lag or n // 4, n)
+    first = [float(x[: n - k] @ x[k:]) / variance for k in range(1, min(FEW_LAGS, lags))]
+    if any(a < cutoff for a in first):  # the usual case, shuffled rows above all: no transform needed
+        stop = next(k for k, a in enumerate(first) if a < cutoff)
+        return float(1 + 2 * sum(first[:stop]))
     size = 1 << (2 * n - 1).bit_length()
     spectrum = np.fft.rfft(x, size)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag or n // 4] / variance
-    cutoff = max(NOISE, 3 / math.sqrt(n))
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[:lags] / variance
     below = np.flatnonzero(acf[1:] < cutoff)
     stop = int(below[0]) + 1 if len(below) else len(acf)
     return float(1 + 2 * acf[1:stop].sum())
@@ -76,8 +82,6 @@ def block_length(signal: Array) -> int:
     variance of block means reaches half its plateau (weak correlation that lasts: a regime that
     moves a rate by a few points for thousands of rows), counting only block sizes whose variance
     ratio is beyond chance (chi-square, p < 1e-4) with 32 or more blocks."""
-    from scipy.stats import chi2
-
     x = np.asarray(signal, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
@@ -87,14 +91,20 @@ def block_length(signal: Array) -> int:
     if n < 64 or variance <= 0 or np.ptp(x) == 0:
         return length
     sizes = [2 << k for k in range(max((n // 32).bit_length() - 1, 0))]  # 2, 4, ...: >= 32 blocks each
-    blocks = [n // size for size in sizes]
-    beyond_chance = chi2.ppf(1 - 1e-4, np.subtract(blocks, 1)) / np.subtract(blocks, 1)  # one scipy call
-    ratios = []
-    for size, m, chance in zip(sizes, blocks, np.atleast_1d(beyond_chance).tolist(), strict=True):
+    measured = []  # (size, blocks, variance ratio) where the ratio is large enough to matter
+    for size in sizes:
+        m = n // size
         means = x[: m * size].reshape(m, size).mean(axis=1)
         ratio = float(np.var(means, ddof=1)) * size / variance
-        if ratio > chance and ratio >= DEPENDENT:
-            ratios.append((size, ratio))
+        if ratio >= DEPENDENT:
+            measured.append((size, m, ratio))
+    ratios = []
+    if measured:  # only then is chance asked about (scipy loads on first need: one call for all)
+        from scipy.stats import chi2
+
+        dof = np.array([m - 1 for _, m, _ in measured])
+        chance = np.atleast_1d(chi2.ppf(1 - 1e-4, dof) / dof).tolist()
+        ratios = [(size, r) for (size, _, r), bar in zip(measured, chance, strict=True) if r > bar]
     if ratios:
         plateau = max(r for _, r in ratios)
         length = max(length, 2 * min(b for b, r in ratios if r >= plateau / 2))

@@ -17,10 +17,9 @@ def _gatekeeper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     from tests.doc_commands import reader_env
 
     env = reader_env(cwd)
-    exe = shutil.which("gatekeeper") or ""
-    cmd = [exe] if exe else [sys.executable, "-m", "gatekeeper.cli"]
+    exe = shutil.which("gatekeeper") or str(Path(sys.executable).parent / "gatekeeper")  # the venv's own
     return subprocess.run(
-        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+        [exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
 
 

@@ -1,6 +1,6 @@
 """The comparison on time-ordered evaluation rows (`time_column`): where the two models' advantage
 moves with a regime that lasts, rows are resampled in time blocks of the delta's measured correlation
-length (`gatekeeper.stats.bootstrap.in_time_blocks`); independent rows compare exactly as before."""
+length (`gatekeeper.stats.time_blocks.in_time_blocks`); independent rows compare exactly as before."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from gatekeeper.compare.segments import compare_models
 from gatekeeper.decide.scores import compare_scores, options_policy
 from gatekeeper.demo.worlds import lasting_regime
-from gatekeeper.stats.bootstrap import in_time_blocks, paired_delta
+from gatekeeper.stats.bootstrap import paired_delta
 from gatekeeper.stats.rows import PairedRows
+from gatekeeper.stats.time_blocks import in_time_blocks
 from tests.builders import make_config
 
 
@@ -90,10 +91,13 @@ def test_independent_rows_with_a_time_column_compare_exactly_as_before(world) ->
 @pytest.mark.parametrize("world", [_numeric, _binary], ids=["numeric", "binary"])
 def test_a_lasting_regime_is_resampled_in_time_blocks_in_every_segment(world) -> None:
     frame = world(8_000, 0.99, np.random.default_rng(2))
-    blocked, rows_only = _gate(frame, time=True), _gate(frame, time=False)
+    blocked = _gate(frame, time=True)
+    # the same rows shuffled, no time column: nothing ties them in the file, each is its own unit
+    rows_only = _gate(frame.sample(frac=1.0, random_state=3), time=False)
     for a, b in _overall_and_segments(blocked, rows_only):
+        assert "bootstrap over" not in b.primary.method, b.primary.method
         assert "time blocks of" in a.primary.method, a.primary.method
-        assert a.primary.delta == b.primary.delta  # the same point estimate: only its interval moves
+        assert a.primary.delta == pytest.approx(b.primary.delta, rel=1e-9)  # only the interval moves
         assert _width(a.primary) > 2 * _width(b.primary)
     # the blocks follow time, not the file: the same rows in another order, the same comparison
     shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
@@ -128,12 +132,12 @@ def test_rows_of_one_time_share_a_block_whatever_the_file_order() -> None:
 
 def test_blocks_are_made_longer_past_the_cap_and_the_interval_holds(monkeypatch) -> None:
     """Many short blocks cost a draw each per resample: past MAX_TIME_BLOCKS they are made longer."""
-    import gatekeeper.stats.bootstrap as bootstrap
+    import gatekeeper.stats.time_blocks as time_blocks
 
     rows = _rows(_numeric(6_000, 0.99, np.random.default_rng(5)))
     measured, length = in_time_blocks(rows, np.arange(rows.n), "mae")
     assert 1 < length < 600
-    monkeypatch.setattr(bootstrap, "MAX_TIME_BLOCKS", 10)
+    monkeypatch.setattr(time_blocks, "MAX_TIME_BLOCKS", 10)
     capped, longer = in_time_blocks(rows, np.arange(rows.n), "mae")
     assert longer == 600
     assert int(np.unique(capped.clusters).size) == 10
@@ -196,3 +200,114 @@ def test_time_block_intervals_hold_the_true_delta_where_row_intervals_do_not(wor
     assert held["rows"] / trials < 0.4, held
     assert held["blocks"] / trials > 0.65, held
     assert held["blocks"] - held["rows"] > 0.35 * trials, held
+
+
+# ---------------------------------------------------------------- no time column: the file's order
+
+
+@pytest.mark.parametrize("world", [_numeric, _binary], ids=["numeric", "binary"])
+def test_without_a_time_column_a_regime_in_the_file_order_is_resampled_in_runs(world) -> None:
+    """The data checks read a file without a time column in its own order; so does the comparison:
+    rows in time order with no time column named get the blocks the time column would give."""
+    frame = world(8_000, 0.99, np.random.default_rng(7))
+    runs, timed = _gate(frame, time=False), _gate(frame, time=True)
+    for a, b in _overall_and_segments(runs, timed):
+        assert "(the file's order)" in a.primary.method, a.primary.method
+        blocks = [d.primary.method.split(" over ")[1].split()[0] for d in (a, b)]
+        assert blocks[0] == blocks[1]  # as many runs as the time column's blocks
+        np.testing.assert_array_equal(a.primary.resamples, b.primary.resamples)  # the same blocks
+
+
+def _sorted_world(n: int, task: str, rng: np.random.Generator) -> pd.DataFrame:
+    """Independent rows whose models differ by region and by class (the candidate better in the
+    north, worse in the south), written to the file sorted by region, then by label."""
+    region = rng.choice(["north", "south", "east", "west"], n)
+    gain = pd.Series(region).map({"north": 0.3, "south": -0.2, "east": 0.1, "west": 0.0}).to_numpy()
+    if task == "regression":
+        y = rng.normal(size=n)
+        candidate = y + rng.normal(0, 1.0 - gain, n)
+        champion = y + rng.normal(0, 1.0, n)
+    else:
+        y = (rng.random(n) < 0.3).astype(int)
+        sign = np.where(y == 1, 1.0, -1.0)
+        candidate = 1 / (1 + np.exp(-sign * (0.8 + 3 * gain + rng.normal(0, 1, n))))
+        champion = 1 / (1 + np.exp(-sign * (0.8 + rng.normal(0, 1, n))))
+    frame = pd.DataFrame(
+        {"minute": np.arange(n), "region": region, "y": y, "candidate": candidate, "champion": champion}
+    )
+    return frame.sort_values(["region", "y"], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_file_sorted_by_segment_and_label_is_not_read_as_a_regime(task) -> None:
+    """Rows independent within each region and class, the file sorted by both: the delta's level
+    steps at each boundary, which is no lasting regime; the rows stay their own units, exactly as
+    in the shuffled file."""
+    frame = _sorted_world(8_000, task, np.random.default_rng(8))
+    if task == "classification":
+        frame["y"] = frame["y"].astype(int)
+    sorted_file = _gate(frame, time=False)
+    shuffled = _gate(frame.sample(frac=1.0, random_state=4).reset_index(drop=True), time=False)
+    for a, b in _overall_and_segments(sorted_file, shuffled):
+        assert "bootstrap over" not in a.primary.method, a.primary.method
+        assert _width(a.primary) == pytest.approx(_width(b.primary), rel=0.1)
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_the_file_order_measure_takes_out_the_label_and_segment_levels(task) -> None:
+    """Without the configured segments taken out, the sorted file's steps would read as a regime."""
+    frame = _sorted_world(8_000, task, np.random.default_rng(9))
+    region = pd.Index(["east", "north", "south", "west"]).get_indexer(frame["region"])
+    name = "mae" if task == "regression" else "roc_auc"
+    assert in_time_blocks(_rows(frame), None, name, [region])[1] == 1
+    assert in_time_blocks(_rows(frame), None, name)[1] > 1  # the region's steps, not taken out
+
+
+def test_compare_scores_without_a_time_column_reads_the_file_order() -> None:
+    frame = _binary(8_000, 0.99, np.random.default_rng(10))
+    policy = options_policy(
+        metrics=["roc_auc"],
+        segments=["region"],
+        keys=[],
+        max_regression=0.0,
+        min_improvement=0.002,
+        min_segment_rows=200,
+        level=0.95,
+        resamples=500,
+        seed=0,
+        correction="holm",
+    )
+    ordered = compare_scores(
+        frame, source="frame", label="y", champion="champion", candidate="candidate", policy=policy
+    )
+    assert "(the file's order)" in ordered.overall.method, ordered.overall.method
+    shuffled = compare_scores(
+        frame.sample(frac=1.0, random_state=5),
+        source="frame",
+        label="y",
+        champion="champion",
+        candidate="candidate",
+        policy=policy,
+    )
+    assert "bootstrap over" not in shuffled.overall.method, shuffled.overall.method
+
+
+def test_the_primary_metric_is_estimated_once_for_the_blocks_and_the_overall_comparison(monkeypatch) -> None:
+    """The block measure's estimates are the overall comparison's: each model's primary metric is
+    computed once on all the rows, not twice."""
+    import gatekeeper.stats.bootstrap as bootstrap
+    import gatekeeper.stats.time_blocks as time_blocks
+
+    frame = _numeric(4_000, 0.99, np.random.default_rng(11))
+    calls: list[int] = []
+    real = bootstrap.estimate
+
+    def counted(name, targets, outputs):
+        calls.append(len(outputs))
+        return real(name, targets, outputs)
+
+    for module in (bootstrap, time_blocks):
+        monkeypatch.setattr(module, "estimate", counted)
+    comparison = _gate(frame, time=False)
+    assert "runs of" in comparison.overall.primary.method
+    assert calls.count(len(frame)) == 2  # candidate and champion, once each

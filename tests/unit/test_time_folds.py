@@ -85,10 +85,20 @@ def test_a_small_gain_is_not_rejected_for_noise_in_its_newest_fold() -> None:
     assert rejected == 0
 
 
-def test_without_a_time_column_nothing_changes() -> None:
+def test_without_a_time_column_there_are_no_folds_and_the_file_order_still_counts() -> None:
+    """No time column: no folds. Rows in the file's time order still tie neighbours together (the gain
+    lasts only part of the file), so the comparison counts runs of rows and finds no clear gain;
+    the same rows shuffled are independent, and the gain is clear."""
     frame, rows = _world(1, newest_reverses=True)
     policy = make_config(target="y", segments=[], key_segments=[])
     evidence = Evidence("m", "roc_auc", champion_version="1", candidate_version="2")
-    decision = decide(with_comparison(evidence, compare_models(frame, rows, policy)), policy)
+    in_order = decide(with_comparison(evidence, compare_models(frame, rows, policy)), policy)
+    assert in_order.time_folds == []
+    assert in_order.overall is not None
+    assert "(the file's order)" in in_order.overall.method
+    assert in_order.decision != "promoted"
+    shuffle = np.random.default_rng(0).permutation(len(frame))
+    shuffled = compare_models(frame.iloc[shuffle].reset_index(drop=True), rows.take(shuffle), policy)
+    decision = decide(with_comparison(evidence, shuffled), policy)
     assert decision.time_folds == []
     assert decision.decision == "promoted"
