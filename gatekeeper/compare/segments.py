@@ -37,13 +37,14 @@ def compare_models(
     """Paired comparisons of every configured segment and key segment, plus regression discovery
     over `features` (none: no discovery)."""
     families = [segments_from_columns(frame, [columns]) for columns in config.segment_columns]
+    keys = [(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments]
     # time blocks (or runs of the file's order) for the segments and discovery's held-out rows
-    rows = in_time(rows, times_of(frame, config), families, config)
+    rows = in_time(rows, times_of(frame, config), families, config, [index for _, _, index in keys])
     comparison = compare_groups(
         rows,
         config,
         families=families,
-        keys=[(k.name, k.where, rows_where(frame, k.where)) for k in config.key_segments],
+        keys=keys,
         folds=time_folds(frame, config),
     )
     if features and rows.champion is not None and config.discovery.enabled:
@@ -89,17 +90,26 @@ def compare_groups(
 
 
 def in_time(
-    rows: PairedRows, times: Array | None, families: Sequence[Sequence[Segment]], config: PolicyConfig
+    rows: PairedRows,
+    times: Array | None,
+    families: Sequence[Sequence[Segment]],
+    config: PolicyConfig,
+    keys: Sequence[Array] = (),
 ) -> PairedRows:
     """`rows` resampled in blocks where the primary metric's delta stays correlated along time
     (`times`, from `times_of`) or, without a time column, along the rows' own order, as the data
-    checks read a file without one (`in_time_blocks`); the segments of `families` are taken out of
-    the measure (a file sorted by segment is not a regime). Independent rows are left as they are."""
+    checks read a file without one (`in_time_blocks`); the segments of `families` and the key
+    segments' rows (`keys`) are taken out of the file order's measure (a file sorted by segment is not
+    a regime). Independent rows are left as they are."""
     codes = []
     for family in families:  # a code per row: its segment in the family, or one past the last
         code = np.full(rows.n, len(family), dtype=np.int64)
         for i, segment in enumerate(family):
             code[segment.index] = i
+        codes.append(code)
+    for index in keys:  # in the key segment or not
+        code = np.zeros(rows.n, dtype=np.int64)
+        code[index] = 1
         codes.append(code)
     return in_time_blocks(rows, times, config.primary_metric, codes)[0]
 

@@ -110,12 +110,13 @@ def compare_scores(
         timed = table.frame()
         folds, times = time_folds(timed, policy), times_of(timed, policy)
     families = [table.segments(columns) for columns in policy.segment_columns]
-    rows = in_time(rows, times, families, policy)  # time blocks, or runs of the file's order
+    keys = [(k.name, k.where, table.rows_where(k.where)) for k in policy.key_segments]
+    rows = in_time(rows, times, families, policy, [index for _, _, index in keys])  # or file-order runs
     comparison = compare_groups(
         rows,
         policy,
         families=families,
-        keys=[(k.name, k.where, table.rows_where(k.where)) for k in policy.key_segments],
+        keys=keys,
         folds=folds,
     )
     evidence = Evidence(

@@ -30,12 +30,15 @@ def in_time_blocks(
     its own way), neighbouring rows carry one piece of evidence, and resampling them one by one makes
     the interval several times too narrow (benchmarks/time_ordered_comparison.py: 20% coverage for a
     nominal 95%). The block length is measured on the delta's per-row influence in time order, as
-    the data checks measure theirs (`block_length`), after taking out its mean within each class (or
-    decile of a numeric target) crossed with each of `groups` (codes 0, 1, ... per row: the
-    configured segments), so a file sorted by label or by segment, whose rows are independent within
-    each, is not read as a lasting regime. A block holds whole time steps (rows of one time are never
-    split), and rows of one time are ordered by their content, not the file's order, so the same rows
-    in any file order get the same blocks. Every segment's rows are resampled by the blocks they fall
+    the data checks measure theirs (`block_length`). In the file's order, its mean within each class
+    (or decile of a numeric target) crossed with each of `groups` (codes 0, 1, ... per row: the
+    configured segments and key segments) is taken out first, so a file sorted by label or by
+    segment, whose rows are independent within each, is not read as a lasting regime; and a file
+    sorted by a numeric target or by a model's output (within groups too) is not read as time at all
+    (`_sorted_by_value`). Along a time column nothing is taken out: there the order is time itself.
+    A block holds whole time steps (rows of one time are never split), and rows of one time are
+    ordered by their content, not the file's order, so the same rows in any file order get the same
+    blocks. Every segment's rows are resampled by the blocks they fall
     in. Rows that already carry clusters (entities) or have no champion are left as they are."""
     if rows.clusters is not None or rows.champion is None or rows.n < 64:
         return rows, 1
@@ -45,12 +48,15 @@ def in_time_blocks(
     if cand.influence is None or champ.influence is None:
         return rows, 1  # undefined on these rows: the comparison says so itself
     rows.measured[name] = (cand, champ)  # the overall comparison's own estimates: not computed twice
-    labels = _label_groups(rows)
-    cells = [labels * (int(codes.max()) + 1) + codes for codes in groups] if len(groups) else [labels]
-    signal = _within(cand.influence - champ.influence, cells)  # less each label x segment's level
+    signal = cand.influence - champ.influence
     starts: Array | None = None  # where a time step begins, in time order (None: every row)
+    order: Array | None = None  # the rows in time order (None: the file's order)
     if times is None:
-        order = None
+        if _sorted_by_value(rows):
+            return rows, 1  # a file sorted by the target or a model's score: its order is not time
+        labels = _label_groups(rows)
+        cells = [labels * (int(codes.max()) + 1) + codes for codes in groups] if len(groups) else [labels]
+        signal = _within(signal, cells)  # less each label x segment's level: a sorted file's steps
     else:
         order = np.argsort(times, kind="stable")
         ordered = np.asarray(times)[order]
@@ -84,19 +90,47 @@ def in_time_blocks(
     return replace(rows, clusters=blocks, unit=unit), length
 
 
+SORTED = 0.95  # of the steps between neighbouring rows that change a value, this share one way: sorted
+
+
+def _sorted_by_value(rows: PairedRows) -> bool:
+    """Whether the rows are in the order of a numeric target or of a model's output (within each
+    group of rows, as a file sorted by segment and then by score): nearly every change from one row
+    to the next goes one way, where rows in time order go up as often as down."""
+    columns = [] if rows.classes else [rows.y]
+    for outputs in (rows.candidate, rows.champion):
+        assert outputs is not None
+        if outputs.ndim == 1 or outputs.shape[1] == 2:  # one column tells: two classes' sum to 1
+            columns.append(outputs if outputs.ndim == 1 else outputs[:, -1])
+        else:
+            columns += list(np.asarray(outputs).T)
+    for column in columns:
+        steps = np.diff(np.asarray(column, dtype=float))
+        up, down = int((steps > 0).sum()), int((steps < 0).sum())
+        if up + down and max(up, down) >= SORTED * (up + down):
+            return True
+    return False
+
+
 def _label_groups(rows: PairedRows) -> Array:
-    """A group per row by its label: the class, or the decile of a numeric target."""
+    """A group per row by its label: the class, or the decile of a numeric target (missing: its own)."""
     if rows.classes:
         return np.asarray(rows.y)
-    edges = np.quantile(rows.y, np.linspace(0.1, 0.9, 9))
-    return np.searchsorted(edges, rows.y)
+    y = np.asarray(rows.y, dtype=float)
+    known = np.isfinite(y)
+    if not known.any():
+        return np.zeros(len(y), dtype=np.int64)
+    edges = np.quantile(y[known], np.linspace(0.1, 0.9, 9))
+    return np.where(known, np.searchsorted(edges, np.where(known, y, 0.0)), len(edges) + 1)
 
 
 def _within(signal: Array, groups: Sequence[Array]) -> Array:
-    """`signal` less its mean within each group of each grouping in turn (codes 0, 1, ... per row)."""
+    """`signal` less its mean within each group of each grouping in turn (codes 0, 1, ... per row);
+    values that are not finite stay as they are and count in no mean."""
     out = np.asarray(signal, dtype=float)
+    finite = np.isfinite(out)
     for codes in groups:
-        sizes = np.bincount(codes)
-        means = np.bincount(codes, weights=out) / np.maximum(sizes, 1)
-        out = out - means[codes]
+        sizes = np.bincount(codes, weights=finite.astype(float))
+        means = np.bincount(codes, weights=np.where(finite, out, 0.0)) / np.maximum(sizes, 1)
+        out = np.where(finite, out - means[codes], out)
     return out

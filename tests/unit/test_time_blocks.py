@@ -218,9 +218,11 @@ def test_without_a_time_column_a_regime_in_the_file_order_is_resampled_in_runs(w
         np.testing.assert_array_equal(a.primary.resamples, b.primary.resamples)  # the same blocks
 
 
-def _sorted_world(n: int, task: str, rng: np.random.Generator) -> pd.DataFrame:
+def _sorted_world(
+    n: int, task: str, rng: np.random.Generator, by: tuple[str, ...] = ("region", "y")
+) -> pd.DataFrame:
     """Independent rows whose models differ by region and by class (the candidate better in the
-    north, worse in the south), written to the file sorted by region, then by label."""
+    north, worse in the south), written to the file sorted `by` (region, then label)."""
     region = rng.choice(["north", "south", "east", "west"], n)
     gain = pd.Series(region).map({"north": 0.3, "south": -0.2, "east": 0.1, "west": 0.0}).to_numpy()
     if task == "regression":
@@ -235,7 +237,7 @@ def _sorted_world(n: int, task: str, rng: np.random.Generator) -> pd.DataFrame:
     frame = pd.DataFrame(
         {"minute": np.arange(n), "region": region, "y": y, "candidate": candidate, "champion": champion}
     )
-    return frame.sort_values(["region", "y"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(list(by), kind="stable").reset_index(drop=True)
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
@@ -256,11 +258,79 @@ def test_a_file_sorted_by_segment_and_label_is_not_read_as_a_regime(task) -> Non
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_the_file_order_measure_takes_out_the_label_and_segment_levels(task) -> None:
     """Without the configured segments taken out, the sorted file's steps would read as a regime."""
-    frame = _sorted_world(8_000, task, np.random.default_rng(9))
+    by = ("region",) if task == "regression" else ("region", "y")  # sorted by a numeric target: below
+    frame = _sorted_world(8_000, task, np.random.default_rng(9), by)
     region = pd.Index(["east", "north", "south", "west"]).get_indexer(frame["region"])
     name = "mae" if task == "regression" else "roc_auc"
     assert in_time_blocks(_rows(frame), None, name, [region])[1] == 1
     assert in_time_blocks(_rows(frame), None, name)[1] > 1  # the region's steps, not taken out
+
+
+@pytest.mark.parametrize(
+    ("task", "by", "metric"),
+    [
+        ("regression", "y", "mae"),
+        ("regression", "candidate", "rmse"),
+        ("classification", "candidate", "accuracy"),
+        ("classification", "champion", "log_loss"),
+    ],
+)
+def test_a_file_sorted_by_the_target_or_a_score_is_not_read_as_time(task, by, metric) -> None:
+    """A model misses differently across the target's range (here: one shrinks it, one does not), so
+    in a file sorted by the target or by a score the delta drifts along the order without any regime:
+    such an order is not time, and the rows stay their own units (within each region too)."""
+    rng = np.random.default_rng(12)
+    n = 20_000
+    if task == "regression":
+        y = rng.normal(size=n)
+        frame = pd.DataFrame({"y": y, "candidate": 0.8 * y + rng.normal(0, 0.5, n), "champion": 0.6 * y})
+        frame["champion"] += rng.normal(0, 0.5, n)
+    else:
+        z = rng.normal(size=n)
+        y = (rng.random(n) < 1 / (1 + np.exp(-2 * z))).astype(int)
+        frame = pd.DataFrame(
+            {
+                "y": y,
+                "candidate": 1 / (1 + np.exp(-(2.4 * z + rng.normal(0, 0.3, n)))),
+                "champion": 1 / (1 + np.exp(-(1.2 * z + rng.normal(0, 0.8, n)))),
+            }
+        )
+    frame["region"] = rng.choice(["north", "south"], n)
+    for order in ([by], ["region", by]):
+        sorted_file = frame.sort_values(order, kind="stable").reset_index(drop=True)
+        rows = _rows(sorted_file)
+        assert in_time_blocks(rows, None, metric)[1] == 1, order
+    # the same drift along a time column is time, whatever causes it: nothing is taken out there
+    timed = frame.sort_values(by, kind="stable").reset_index(drop=True)
+    assert in_time_blocks(_rows(timed), np.arange(n), metric)[1] > 1
+
+
+def test_along_a_time_column_a_segment_s_own_level_stays_in_the_measure() -> None:
+    """Twelve months, each with its own advantage, `month` a configured segment: along the time column
+    the months are the regime (nothing is taken out). In the file's order the same file reads as one
+    grouped by segment, whose level is taken out: where the order is time, the time column says so."""
+    rng = np.random.default_rng(13)
+    n = 24_000
+    month = np.repeat(np.arange(12), n // 12)
+    y = rng.normal(size=n)
+    advantage = rng.normal(0, 0.3, 12)[month]
+    frame = pd.DataFrame(
+        {
+            "month": month,
+            "y": y,
+            "candidate": y + rng.normal(0, 1.0, n) * (1 - advantage),
+            "champion": y + rng.normal(0, 1.0, n),
+        }
+    )
+    assert in_time_blocks(_rows(frame), frame["month"].to_numpy(dtype=float), "mae", [month])[1] > 1
+    assert in_time_blocks(_rows(frame), None, "mae", [month])[1] == 1
+
+
+def test_the_handed_over_estimates_stay_with_the_rows_they_were_measured_on() -> None:
+    frame = _numeric(4_000, 0.99, np.random.default_rng(14))
+    blocked, _ = in_time_blocks(_rows(frame), None, "mae")
+    assert set(blocked.measured) == {"mae"}
+    assert blocked.take(np.arange(100)).measured == {}  # other rows: nothing handed over
 
 
 def test_compare_scores_without_a_time_column_reads_the_file_order() -> None:
