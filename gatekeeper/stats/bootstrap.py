@@ -136,7 +136,9 @@ class PairedDelta:
     delta: float | None = None
     undefined_reason: str | None = None
     resamples: Array | None = None  # bootstrap deltas (candidate - champion)
-    influence_sd: float | None = None  # sd of the per-row influence on the delta (for power)
+    # sd of the per-row influence on the delta, for power (rows needed): with clusters or time blocks,
+    # the sd that makes sd^2 / n the delta's variance in those units (`clustered_sd`)
+    influence_sd: float | None = None
     method: str = ""
     minority: int | None = None  # rows of the rarest class (classification), which bounds what AUC can tell
 
@@ -213,22 +215,40 @@ def _paired_delta(
         raise TypeError(f"metric {name!r} gave a value without its per-row influence")
     influence = cand.influence - champ.influence
     method = f"{metric(name).bootstrap} bootstrap"
+    sd = float(influence.std())
     if rows.clusters is not None:
-        means = cluster_means(influence, rows.clusters, n_resamples, rng)
-        method += f" over {int(np.unique(rows.clusters).size)} {rows.unit}"
+        sums, sizes = cluster_sums(influence, rows.clusters)
+        means = resampled_cluster_means(sums, sizes, n_resamples, rng)
+        method += f" over {len(sums)} {rows.unit}"
+        sd = clustered_sd(influence, sums, sizes)
     else:
         means = InfluenceHistogram.of(influence, bins).resample_means(n_resamples, rng)
-    return PairedDelta(
-        name, rows.n, cand.value, champ.value, delta, None, delta + means, float(influence.std()), method
-    )
+    return PairedDelta(name, rows.n, cand.value, champ.value, delta, None, delta + means, sd, method)
+
+
+def clustered_sd(influence: Array, sums: Array, sizes: Array) -> float:
+    """The per-row sd whose square over n is the variance of the influence's mean when whole clusters
+    (`cluster_sums`) are the independent units: sqrt(sum over clusters of (the cluster's centred sum)^2
+    / n). It is the rows' own sd when every row is its own cluster, and grows with the design effect
+    where rows of a cluster (an entity, a time block) move together, so rows needed count units."""
+    centred = sums - sizes * float(influence.mean())
+    return float(np.sqrt(np.dot(centred, centred) / max(len(influence), 1)))
+
+
+def cluster_sums(influence: Array, clusters: Array) -> tuple[Array, Array]:
+    """The influence's sum and the row count of each cluster present."""
+    _, inverse = np.unique(clusters, return_inverse=True)
+    return np.bincount(inverse, weights=influence), np.bincount(inverse).astype(float)
 
 
 def cluster_means(influence: Array, clusters: Array, n_resamples: int, rng: np.random.Generator) -> Array:
     """Means of the influence over Poisson-bootstrap resamples of whole clusters: rows of one
     entity move together, so their shared noise counts once per entity, not once per row."""
-    _, inverse = np.unique(clusters, return_inverse=True)
-    sums = np.bincount(inverse, weights=influence)
-    sizes = np.bincount(inverse).astype(float)
+    return resampled_cluster_means(*cluster_sums(influence, clusters), n_resamples, rng)
+
+
+def resampled_cluster_means(sums: Array, sizes: Array, n_resamples: int, rng: np.random.Generator) -> Array:
+    """`cluster_means` from the clusters' sums and sizes."""
     out = np.empty(n_resamples)
     chunk = max(1, 4_000_000 // max(len(sums), 1))  # resamples per block: bounded memory
     for start in range(0, n_resamples, chunk):

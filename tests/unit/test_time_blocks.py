@@ -381,3 +381,53 @@ def test_the_primary_metric_is_estimated_once_for_the_blocks_and_the_overall_com
     comparison = _gate(frame, time=False)
     assert "runs of" in comparison.overall.primary.method
     assert calls.count(len(frame)) == 2  # candidate and champion, once each
+
+
+# ---------------------------------------------------------------- rows needed, in units
+
+
+def test_rows_needed_count_the_units_not_the_rows() -> None:
+    """A segment without enough evidence says how many rows would be enough: where rows move together
+    in runs, that figure grows with the design effect (the sd behind it is the clustered one), and
+    with every row its own unit it is the rows' own."""
+    from gatekeeper.decide.decision import Evidence, with_comparison
+    from gatekeeper.decide.policy import decide
+    from gatekeeper.stats.bootstrap import cluster_sums, clustered_sd
+    from gatekeeper.stats.inference import rows_needed
+
+    rng = np.random.default_rng(15)
+    n = 8_000
+    r = lasting_regime(n, 0.99, rng)
+    y = rng.normal(size=n)
+    frame = pd.DataFrame(  # equal on average; the candidate's error grows with the regime
+        {
+            "region": rng.choice(["north", "south"], n),
+            "y": y,
+            "candidate": y + rng.normal(0, 1, n) * 0.5 * np.exp(0.3 * r),
+            "champion": y + rng.normal(0, 0.5225, n),
+        }
+    )
+    config = make_config(
+        target="y", task="regression", primary_metric="mae", segments=["region"], key_segments=[]
+    )
+    shuffle = np.random.default_rng(0).permutation(len(frame))
+    shuffled = frame.iloc[shuffle].reset_index(drop=True)
+    runs, rows = (compare_models(f, _rows(f), config) for f in (frame, shuffled))
+    for a, b in _overall_and_segments(runs, rows):
+        assert "runs of" in a.primary.method
+        assert a.primary.influence_sd > 1.5 * b.primary.influence_sd  # the design effect's root
+        spread = float(np.std(a.primary.resamples)) * np.sqrt(a.n)  # what the bootstrap itself saw
+        assert spread == pytest.approx(a.primary.influence_sd, rel=0.3)
+    evidence = Evidence("m", "mae", champion_version="1", candidate_version="2")
+    decision = decide(with_comparison(evidence, runs), config)
+    needed = {r.segment: r for r in decision.segments if r.rows_needed}
+    assert needed, decision.segments  # a segment lacks evidence (else the test says nothing)
+    by_name = {c.segment: c for c in rows.segments}
+    for name, result in needed.items():
+        effect, level = result.rows_needed_for_effect, config.statistics.confidence_level
+        as_rows = rows_needed(by_name[name].primary.influence_sd, effect, level)
+        assert result.rows_needed > 2 * as_rows, (name, result.rows_needed, as_rows)
+
+    influence = np.random.default_rng(18).normal(size=5_000)
+    alone = clustered_sd(influence, *cluster_sums(influence, np.arange(5_000)))
+    assert alone == pytest.approx(float(influence.std()), rel=1e-12)
