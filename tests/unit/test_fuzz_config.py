@@ -171,6 +171,7 @@ FAULTS: list[tuple[str, st.SearchStrategy[Any]]] = [
     ("triage.min_skill_auc", range_fault(0.5, 1.0)),
     ("triage.min_rows", range_fault(10, None, integer=True)),
     ("triage.retrain_cost", range_fault(0.0, None)),
+    ("triage.learning_curve_rows", range_fault(1_000, None, integer=True)),
     ("trainer", st.one_of(st.sampled_from(["not a path", "module", "a:b:c", ":f", "1mod:f"]), NOT_A_STRING)),
     (
         "candidate",

@@ -178,9 +178,9 @@ def test_the_fit_is_the_least_squares_optimum_within_the_bounds() -> None:
         assert (a[row], b[row], c[row]) == pytest.approx(_fit(sizes, scores))
 
 
-def test_fits_are_scored_on_at_most_sample_rows_evaluation_rows() -> None:
-    """A large evaluation table: each fit is scored on the same seeded sample of compute.sample_rows
-    rows, said in the curve's basis; a small one is scored whole."""
+def test_fits_are_scored_on_at_most_learning_curve_rows_evaluation_rows() -> None:
+    """A large evaluation table: each fit is scored on the same seeded sample of
+    triage.learning_curve_rows rows, said in the curve's basis; a small one is scored whole."""
     from gatekeeper.triage.value import scored_rows
 
     evaluation = _world(6_000, 2, 8)
@@ -192,10 +192,10 @@ def test_fits_are_scored_on_at_most_sample_rows_evaluation_rows() -> None:
     train = _world(1_600, 1, 8)
     features = [f"x{i}" for i in range(8)]
     base = _config("linear")
-    config = base.model_copy(update={"compute": base.compute.model_copy(update={"sample_rows": 1_000})})
+    config = base.model_copy(update={"triage": base.triage.model_copy(update={"learning_curve_rows": 1_000})})
     curve = learning_curve(train, evaluation, 4_000, features, config)
     assert curve is not None
-    assert "a seeded sample of 1000 of the 6000 evaluation rows (compute.sample_rows)" in curve.basis
+    assert "a seeded sample of 1000 of the 6000 evaluation rows (triage.learning_curve_rows)" in curve.basis
     whole = learning_curve(train, evaluation, 4_000, features, _config("linear"))
     assert whole is not None
     assert "scored on the 6000 evaluation rows" in whole.basis
