@@ -154,9 +154,9 @@ def test_entities_stay_the_unit_when_rows_carry_them() -> None:
     assert length == 1
 
 
-def test_compare_scores_with_a_time_column_resamples_time_blocks() -> None:
-    frame = _binary(8_000, 0.99, np.random.default_rng(4))
-    policy = options_policy(
+def _scores_policy():
+    """compare-scores' options: ROC AUC by region, 500 resamples."""
+    return options_policy(
         metrics=["roc_auc"],
         segments=["region"],
         keys=[],
@@ -167,7 +167,12 @@ def test_compare_scores_with_a_time_column_resamples_time_blocks() -> None:
         resamples=500,
         seed=0,
         correction="holm",
-    ).model_copy(update={"time_column": "minute"})
+    )
+
+
+def test_compare_scores_with_a_time_column_resamples_time_blocks() -> None:
+    frame = _binary(8_000, 0.99, np.random.default_rng(4))
+    policy = _scores_policy().model_copy(update={"time_column": "minute"})
     decision = compare_scores(
         frame, source="frame", label="y", champion="champion", candidate="candidate", policy=policy
     )
@@ -335,18 +340,7 @@ def test_the_handed_over_estimates_stay_with_the_rows_they_were_measured_on() ->
 
 def test_compare_scores_without_a_time_column_reads_the_file_order() -> None:
     frame = _binary(8_000, 0.99, np.random.default_rng(10))
-    policy = options_policy(
-        metrics=["roc_auc"],
-        segments=["region"],
-        keys=[],
-        max_regression=0.0,
-        min_improvement=0.002,
-        min_segment_rows=200,
-        level=0.95,
-        resamples=500,
-        seed=0,
-        correction="holm",
-    )
+    policy = _scores_policy()
     ordered = compare_scores(
         frame, source="frame", label="y", champion="champion", candidate="candidate", policy=policy
     )
