@@ -3,7 +3,8 @@
 Beyond the configured segments, the gate searches conjunctions of up to `max_conditions`
 feature conditions (categorical values; numeric features cut into quantile bins) for rows where
 the candidate's per-row loss (log loss; squared error for regression) exceeds the champion's.
-Searching many subgroups finds noise, so the rows are split at random: the search ranks
+Searching many subgroups finds noise, so the rows are split at random (whole entities or time
+blocks where rows come in such units): the search ranks
 subgroups on one half; each of the best is then measured on the other half only, with the
 primary metric's paired bootstrap interval at a Bonferroni-corrected level across the subgroups
 carried over. A subgroup is `confirmed` when that held-out interval lies wholly on the worse
@@ -25,6 +26,7 @@ from gatekeeper.metrics import Array
 from gatekeeper.metrics import metric as metric_of
 from gatekeeper.stats.bootstrap import paired_delta
 from gatekeeper.stats.rows import PairedRows
+from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 
 MAX_SEARCH_ROWS = 500_000
 
@@ -135,6 +137,23 @@ def _candidates(
     return found[:keep]
 
 
+def _halves(n: int, clusters: Array | None, rng: np.random.Generator) -> tuple[Array, Array]:
+    """The search's rows and the confirmation's, sorted: a random half of the rows each, or, where
+    rows come in units (entities, time blocks, runs of the file's order), a random half of the units
+    each (whole units, about half the rows): a unit's shared noise found by the search must not
+    come back as confirmation from the same unit's other rows."""
+    if clusters is None:
+        order = rng.permutation(n)
+        return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+    _, unit = np.unique(clusters, return_inverse=True)
+    sizes = np.bincount(unit)
+    shuffled = rng.permutation(len(sizes))
+    in_search = np.zeros(len(sizes), dtype=bool)
+    in_search[shuffled[np.cumsum(sizes[shuffled]) <= n // 2]] = True  # units until half the rows
+    searched = in_search[unit]
+    return np.flatnonzero(searched), np.flatnonzero(~searched)
+
+
 def discover_regressions(
     frame: pd.DataFrame, features: list[str], rows: PairedRows, metric: str, config: PolicyConfig
 ) -> list[DiscoveredRegression]:
@@ -147,8 +166,7 @@ def discover_regressions(
     if n < 2 * min_rows:
         return []
     rng = np.random.default_rng(stats.seed + 7919)
-    order = rng.permutation(n)
-    search, confirm = np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+    search, confirm = _halves(n, rows.clusters, rng)
     if len(search) > MAX_SEARCH_ROWS:
         search = np.sort(rng.choice(search, MAX_SEARCH_ROWS, replace=False))
     coded = [c for f in features if (c := _code_feature(frame, f, search, settings.numeric_bins)) is not None]
@@ -170,8 +188,8 @@ def discover_regressions(
         delta = paired_delta(
             metric, rows.take(held_out), n_resamples=stats.n_resamples, rng=rng, bins=stats.bins
         )
-        if delta.delta is None:
-            continue
+        if delta.delta is None or (delta.units is not None and delta.units < MIN_INTERVAL_UNITS):
+            continue  # undefined there, or held out in too few units for an interval
         lo, hi = delta.interval(level)
         gains = delta.gains()
         assert gains is not None

@@ -8,9 +8,10 @@ oriented so that positive is better and the interval at the configured level:
 - `inconclusive`  the gain is at or above -t but the interval reaches below it
 - `improved`      the interval lies above 0 and the gain is at least `min_improvement`
 - `no_change`     otherwise
-- `insufficient_data` (fewer than `min_segment_rows`, or too few of a class for a
-  class-sensitive metric), `undefined` (the metric cannot be computed there), `baseline` (no
-  champion yet).
+- `insufficient_data` (fewer than `min_segment_rows`, too few of a class for a
+  class-sensitive metric, or, where rows are resampled in units (entities, time blocks, runs of the
+  file's order), fewer than `MIN_INTERVAL_UNITS` of them: an interval from so few is too narrow),
+  `undefined` (the metric cannot be computed there), `baseline` (no champion yet).
 
 Segment statuses are corrected for multiple testing across the segment family (Holm or
 Benjamini-Hochberg on the bootstrap tail probabilities behind `regressed` and `improved`).
@@ -25,6 +26,7 @@ import numpy as np
 from gatekeeper.metrics import metric
 from gatekeeper.stats.bootstrap import PairedDelta
 from gatekeeper.stats.inference import tail_probability
+from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 from gatekeeper.vocabulary import SegmentStatus
 
 DEFAULT_EFFECT = 0.01  # the change a rows-needed estimate aims at when no tolerance is configured
@@ -60,7 +62,11 @@ def judge(
     min_class_rows: int = 1,
 ) -> Judged:
     """Status of one delta; `p_values` may carry family-adjusted values from `raw_p_values`."""
-    if delta.n < min_rows or metric(delta.metric).too_few_of_a_class(delta.minority, min_class_rows):
+    if (
+        delta.n < min_rows
+        or metric(delta.metric).too_few_of_a_class(delta.minority, min_class_rows)
+        or too_few_units(delta)
+    ):
         return Judged("insufficient_data", *delta.interval(level))
     if delta.undefined_reason:
         return Judged("undefined")
@@ -86,9 +92,16 @@ def judge(
 
 
 def judgeable(delta: PairedDelta, *, min_rows: int, min_class_rows: int) -> bool:
-    """Enough rows (and of each class, for class-sensitive metrics) and a defined metric."""
+    """Enough rows (and of each class, for class-sensitive metrics; and of units, where rows come in
+    units) and a defined metric."""
     return (
         delta.n >= min_rows
         and not metric(delta.metric).too_few_of_a_class(delta.minority, min_class_rows)
+        and not too_few_units(delta)
         and not delta.undefined_reason
     )
+
+
+def too_few_units(delta: PairedDelta) -> bool:
+    """Rows resampled in fewer independent units than an interval needs (`MIN_INTERVAL_UNITS`)."""
+    return delta.units is not None and delta.units < MIN_INTERVAL_UNITS

@@ -21,12 +21,13 @@ from gatekeeper.decide.decision import (
     Thresholds,
 )
 from gatekeeper.decide.gaps import gap_checks
-from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values
+from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values, too_few_units
 from gatekeeper.decide.results import fmt_ci, result_row
 from gatekeeper.decide.stability import churn_checks, stability_checks
 from gatekeeper.metrics import metric
 from gatekeeper.stats.bootstrap import PairedDelta, SegmentComparison
 from gatekeeper.stats.inference import adjust, rows_needed
+from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 from gatekeeper.triage.recovery import recovery_checks
 from gatekeeper.vocabulary import Check, DecisionValue, effect_of, judgement
 
@@ -340,6 +341,11 @@ def _insufficient(
         why = f"{metric_name} undefined: {p.undefined_reason}"
     elif p.n < config.min_segment_rows:
         why = f"{p.n} rows, fewer than min_segment_rows={config.min_segment_rows}"
+    elif too_few_units(p):
+        why = (
+            f"its {p.n} rows fall in {p.units} independent units ({p.method.split(' over ')[-1]}), "
+            f"fewer than the {MIN_INTERVAL_UNITS} an interval needs"
+        )
     else:
         why = f"only {p.minority} rows of its rarest class, fewer than min_class_rows={config.min_class_rows}"
     rows_wanted, effect = needed or (None, DEFAULT_EFFECT)

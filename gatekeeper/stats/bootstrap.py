@@ -141,6 +141,7 @@ class PairedDelta:
     influence_sd: float | None = None
     method: str = ""
     minority: int | None = None  # rows of the rarest class (classification), which bounds what AUC can tell
+    units: int | None = None  # the independent units resampled whole (None: every row its own)
 
     @property
     def gain(self) -> float | None:
@@ -216,14 +217,18 @@ def _paired_delta(
     influence = cand.influence - champ.influence
     method = f"{metric(name).bootstrap} bootstrap"
     sd = float(influence.std())
+    units: int | None = None
     if rows.clusters is not None:
         sums, sizes = cluster_sums(influence, rows.clusters)
         means = resampled_cluster_means(sums, sizes, n_resamples, rng)
-        method += f" over {len(sums)} {rows.unit}"
+        units = len(sums)
+        method += f" over {units} {rows.unit}"
         sd = clustered_sd(influence, sums, sizes)
     else:
         means = InfluenceHistogram.of(influence, bins).resample_means(n_resamples, rng)
-    return PairedDelta(name, rows.n, cand.value, champ.value, delta, None, delta + means, sd, method)
+    return PairedDelta(
+        name, rows.n, cand.value, champ.value, delta, None, delta + means, sd, method, units=units
+    )
 
 
 def clustered_sd(influence: Array, sums: Array, sizes: Array) -> float:

@@ -32,6 +32,9 @@ UnitKind = Literal["row", "cluster", "time block", "run"]
 DEPENDENT = 1.5  # a design effect at least this large: consecutive rows are not independent
 NOISE = 0.05  # autocorrelations below this (or below 3/sqrt(n)) are noise
 MIN_UNITS = 3  # a finding in dependent rows must hold in at least this many separate units
+# a bootstrap interval over whole units (entities, time blocks, runs) needs at least this many: with
+# fewer the resampled means have too few values to spread (one unit: an interval of zero width)
+MIN_INTERVAL_UNITS = 10
 FEW_LAGS = 9  # autocorrelations taken directly (a product each) before the whole function by FFT
 
 
