@@ -277,6 +277,8 @@ def cmd_compare_scores(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         correction=args.correction,
+        time_column=args.time_column,
+        cluster_column=args.cluster_column,
     )
     shared = {
         "label": args.label,
@@ -522,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("--resamples", {"type": int, "default": 1000, "help": "paired bootstrap resamples"}),
         ("--correction", {"choices": ["holm", "bh", "none"], "default": "holm"}),
         ("--seed", {"type": int, "default": 0}),
+        ("--time-column", {"help": "the rows' time: the bootstrap resamples time blocks and each time "
+                           "fold is compared too (without it the file's order stands for time)"}),
+        ("--cluster-column", {"help": "an entity id (customer, device): its rows are resampled whole"}),
         ("--output", {"help": "JSON result (default ./comparison.json)"}),
         ("--markdown", {"help": "also write the markdown report here"}),
         ("--engine", {"choices": ["local", "dask"], "default": "local",

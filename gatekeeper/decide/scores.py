@@ -58,7 +58,7 @@ def scores_columns(policy: PolicyConfig, *named: str) -> list[str]:
     """The columns a comparison under `policy` reads, after the `named` ones (label and scores)."""
     columns = [*named, *(c for cols in policy.segment_columns for c in cols)]
     columns += [c for key in policy.key_segments for c in key.where]
-    return columns + ([policy.time_column] if policy.time_column else [])
+    return columns + [c for c in (policy.time_column, policy.cluster_column) if c]
 
 
 def read_and_compare_scores(path: str, **options: Any) -> Decision:
@@ -84,6 +84,11 @@ def compare_scores(
     named = [("--label", label), ("--champion", champion), ("--candidate", candidate)]
     named += [("--segments", c) for cols in policy.segment_columns for c in cols]
     named += [("--key", c) for key in policy.key_segments for c in key.where]
+    named += [
+        (f, c)
+        for f, c in (("--time-column", policy.time_column), ("--cluster-column", policy.cluster_column))
+        if c
+    ]
     for flag, column in named:
         if column not in table.columns:
             raise ConfigError(
@@ -104,6 +109,8 @@ def compare_scores(
         classes,
         positive_label,
     )
+    if policy.cluster_column:  # an entity's rows are resampled whole (missing: each row its own)
+        rows = rows.with_clusters(table.frame()[policy.cluster_column])
     folds: list[tuple[str, Array]] = []
     times = None
     if policy.time_column in table.columns:  # folds and time blocks both read the time column
@@ -137,10 +144,14 @@ def options_policy(
     resamples: int,
     seed: int,
     correction: str,
+    time_column: str | None = None,
+    cluster_column: str | None = None,
 ) -> PolicyConfig:
     """The policy `compare-scores` options describe (the first metric is the primary one)."""
     return policy_from_options(
         {
+            "time_column": time_column,
+            "cluster_column": cluster_column,
             "primary_metric": metrics[0] if metrics else "roc_auc",
             "secondary_metrics": list(metrics[1:]),
             "segments": list(segments),

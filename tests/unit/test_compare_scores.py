@@ -73,15 +73,17 @@ def test_writes_decision_structure_with_intervals(scores: Path, tmp_path: Path) 
         (["--metric", "auc"], r"`primary_metric`.*got 'auc'"),
         (["--key", "segc"], "--key must look like 'col=value'"),
         (["--champion", "seg"], "could not convert|must hold probabilities"),
+        (["--time-column", "day"], "--time-column must name a column.*got 'day'"),
+        (["--cluster-column", "custmer"], "--cluster-column must name a column.*got 'custmer'"),
     ],
-    ids=["typo-column", "bad-metric", "bad-key", "non-probability"],
+    ids=["typo-column", "bad-metric", "bad-key", "non-probability", "no-time-column", "no-cluster-column"],
 )
 def test_bad_options_are_named(scores: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
     base = {"--label": "label", "--champion": "old", "--candidate": "new", "--metric": "roc_auc"}
     args = ["compare-scores", "--scores", str(scores), "--output", str(tmp_path / "o.json")]
     for flag, value in base.items():
         args += [flag, extra[1] if extra[0] == flag else value]
-    if extra[0] == "--key":
+    if extra[0] in ("--key", "--time-column", "--cluster-column"):
         args += extra
     assert main(args) == 1
     import re
@@ -232,3 +234,49 @@ def test_a_local_file_is_compared_without_importing_pandas(
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "PANDAS False" in result.stdout
+
+
+def _timed_scores(path: Path, rng: np.random.Generator) -> pd.DataFrame:
+    """Scores whose two models' advantage moves with a regime lasting ~100 rows, one row a minute,
+    written shuffled (the file's order says nothing), with an entity of 20 rows in time."""
+    from gatekeeper.demo.worlds import lasting_regime
+
+    n = 8_000
+    r = lasting_regime(n, 0.99, rng)
+    y = (rng.random(n) < 0.5).astype(int)
+    sign = np.where(y == 1, 1.0, -1.0)
+    frame = pd.DataFrame(
+        {
+            "minute": np.arange(n),
+            "customer": np.arange(n) // 20,
+            "label": y,
+            "new": 1 / (1 + np.exp(-sign * (0.8 + 0.6 * r + rng.normal(0, 1, n)))),
+            "old": 1 / (1 + np.exp(-sign * (0.9 - 0.6 * r + rng.normal(0, 1, n)))),
+        }
+    ).sample(frac=1.0, random_state=1)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("flags", "method"),
+    [
+        ([], None),  # shuffled file, no column: rows one by one
+        (["--time-column", "minute"], "time blocks of"),
+        (["--cluster-column", "customer"], "400 clusters"),
+    ],
+    ids=["rows", "time", "entities"],
+)
+def test_the_time_and_entity_columns_reach_the_command(tmp_path: Path, flags: list[str], method) -> None:
+    path = tmp_path / "timed.csv"
+    _timed_scores(path, np.random.default_rng(2))
+    out = tmp_path / "o.json"
+    args = ["compare-scores", "--scores", str(path), "--label", "label", "--champion", "old"]
+    assert main([*args, "--candidate", "new", "--output", str(out), *flags]) == 0
+    result = json.loads(out.read_text())
+    overall = result["overall"]["method"]
+    if method is None:
+        assert "bootstrap over" not in overall, overall
+    else:
+        assert method in overall, overall
+    assert bool(result["time_folds"]) == ("--time-column" in flags)
