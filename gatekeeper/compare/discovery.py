@@ -26,7 +26,6 @@ from gatekeeper.metrics import Array
 from gatekeeper.metrics import metric as metric_of
 from gatekeeper.stats.bootstrap import paired_delta
 from gatekeeper.stats.rows import PairedRows
-from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 
 MAX_SEARCH_ROWS = 500_000
 
@@ -188,7 +187,7 @@ def discover_regressions(
         delta = paired_delta(
             metric, rows.take(held_out), n_resamples=stats.n_resamples, rng=rng, bins=stats.bins
         )
-        if delta.delta is None or (delta.units is not None and delta.units < MIN_INTERVAL_UNITS):
+        if delta.delta is None or delta.too_few_units:
             continue  # undefined there, or held out in too few units for an interval
         lo, hi = delta.interval(level)
         gains = delta.gains()

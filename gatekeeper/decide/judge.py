@@ -26,7 +26,6 @@ import numpy as np
 from gatekeeper.metrics import metric
 from gatekeeper.stats.bootstrap import PairedDelta
 from gatekeeper.stats.inference import tail_probability
-from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 from gatekeeper.vocabulary import SegmentStatus
 
 DEFAULT_EFFECT = 0.01  # the change a rows-needed estimate aims at when no tolerance is configured
@@ -65,7 +64,7 @@ def judge(
     if (
         delta.n < min_rows
         or metric(delta.metric).too_few_of_a_class(delta.minority, min_class_rows)
-        or too_few_units(delta)
+        or delta.too_few_units
     ):
         return Judged("insufficient_data", *delta.interval(level))
     if delta.undefined_reason:
@@ -97,11 +96,6 @@ def judgeable(delta: PairedDelta, *, min_rows: int, min_class_rows: int) -> bool
     return (
         delta.n >= min_rows
         and not metric(delta.metric).too_few_of_a_class(delta.minority, min_class_rows)
-        and not too_few_units(delta)
+        and not delta.too_few_units
         and not delta.undefined_reason
     )
-
-
-def too_few_units(delta: PairedDelta) -> bool:
-    """Rows resampled in fewer independent units than an interval needs (`MIN_INTERVAL_UNITS`)."""
-    return delta.units is not None and delta.units < MIN_INTERVAL_UNITS

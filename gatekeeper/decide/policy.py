@@ -21,7 +21,7 @@ from gatekeeper.decide.decision import (
     Thresholds,
 )
 from gatekeeper.decide.gaps import gap_checks
-from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values, too_few_units
+from gatekeeper.decide.judge import DEFAULT_EFFECT, Judged, judge, judgeable, raw_p_values
 from gatekeeper.decide.results import fmt_ci, result_row
 from gatekeeper.decide.stability import churn_checks, stability_checks
 from gatekeeper.metrics import metric
@@ -341,7 +341,7 @@ def _insufficient(
         why = f"{metric_name} undefined: {p.undefined_reason}"
     elif p.n < config.min_segment_rows:
         why = f"{p.n} rows, fewer than min_segment_rows={config.min_segment_rows}"
-    elif too_few_units(p):
+    elif p.too_few_units:
         why = (
             f"its {p.n} rows fall in {p.units} independent units ({p.method.split(' over ')[-1]}), "
             f"fewer than the {MIN_INTERVAL_UNITS} an interval needs"

@@ -7,7 +7,9 @@ folds of equal size, oldest first, and each gets its own paired comparison. A ca
 overall is rejected ("gain not stable over time") when its gain reverses in the newest fold
 with evidence: the newest fold's interval lies below zero, or its gain is below the earlier
 folds' pooled gain by more than their noise allows (one-sided, at the confidence level). A
-reversal within the noise is a warning: not enough evidence either way.
+reversal within the noise, or in a newest fold whose rows fall in fewer independent units than an
+interval needs (`MIN_INTERVAL_UNITS`: a regime as long as the fold), is a warning: not enough
+evidence either way.
 
 Churn. Every decision that flips between champion and candidate is a change someone downstream
 sees. With `max_churn`, more flipped rows than that is a reason to keep the champion when the
@@ -64,7 +66,7 @@ def stability_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[Seg
         "p_drop": p_drop,
     }
     clear = (upper is not None and upper < 0) or (p_drop is not None and p_drop < (1 - level) / 2)
-    if clear:
+    if clear and not newest.too_few_units:
         return rows, [
             Check(
                 "stability.time",
@@ -80,12 +82,18 @@ def stability_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[Seg
         Check(
             "stability.time",
             "warn",
-            f"gain not confirmed in the newest fold ({newest.gain:+.4f}), within its noise: not enough "
-            f"evidence that it reverses; per fold, oldest first: {per_fold}",
+            f"gain not confirmed in the newest fold ({newest.gain:+.4f}), {_why_unclear(newest)}: not "
+            f"enough evidence that it reverses; per fold, oldest first: {per_fold}",
             segment=folds[-1].segment,
             observed=observed,
         )
     ]
+
+
+def _why_unclear(newest: PairedDelta) -> str:
+    if newest.too_few_units:
+        return f"its rows in only {newest.units} independent units ({newest.method.split(' over ')[-1]})"
+    return "within its noise"
 
 
 def _pooled(deltas: list[PairedDelta]) -> tuple[float | None, float | None]:

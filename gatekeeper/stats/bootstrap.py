@@ -31,6 +31,7 @@ import numpy as np
 
 from gatekeeper.metrics import Array, estimate, metric, predicted
 from gatekeeper.stats.rows import PairedRows
+from gatekeeper.stats.units import MIN_INTERVAL_UNITS
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ class PairedDelta:
     method: str = ""
     minority: int | None = None  # rows of the rarest class (classification), which bounds what AUC can tell
     units: int | None = None  # the independent units resampled whole (None: every row its own)
+
+    @property
+    def too_few_units(self) -> bool:
+        """Resampled in fewer independent units than an interval needs (`MIN_INTERVAL_UNITS`)."""
+        return self.units is not None and self.units < MIN_INTERVAL_UNITS
 
     @property
     def gain(self) -> float | None:

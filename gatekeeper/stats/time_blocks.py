@@ -38,8 +38,8 @@ def in_time_blocks(
     (`_sorted_by_value`). Along a time column nothing is taken out: there the order is time itself.
     A block holds whole time steps (rows of one time are never split), and rows of one time are
     ordered by their content, not the file's order, so the same rows in any file order get the same
-    blocks. Every segment's rows are resampled by the blocks they fall
-    in. Rows that already carry clusters (entities) or have no champion are left as they are."""
+    blocks. Every segment's rows are resampled by the blocks they fall in. Rows that already carry
+    clusters (entities) or have no champion are left as they are."""
     if rows.clusters is not None or rows.champion is None or rows.n < 64:
         return rows, 1
     from gatekeeper.stats.units import block_length

@@ -108,3 +108,27 @@ def test_a_segment_in_too_few_units_has_insufficient_data_and_says_why() -> None
     assert alone.units == 3
     plain = PairedRows(y, rows.candidate, rows.champion, [0, 1], 1).take(np.flatnonzero(entity < 3))
     assert paired_delta("roc_auc", plain, n_resamples=200, rng=rng).units is None
+
+
+@pytest.mark.parametrize("units", [None, 40, 4])
+def test_a_newest_fold_in_too_few_units_warns_rather_than_rejects(units) -> None:
+    """The newest fold's gain reverses, clearly by its own interval; when that interval comes from
+    four time blocks (a regime as long as the fold) it is no evidence, so the gate warns instead."""
+    from dataclasses import replace
+
+    from gatekeeper.decide.stability import stability_checks
+    from tests.builders import evidence, seg
+
+    def fold(i: int, candidate: float):  # `seg` reads a name as col=value: named after
+        return replace(seg("overall", 0.80, candidate, 2000, sd=0.004), segment=f"time fold {i}/4")
+
+    folds = [fold(i, 0.83) for i in range(1, 4)]
+    newest = fold(4, 0.77)
+    method = "linearised bootstrap" + ("" if units is None else f" over {units} time blocks of 500 rows")
+    newest = replace(newest, primary=replace(newest.primary, units=units, method=method))
+    base = evidence()
+    found = stability_checks(replace(base, time_folds=[*folds, newest]), make_config(time_column="t"))[1]
+    (check,) = found
+    assert check.effect == ("warn" if units == 4 else "reject"), check.message
+    if units == 4:
+        assert "only 4 independent units (4 time blocks of 500 rows)" in check.message
