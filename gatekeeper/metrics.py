@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gatekeeper.ranking import ap_of, auc_of
 from gatekeeper.vocabulary import Task
 
 Array = np.ndarray[Any, Any]
@@ -95,38 +96,16 @@ class Metric:
 # ---------------------------------------------------------------- estimators
 
 
-def _auc_of(score: Array, positive: Array) -> Estimate:
-    """Exact Mann-Whitney AUC with average ties, and DeLong's per-row components as influence."""
-    n = len(score)
-    n_pos = int(positive.sum())
-    n_neg = n - n_pos
-    if n_pos == 0 or n_neg == 0:
-        only = "positive" if n_neg == 0 else "negative"
+def _ranked(
+    of: Callable[[Array, Array, int], tuple[float, Array]], score: Array, positive: Array
+) -> Estimate:
+    """A ranking metric of `gatekeeper.ranking` (`of`) with its influence; undefined on one class."""
+    n_pos = int(np.count_nonzero(positive))
+    if n_pos == 0 or n_pos == len(score):
+        only = "positive" if n_pos else "negative"
         return Estimate(None, undefined_reason=f"only one class present ({only} rows only)")
-    order = np.argsort(score)  # ties are grouped below, so the sort need not be stable
-    s = score[order]
-    pos = positive[order]
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(s[1:], s[:-1], out=starts[1:])
-    group = None if starts.all() else np.cumsum(starts) - 1  # None: no ties, each row its own group
-    pos_in = pos.astype(float) if group is None else np.bincount(group, weights=pos)
-    neg_in = (~pos).astype(float) if group is None else np.bincount(group, weights=~pos)
-    neg_below = np.cumsum(neg_in) - neg_in
-    pos_above = n_pos - np.cumsum(pos_in)
-    v10 = (neg_below + 0.5 * neg_in) / n_neg  # for a positive in the group: share of negatives below it
-    v01 = (pos_above + 0.5 * pos_in) / n_pos  # for a negative: share of positives above it
-    auc = float(np.dot(pos_in, v10) / n_pos)
-    if group is not None:
-        v10, v01 = v10[group], v01[group]
-    sorted_influence = v01 - auc  # a negative's influence, then a positive's where it is one
-    sorted_influence *= n / n_neg
-    for_positive = v10 - auc
-    for_positive *= n / n_pos
-    np.copyto(sorted_influence, for_positive, where=pos)
-    influence = np.empty(n)
-    influence[order] = sorted_influence
-    return Estimate(auc, influence)
+    value, influence = of(score, positive, n_pos)
+    return Estimate(value, influence)
 
 
 def _ratio(numerator: Array, denominator: Array, empty: float | None) -> Estimate:
@@ -181,48 +160,11 @@ def roc_auc(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     if t.positive is not None:
-        return _auc_of(proba[:, t.positive], t.y == t.positive)
+        return _ranked(auc_of, proba[:, t.positive], t.y == t.positive)
     k = proba.shape[1]
     if len(np.unique(t.y)) < k:
         return Estimate(None, undefined_reason="not every class is present for a one-vs-rest average")
-    return _average([_auc_of(proba[:, c], t.y == c) for c in range(k)])
-
-
-def _ap_of(score: Array, positive: Array) -> Estimate:
-    """Average precision exactly as scikit-learn computes it (one threshold per distinct score,
-    precision at each threshold weighted by the recall it adds), with each row's influence.
-
-    AP = sum_g pos_g prec_g / P over score groups g in decreasing order, prec_g = TP_g / N_g (rows
-    scoring at least g's score). Raising row k's weight moves its own term (if positive), the
-    normalisation P, and the precision of every threshold at or below its score:
-    d AP / d w_k = pos_k (prec_k - AP) / P + sum over groups g at or below k of
-    pos_g (pos_k - prec_g) / (P N_g). Suffix sums make that O(n log n); the influence is n times it.
-    """
-    n = len(score)
-    n_pos = int(positive.sum())
-    if n_pos == 0 or n_pos == n:
-        only = "positive" if n_pos == n else "negative"
-        return Estimate(None, undefined_reason=f"only one class present ({only} rows only)")
-    order = np.argsort(-score)  # ties are grouped below, so the sort need not be stable
-    s = score[order]
-    pos = positive[order]
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(s[1:], s[:-1], out=starts[1:])
-    group = None if starts.all() else np.cumsum(starts) - 1  # None: no ties, each row its own group
-    pos_in = pos.astype(float) if group is None else np.bincount(group, weights=pos)
-    at_least = np.arange(1.0, n + 1) if group is None else np.cumsum(np.bincount(group).astype(float))
-    precision = np.cumsum(pos_in) / at_least
-    ap = float(np.dot(pos_in, precision) / n_pos)
-    share = pos_in / (n_pos * at_least)
-    below = np.cumsum(share[::-1])[::-1]  # sum over groups at or below each group's score
-    weighted_below = np.cumsum((share * precision)[::-1])[::-1]
-    if group is not None:
-        precision, below, weighted_below = precision[group], below[group], weighted_below[group]
-    sorted_influence = pos * ((precision - ap) / n_pos + below) - weighted_below
-    influence = np.empty(n)
-    influence[order] = sorted_influence * n
-    return Estimate(ap, influence)
+    return _average([_ranked(auc_of, proba[:, c], t.y == c) for c in range(k)])
 
 
 def average_precision(t: Targets, proba: Array) -> Estimate:
@@ -230,11 +172,11 @@ def average_precision(t: Targets, proba: Array) -> Estimate:
     if (e := _empty(t)) is not None:
         return e
     if t.positive is not None:
-        return _ap_of(proba[:, t.positive], t.y == t.positive)
+        return _ranked(ap_of, proba[:, t.positive], t.y == t.positive)
     k = proba.shape[1]
     if len(np.unique(t.y)) < k:
         return Estimate(None, undefined_reason="not every class is present for a one-vs-rest average")
-    return _average([_ap_of(proba[:, c], t.y == c) for c in range(k)])
+    return _average([_ranked(ap_of, proba[:, c], t.y == c) for c in range(k)])
 
 
 def accuracy(t: Targets, proba: Array) -> Estimate:

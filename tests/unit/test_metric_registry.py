@@ -140,6 +140,24 @@ def test_average_precision_influence_is_the_derivative_of_scikit_learns_weighted
         assert (moved - ours.value) / eps * n == pytest.approx(ours.influence[k], abs=1e-4)
 
 
+@pytest.mark.parametrize(("n", "decimals"), [(40, None), (500, 1), (3000, None), (3000, 2)])
+def test_roc_auc_influence_is_the_derivative_of_scikit_learns_weighted_value(n, decimals) -> None:
+    """ROC AUC's influence (DeLong's components) is n x d AUC / d w_k, on distinct scores (computed in
+    place) and on tied ones (by score group), checked by finite differences of scikit-learn's
+    `roc_auc_score(sample_weight=...)`."""
+    rng = np.random.default_rng(n + (decimals or 0))
+    y, proba = _classes(rng, n, 2, 0.3, decimals)
+    targets = PairedRows.from_labels(y, proba, None, [0, 1]).targets
+    ours = estimate("roc_auc", targets, proba)
+    assert ours.value == pytest.approx(skm.roc_auc_score(y, proba[:, 1]), abs=1e-12)
+    eps = 1e-6
+    for k in [*rng.choice(n, 8, replace=False), int(np.argmax(proba[:, 1])), int(np.argmin(proba[:, 1]))]:
+        weight = np.ones(n)
+        weight[k] += eps
+        moved = skm.roc_auc_score(y, proba[:, 1], sample_weight=weight)
+        assert (moved - ours.value) / eps * n == pytest.approx(ours.influence[k], abs=1e-4)
+
+
 def _exact_row_bootstrap(name: str, y, cand, champ, rng, times: int = 300) -> np.ndarray:
     out = []
     while len(out) < times:
