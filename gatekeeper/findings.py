@@ -78,6 +78,31 @@ class DegradationRow:
 
 
 @dataclass(frozen=True)
+class NewRowsTest:
+    """Are the new labels worth more than reference rows? The learning curve counts rows like the
+    reference's; new labels from a changed world (a new relation, a later time, a region the
+    reference lacks) carry what more reference rows cannot, and the curve does not see it. One more
+    fit, of the reference's size with `swapped` new rows in place of as many reference rows, scored
+    on the same evaluation rows as the curve's fit on the whole reference. Gains are oriented
+    (positive: better) in the primary metric's units."""
+
+    swapped: int
+    reference_score: float  # the curve's fit on every reference row (the metric's own sign)
+    swapped_score: float
+    difference: float  # oriented: the swapped fit's gain over the reference fit
+    noise: float  # root mean square difference between the curve's two fits of one size
+    bar: float  # what `difference` had to exceed: the threshold, and t(95%) x noise
+    worth_more: bool
+
+    def summary(self) -> str:
+        return (
+            f"a fit with {self.swapped} new rows in place of as many reference rows scores "
+            f"{self.difference:+.4f} against the fit on the whole reference (bar {self.bar:.4f}: the "
+            f"threshold, or 95% of the fits' own noise {self.noise:.4f})"
+        )
+
+
+@dataclass(frozen=True)
 class LearningCurve:
     """What the new labels are expected to be worth: the configured pipeline fitted on nested
     fractions of the reference rows, scored on the evaluation rows, extrapolated to reference + new
@@ -92,8 +117,9 @@ class LearningCurve:
     ci_low: float
     ci_high: float
     threshold: float  # min_improvement + triage.retrain_cost
-    worth_retraining: bool
+    worth_retraining: bool  # the curve's gain reaches the threshold, or the new rows are worth more
     basis: str
+    new_rows_test: NewRowsTest | None = None  # run when the curve alone expects too little
 
     def summary(self) -> str:
         """ "expected roc_auc gain from 30000 new rows: +0.0120 [+0.0060, +0.0190]"."""

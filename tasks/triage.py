@@ -66,7 +66,14 @@ def triage_retraining(
         logger.info("no degradation: estimating what %d new labels are worth (learning curve)", batch.n)
         features = feature_columns(config, tables.train)
         value = learning_curve(
-            tables.train, tables.evaluation, batch.n, features, config, logger.info, 1 if in_fleet() else None
+            tables.train,
+            tables.evaluation,
+            batch.n,
+            features,
+            config,
+            logger.info,
+            1 if in_fleet() else None,
+            new_labels=tables.new_labels,
         )
         if value is not None:
             checks = [c for c in checks if c is not skip] + [value_check(value, skip)]

@@ -283,6 +283,15 @@ def render_markdown(decision: Decision, links: dict[str, str] | None = None, ima
             "|---|" + "---:|" * len(curve.sizes),
             f"| {curve.metric} | " + " | ".join(_num(v) for v in curve.scores) + " |",
         ]
+        if curve.new_rows_test is not None:
+            test = curve.new_rows_test
+            lines += [
+                "",
+                f"Are the new labels worth more than reference rows (the curve counts rows like the "
+                f"reference's)? {test.summary()}: **{'yes, retrain' if test.worth_more else 'no'}** "
+                f"({curve.metric} {_num(test.reference_score)} on the whole reference, "
+                f"{_num(test.swapped_score)} with new rows swapped in).",
+            ]
     labels = d.triage.labels
     if labels:
         lines += [

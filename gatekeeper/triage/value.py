@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gatekeeper.config import GateConfig
-from gatekeeper.findings import LearningCurve
+from gatekeeper.findings import LearningCurve, NewRowsTest
 from gatekeeper.metrics import Array, metric
 from gatekeeper.train.models import model_outputs
 from gatekeeper.train.pipeline import ONE_THREAD_BELOW_ROWS, fit_candidate
@@ -48,10 +48,13 @@ def learning_curve(
     config: GateConfig,
     progress: Callable[[str], None] | None = None,
     workers: int | None = None,
+    new_labels: pd.DataFrame | None = None,
 ) -> LearningCurve | None:
     """The expected gain of retraining on `train` + `new_rows` rows over `train` alone, or None
     when the reference is too small to draw a curve from (fewer than three sizes). The fits run on
-    `workers` threads (None: `fit_workers`' choice); the curve does not depend on how many."""
+    `workers` threads (None: `fit_workers`' choice); the curve does not depend on how many. When the
+    curve expects too little and `new_labels` are given, `new_rows_test` asks whether they are worth
+    more than reference rows (the curve's premise), and a retrain is warranted if they are."""
     n = len(train)
     sizes = sorted({int(f * n) for f in FRACTIONS if f * n >= MIN_FIT_ROWS})
     if len(sizes) < 3 or new_rows <= 0 or not len(evaluation):
@@ -100,6 +103,10 @@ def learning_curve(
     draws = b * (float(n) ** -c - float(n + new_rows) ** -c)  # each refit's rise from n to n + new
     lo, hi = np.quantile(draws, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
     threshold = config.min_improvement + config.triage.retrain_cost
+    test = None
+    if gain < threshold and new_labels is not None:
+        swap = _SwapFit(train, new_labels, target, classes, threshold, config.statistics.seed + 37)
+        test = swap.run(lambda rows: m.gain(score(rows)), m.gain, points, progress)
     return LearningCurve(
         metric=config.primary_metric,
         sizes=[int(s) for s in x],
@@ -110,7 +117,8 @@ def learning_curve(
         ci_low=float(min(lo, gain)),
         ci_high=float(max(hi, gain)),
         threshold=threshold,
-        worth_retraining=bool(gain >= threshold),
+        worth_retraining=bool(gain >= threshold or (test is not None and test.worth_more)),
+        new_rows_test=test,
         basis=(
             f"power law fitted to {len(points)} fits of the configured pipeline on "
             f"{', '.join(str(s) for s in sizes)} of the {n} reference rows, scored on the "
@@ -118,6 +126,76 @@ def learning_curve(
             f"{int(LEVEL * 100)}% interval from {RESAMPLES} residual resamples"
         ),
     )
+
+
+@dataclass(frozen=True)
+class _SwapFit:
+    """The new rows test (`NewRowsTest`): the configured pipeline fitted on the reference's size with
+    up to half of it replaced by new labels, against the curve's fit on the whole reference, both
+    scored on the curve's evaluation rows. Under the curve's premise (new rows are like reference
+    rows) the two fits differ by the fits' own noise, measured by the curve's pairs (two fits of one
+    size on independent shuffles of the reference, three sizes): the root mean square of their
+    differences. The pairs are smaller fits than these two, so they overstate the noise at the
+    reference's size: the test errs towards the curve's verdict. One-sided (worth more), at 95%
+    with Student's t on as many degrees of freedom as pairs, and never below the threshold."""
+
+    train: pd.DataFrame
+    new_labels: pd.DataFrame
+    target: str
+    classes: list[Any]
+    threshold: float
+    seed: int
+
+    def run(
+        self,
+        gain_of: Callable[[pd.DataFrame], float],
+        own_sign: Callable[[float], float],
+        points: list[tuple[int, float]],
+        progress: Callable[[str], None] | None,
+    ) -> NewRowsTest | None:
+        """The test, or None where it cannot be read: no fit on the whole reference, fewer than two
+        pairs, fewer than MIN_FIT_ROWS new labels, or a swapped set missing a class."""
+        n = len(self.train)
+        whole = [v for size, v in points if size == n]
+        by_size: dict[int, list[float]] = {}
+        for size, v in points:
+            by_size.setdefault(size, []).append(v)
+        pairs = [v for size, v in by_size.items() if size < n and len(v) == 2]
+        new = self.new_labels[self.new_labels[self.target].notna()]
+        swapped = min(len(new), n // 2)
+        if not whole or len(pairs) < 2 or swapped < MIN_FIT_ROWS:
+            return None
+        rng = np.random.default_rng(self.seed)
+        rows = pd.concat(
+            [
+                self.train.iloc[rng.permutation(n)[: n - swapped]],
+                new.iloc[rng.permutation(len(new))[:swapped]],
+            ],
+            ignore_index=True,
+        )
+        labels = rows[self.target]
+        if self.classes and not (labels.isin(self.classes).all() and labels.nunique() == len(self.classes)):
+            return None
+        value = gain_of(rows)
+        if not np.isfinite(value):
+            return None
+        from scipy.stats import t
+
+        noise = float(np.sqrt(np.mean([(a - b) ** 2 for a, b in pairs])))
+        bar = max(self.threshold, float(t.ppf(0.95, len(pairs))) * noise)
+        difference = float(value - whole[0])
+        test = NewRowsTest(
+            swapped=swapped,
+            reference_score=float(own_sign(whole[0])),
+            swapped_score=float(own_sign(value)),
+            difference=difference,
+            noise=noise,
+            bar=bar,
+            worth_more=bool(difference > bar),
+        )
+        if progress:
+            progress(f"new rows test: {test.summary()}")
+        return test
 
 
 def fit_workers(config: GateConfig, rows: int, jobs: int, workers: int | None = None) -> int:
@@ -241,14 +319,31 @@ def _gain(curve: Curve, start: int, end: int) -> float:
 def value_check(curve: LearningCurve, skip: Check) -> Check:
     """The triage verdict once the new labels' worth is known: retrain (a passing check that says
     why), or the skip, now with the estimate that justifies it."""
-    observed = {
+    test = curve.new_rows_test
+    observed: dict[str, Any] = {
         "expected_gain": curve.expected_gain,
         "ci_low": curve.ci_low,
         "ci_high": curve.ci_high,
         "new_rows": curve.new_rows,
         "reference_rows": curve.reference_rows,
     }
+    if test is not None:
+        observed |= {
+            "new_rows_worth_more": test.worth_more,
+            "swap_difference": test.difference,
+            "swap_bar": test.bar,
+        }
     stated = f"min_improvement + triage.retrain_cost = {curve.threshold:g}"
+    if test is not None and test.worth_more:
+        return Check(
+            "triage.value_of_new_labels",
+            "none",
+            f"the champion has not degraded and the learning curve expects little from more rows like "
+            f"the reference ({curve.summary()} < {stated}), but the new labels are worth more than "
+            f"reference rows: {test.summary()}; the curve's premise does not hold for them; retraining",
+            observed=observed,
+            threshold=curve.threshold,
+        )
     if curve.worth_retraining:
         return Check(
             "triage.value_of_new_labels",
@@ -258,10 +353,11 @@ def value_check(curve: LearningCurve, skip: Check) -> Check:
             observed=observed,
             threshold=curve.threshold,
         )
+    worth_no_more = "" if test is None else f"; nor are they worth more than reference rows: {test.summary()}"
     return replace(
         skip,
         message=f"{skip.message}; the new labels are not expected to pay for it: {curve.summary()} "
-        f"< {stated}",
+        f"< {stated}{worth_no_more}",
         observed=observed,
         threshold=curve.threshold,
     )

@@ -221,3 +221,146 @@ def test_the_curve_is_the_same_on_one_thread_or_several() -> None:
     assert fit_workers(config, 2_000_000, 7) == 1  # fits this large use every core themselves
     pinned = config.model_copy(update={"compute": config.compute.model_copy(update={"fit_threads": 3})})
     assert fit_workers(pinned, 1_600, 7) == 3
+
+
+# ---------------------------------------------------------------- new labels from a changed world
+
+
+def linear_any(config: Any) -> Any:
+    """A linear model for any task: the curve of a linear world is flat past a few hundred rows."""
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    return LinearRegression() if config.task == "regression" else LogisticRegression(max_iter=500)
+
+
+def _linear_world(kind: str, n: int, coefficients: np.ndarray, rng: np.random.Generator, entities: int = 0):
+    """A linear relation of four features: `binary` (ROC AUC), `classes` (three, macro ROC AUC) or
+    `numeric` (RMSE). With `entities`, rows come in entities that share a random offset (dependent
+    rows: 20 rows an entity on average)."""
+    x = rng.normal(size=(n, 4))
+    signal = x @ coefficients
+    if entities:
+        signal = signal + rng.normal(0, 1.0, entities)[rng.integers(0, entities, n)]
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(4)])
+    if kind == "numeric":
+        frame["y"] = signal + rng.normal(0, 0.5, n)
+    elif kind == "binary":
+        frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-2 * signal))).astype(int)
+    else:
+        other = x @ coefficients[::-1]
+        logits = np.column_stack([2 * signal, 2 * other, np.zeros(n)])
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        frame["y"] = (rng.random(n)[:, None] > p.cumsum(axis=1)).sum(axis=1)
+    return frame
+
+
+def _linear_config(kind: str) -> Any:
+    numeric = kind == "numeric"
+    return make_config(
+        target="y",
+        segments=[],
+        key_segments=[],
+        trainer="tests.unit.test_value_of_labels:linear_any",
+        task="regression" if numeric else "classification",
+        primary_metric="rmse" if numeric else "roc_auc",
+        min_improvement=0.05 if numeric else 0.005,  # RMSE of a target with sd ~2
+    )
+
+
+@pytest.mark.parametrize("kind", ["binary", "classes", "numeric"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_new_labels_from_a_changed_relation_are_worth_a_retrain_the_curve_cannot_see(kind, seed) -> None:
+    """The reference follows the old relation; the new labels and the evaluation rows follow a new
+    one. More rows like the reference are worth nothing to a linear model (a flat curve), but the
+    new labels are: the new rows test says so and the retrain is warranted."""
+    rng = np.random.default_rng(seed)
+    old = rng.normal(0, 1, 4)
+    new = old + rng.normal(0, 1.2, 4)
+    train = _linear_world(kind, 3_000, old, rng)
+    batch, evaluation = _linear_world(kind, 3_000, new, rng), _linear_world(kind, 4_000, new, rng)
+    features = [f"x{i}" for i in range(4)]
+    config = _linear_config(kind)
+    alone = learning_curve(train, evaluation, len(batch), features, config)
+    assert alone is not None
+    assert not alone.worth_retraining, alone  # the curve's premise: new rows like the reference's
+    curve = learning_curve(train, evaluation, len(batch), features, config, new_labels=batch)
+    assert curve is not None
+    assert curve.expected_gain == alone.expected_gain  # the curve itself is unchanged
+    test = curve.new_rows_test
+    assert test is not None
+    assert test.worth_more, test
+    assert curve.worth_retraining
+    assert test.difference > test.bar >= curve.threshold
+    skip = Check("triage.no_degradation", "skip", "the champion has not degraded")
+    check = value_check(curve, skip)
+    assert check.effect == "none"
+    assert "worth more than reference rows" in check.message
+
+
+@pytest.mark.parametrize("kind", ["binary", "classes", "numeric"])
+@pytest.mark.parametrize("entities", [0, 150])
+def test_new_labels_from_the_same_world_are_worth_no_more_than_reference_rows(kind, entities) -> None:
+    """The same relation throughout (independent rows, or rows of entities sharing an offset): the
+    new rows test runs, finds the swapped fit within the fits' own noise, and the skip stands."""
+    rng = np.random.default_rng(7)
+    coefficients = rng.normal(0, 1, 4)
+    train = _linear_world(kind, 3_000, coefficients, rng, entities)
+    batch = _linear_world(kind, 3_000, coefficients, rng, entities)
+    evaluation = _linear_world(kind, 4_000, coefficients, rng, entities)
+    features = [f"x{i}" for i in range(4)]
+    curve = learning_curve(train, evaluation, len(batch), features, _linear_config(kind), new_labels=batch)
+    assert curve is not None
+    test = curve.new_rows_test
+    assert test is not None
+    assert not test.worth_more, test
+    assert not curve.worth_retraining
+    skip = Check("triage.no_degradation", "skip", "the champion has not degraded")
+    assert value_check(curve, skip).effect == "skip"
+    assert "nor are they worth more than reference rows" in value_check(curve, skip).message
+
+
+def test_new_labels_later_in_a_drifting_world_are_worth_more_than_older_rows() -> None:
+    """Time-ordered rows: the relation drifts steadily; the reference is the oldest stretch, the new
+    labels the next, the evaluation rows the latest. Rows like the reference's teach the past."""
+    rng = np.random.default_rng(11)
+    start, drift = rng.normal(0, 1, 4), rng.normal(0, 1.5, 4)
+    n = 10_000
+    steps = np.linspace(0, 1, n)
+    x = rng.normal(size=(n, 4))
+    signal = np.einsum("ij,ij->i", x, start + steps[:, None] * drift)
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(4)])
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-2 * signal))).astype(int)
+    train, batch, evaluation = frame.iloc[:4_000], frame.iloc[4_000:7_000], frame.iloc[7_000:]
+    features = [f"x{i}" for i in range(4)]
+    curve = learning_curve(
+        train, evaluation, len(batch), features, _linear_config("binary"), new_labels=batch
+    )
+    assert curve is not None
+    assert curve.new_rows_test is not None
+    assert curve.new_rows_test.worth_more, curve.new_rows_test
+    assert curve.worth_retraining
+
+
+def test_the_new_rows_test_is_not_run_when_the_curve_already_pays() -> None:
+    rng = np.random.default_rng(3)
+    coefficients = rng.normal(0, 1, 4)
+    train = _linear_world("binary", 3_000, coefficients, rng)
+    config = make_config(
+        target="y",
+        segments=[],
+        key_segments=[],
+        trainer="tests.unit.test_value_of_labels:linear_any",
+        min_improvement=0.0,
+        triage={"retrain_cost": 0.0},  # any gain pays, none at all too
+    )
+    batch, evaluation = (
+        _linear_world("binary", 3_000, coefficients, rng),
+        _linear_world("binary", 4_000, coefficients, rng),
+    )
+    curve = learning_curve(
+        train, evaluation, len(batch), [f"x{i}" for i in range(4)], config, new_labels=batch
+    )
+    assert curve is not None
+    assert curve.worth_retraining
+    assert curve.new_rows_test is None
