@@ -83,8 +83,10 @@ class NewRowsTest:
     reference's; new labels from a changed world (a new relation, a later time, a region the
     reference lacks) carry what more reference rows cannot, and the curve does not see it. One more
     fit, of the reference's size with `swapped` new rows in place of as many reference rows, scored
-    on the same evaluation rows as the curve's fit on the whole reference. Gains are oriented
-    (positive: better) in the primary metric's units."""
+    on the same evaluation rows as the curve's fit on the whole reference, and as the champion: a
+    champion that already learned from these labels (the same batch gated again, or an earlier one
+    like it) leaves them nothing to add. Gains are oriented (positive: better) in the primary
+    metric's units."""
 
     swapped: int
     reference_score: float  # the curve's fit on every reference row (the metric's own sign)
@@ -92,13 +94,18 @@ class NewRowsTest:
     difference: float  # oriented: the swapped fit's gain over the reference fit
     noise: float  # root mean square difference between the curve's two fits of one size
     bar: float  # what `difference` had to exceed: the threshold, and t(95%) x noise
-    worth_more: bool
+    worth_more: bool  # above the bar against the reference fit, and against the champion if scored
+    champion_score: float | None = None  # the champion on the same rows (it may know these labels)
+    over_champion: float | None = None  # oriented: the swapped fit's gain over the champion
 
     def summary(self) -> str:
+        champion = (
+            "" if self.over_champion is None else f" and {self.over_champion:+.4f} against the champion"
+        )
         return (
             f"a fit with {self.swapped} new rows in place of as many reference rows scores "
-            f"{self.difference:+.4f} against the fit on the whole reference (bar {self.bar:.4f}: the "
-            f"threshold, or 95% of the fits' own noise {self.noise:.4f})"
+            f"{self.difference:+.4f} against the fit on the whole reference{champion} (bar {self.bar:.4f}: "
+            f"the threshold, or 95% of the fits' own noise {self.noise:.4f})"
         )
 
 

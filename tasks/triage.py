@@ -8,6 +8,7 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.findings import TriageFindings
 from gatekeeper.metrics import Array
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
@@ -41,6 +42,7 @@ def triage_retraining(
     batch = model_rows(config, tables.new_labels, champion)
     checks, degradation = degradation_checks(tables.new_labels, batch, champion.reference, config)
     labels = []
+    trusted: PairedRows | None = None  # the champion on the evaluation rows
     if config.task == "classification":
         trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
         label_findings, labels = label_checks(
@@ -74,6 +76,7 @@ def triage_retraining(
             logger.info,
             1 if in_fleet() else None,
             new_labels=tables.new_labels,
+            champion=trusted,
         )
         if value is not None:
             checks = [c for c in checks if c is not skip] + [value_check(value, skip)]

@@ -24,7 +24,8 @@ import pandas as pd
 
 from gatekeeper.config import GateConfig
 from gatekeeper.findings import LearningCurve, NewRowsTest
-from gatekeeper.metrics import Array, metric
+from gatekeeper.metrics import Array, estimate, metric
+from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import model_outputs
 from gatekeeper.train.pipeline import ONE_THREAD_BELOW_ROWS, fit_candidate
 from gatekeeper.vocabulary import Check
@@ -49,12 +50,14 @@ def learning_curve(
     progress: Callable[[str], None] | None = None,
     workers: int | None = None,
     new_labels: pd.DataFrame | None = None,
+    champion: PairedRows | None = None,
 ) -> LearningCurve | None:
     """The expected gain of retraining on `train` + `new_rows` rows over `train` alone, or None
     when the reference is too small to draw a curve from (fewer than three sizes). The fits run on
     `workers` threads (None: `fit_workers`' choice); the curve does not depend on how many. When the
     curve expects too little and `new_labels` are given, `new_rows_test` asks whether they are worth
-    more than reference rows (the curve's premise), and a retrain is warranted if they are."""
+    more than reference rows (the curve's premise), and a retrain is warranted if they are and a fit
+    with them also beats the `champion` (its outputs on every evaluation row, `model_rows`), if given."""
     n = len(train)
     sizes = sorted({int(f * n) for f in FRACTIONS if f * n >= MIN_FIT_ROWS})
     if len(sizes) < 3 or new_rows <= 0 or not len(evaluation):
@@ -65,7 +68,8 @@ def learning_curve(
     if config.task == "classification":
         classes = [c.item() if hasattr(c, "item") else c for c in np.unique(train[target].dropna())]
     all_rows = len(evaluation)
-    evaluation = scored_rows(evaluation, config.triage.learning_curve_rows, config.statistics.seed + 31)
+    positions = scored_positions(all_rows, config.triage.learning_curve_rows, config.statistics.seed + 31)
+    evaluation = evaluation if positions is None else evaluation.iloc[positions]
     y_eval = evaluation[target].to_numpy()
     rng = np.random.default_rng(config.statistics.seed + 29)
     jobs: list[pd.DataFrame] = []
@@ -105,8 +109,13 @@ def learning_curve(
     threshold = config.min_improvement + config.triage.retrain_cost
     test = None
     if gain < threshold and new_labels is not None:
+        on_champion = None
+        if champion is not None and champion.n == all_rows:
+            part = champion if positions is None else champion.take(positions)
+            scored = estimate(m.name, part.targets, part.candidate).value
+            on_champion = None if scored is None else m.gain(float(scored))
         swap = _SwapFit(train, new_labels, target, classes, threshold, config.statistics.seed + 37)
-        test = swap.run(lambda rows: m.gain(score(rows)), m.gain, points, progress)
+        test = swap.run(lambda rows: m.gain(score(rows)), m.gain, points, on_champion, progress)
     return LearningCurve(
         metric=config.primary_metric,
         sizes=[int(s) for s in x],
@@ -151,6 +160,7 @@ class _SwapFit:
         gain_of: Callable[[pd.DataFrame], float],
         own_sign: Callable[[float], float],
         points: list[tuple[int, float]],
+        on_champion: float | None,
         progress: Callable[[str], None] | None,
     ) -> NewRowsTest | None:
         """The test, or None where it cannot be read: no fit on the whole reference, fewer than two
@@ -184,6 +194,7 @@ class _SwapFit:
         noise = float(np.sqrt(np.mean([(a - b) ** 2 for a, b in pairs])))
         bar = max(self.threshold, float(t.ppf(0.95, len(pairs))) * noise)
         difference = float(value - whole[0])
+        over = None if on_champion is None else float(value - on_champion)
         test = NewRowsTest(
             swapped=swapped,
             reference_score=float(own_sign(whole[0])),
@@ -191,7 +202,9 @@ class _SwapFit:
             difference=difference,
             noise=noise,
             bar=bar,
-            worth_more=bool(difference > bar),
+            worth_more=bool(difference > bar and (over is None or over > bar)),
+            champion_score=None if on_champion is None else float(own_sign(on_champion)),
+            over_champion=over,
         )
         if progress:
             progress(f"new rows test: {test.summary()}")
@@ -225,6 +238,13 @@ def _side_by_side(
         yield from pool.map(work, jobs)
 
 
+def scored_positions(rows: int, cap: int, seed: int) -> Array | None:
+    """The positions `scored_rows` takes from a table of `rows` rows (None: every row)."""
+    if rows <= cap:
+        return None
+    return np.asarray(pd.RangeIndex(rows).to_series().sample(n=cap, random_state=seed).to_numpy())
+
+
 def scored_rows(evaluation: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
     """The evaluation rows each fit is scored on: all of them, or a seeded uniform sample of `cap`
     (`triage.learning_curve_rows`). The fits are compared on the same rows, so what the curve's shape
@@ -233,9 +253,8 @@ def scored_rows(evaluation: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
     RMSE): the expected gain moved by 0.00018-0.00037 with a 50,000-row sample and by 0.00003-0.0004
     with a 200,000-row one, against 0.002-0.016 between the seeds' training subsamples; a curve took
     2.8 s, 5.8 s and 22 s on 50,000, 200,000 and every row."""
-    if len(evaluation) <= cap:
-        return evaluation
-    return evaluation.sample(n=cap, random_state=seed)
+    positions = scored_positions(len(evaluation), cap, seed)
+    return evaluation if positions is None else evaluation.iloc[positions]
 
 
 def _rows_scored(scored: int, total: int) -> str:
@@ -245,9 +264,6 @@ def _rows_scored(scored: int, total: int) -> str:
 
 
 def _score(name: str, y: Array, outputs: Array, classes: list[Any], config: GateConfig) -> float:
-    from gatekeeper.metrics import estimate
-    from gatekeeper.stats.rows import PairedRows
-
     if not classes:
         rows = PairedRows.regression(y, outputs, None)
     else:

@@ -364,3 +364,45 @@ def test_the_new_rows_test_is_not_run_when_the_curve_already_pays() -> None:
     assert curve is not None
     assert curve.worth_retraining
     assert curve.new_rows_test is None
+
+
+@pytest.mark.parametrize("kind", ["binary", "classes", "numeric"])
+def test_new_labels_the_champion_already_learned_from_are_not_worth_a_retrain(kind) -> None:
+    """The changed world above, but the champion was trained on the reference and these very labels
+    (the same batch gated again): a fit with them is worth more than the reference fit, but not
+    more than the champion, so the skip stands; a champion of the reference alone leaves the retrain
+    warranted."""
+    from gatekeeper.stats.rows import PairedRows
+
+    rng = np.random.default_rng(4)
+    old = rng.normal(0, 1, 4)
+    new = old + rng.normal(0, 1.2, 4)
+    train = _linear_world(kind, 3_000, old, rng)
+    batch, evaluation = _linear_world(kind, 3_000, new, rng), _linear_world(kind, 4_000, new, rng)
+    features = [f"x{i}" for i in range(4)]
+    config = _linear_config(kind)
+
+    def champion_on_evaluation(rows: pd.DataFrame) -> PairedRows:
+        model = linear_any(config).fit(rows[features], rows["y"])
+        y = evaluation["y"].to_numpy()
+        if kind == "numeric":
+            return PairedRows.regression(y, model.predict(evaluation[features]), None)
+        classes = sorted(rows["y"].unique().tolist())
+        return PairedRows.from_labels(y, model.predict_proba(evaluation[features]), None, classes)
+
+    knows = champion_on_evaluation(pd.concat([train, batch]))
+    curve = learning_curve(train, evaluation, len(batch), features, config, new_labels=batch, champion=knows)
+    assert curve is not None
+    test = curve.new_rows_test
+    assert test is not None
+    assert test.difference > test.bar  # worth more than reference rows ...
+    assert test.over_champion is not None
+    assert test.over_champion < test.bar  # ... but the champion has them already
+    assert not test.worth_more
+    assert not curve.worth_retraining
+    naive = champion_on_evaluation(train)
+    curve = learning_curve(train, evaluation, len(batch), features, config, new_labels=batch, champion=naive)
+    assert curve is not None
+    assert curve.new_rows_test is not None
+    assert curve.new_rows_test.worth_more
+    assert curve.worth_retraining
