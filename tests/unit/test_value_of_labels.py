@@ -268,17 +268,22 @@ def _linear_config(kind: str) -> Any:
     )
 
 
+def _changed_world(kind: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Reference rows of an old linear relation; new labels and evaluation rows of a new one."""
+    rng = np.random.default_rng(seed)
+    old = rng.normal(0, 1, 4)
+    new = old + rng.normal(0, 1.2, 4)
+    train = _linear_world(kind, 3_000, old, rng)
+    return train, _linear_world(kind, 3_000, new, rng), _linear_world(kind, 4_000, new, rng)
+
+
 @pytest.mark.parametrize("kind", ["binary", "classes", "numeric"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_new_labels_from_a_changed_relation_are_worth_a_retrain_the_curve_cannot_see(kind, seed) -> None:
     """The reference follows the old relation; the new labels and the evaluation rows follow a new
     one. More rows like the reference are worth nothing to a linear model (a flat curve), but the
     new labels are: the new rows test says so and the retrain is warranted."""
-    rng = np.random.default_rng(seed)
-    old = rng.normal(0, 1, 4)
-    new = old + rng.normal(0, 1.2, 4)
-    train = _linear_world(kind, 3_000, old, rng)
-    batch, evaluation = _linear_world(kind, 3_000, new, rng), _linear_world(kind, 4_000, new, rng)
+    train, batch, evaluation = _changed_world(kind, seed)
     features = [f"x{i}" for i in range(4)]
     config = _linear_config(kind)
     alone = learning_curve(train, evaluation, len(batch), features, config)
@@ -374,11 +379,7 @@ def test_new_labels_the_champion_already_learned_from_are_not_worth_a_retrain(ki
     warranted."""
     from gatekeeper.stats.rows import PairedRows
 
-    rng = np.random.default_rng(4)
-    old = rng.normal(0, 1, 4)
-    new = old + rng.normal(0, 1.2, 4)
-    train = _linear_world(kind, 3_000, old, rng)
-    batch, evaluation = _linear_world(kind, 3_000, new, rng), _linear_world(kind, 4_000, new, rng)
+    train, batch, evaluation = _changed_world(kind, 4)
     features = [f"x{i}" for i in range(4)]
     config = _linear_config(kind)
 
