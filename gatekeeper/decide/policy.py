@@ -343,7 +343,7 @@ def _insufficient(
         why = f"{p.n} rows, fewer than min_segment_rows={config.min_segment_rows}"
     elif p.too_few_units:
         why = (
-            f"its {p.n} rows fall in {p.units} independent units ({p.method.split(' over ')[-1]}), "
+            f"its {p.n} rows fall in {p.units} independent units ({p.units_named}), "
             f"fewer than the {MIN_INTERVAL_UNITS} an interval needs"
         )
     else:

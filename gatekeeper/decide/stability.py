@@ -92,7 +92,7 @@ def stability_checks(evidence: Evidence, config: PolicyConfig) -> tuple[list[Seg
 
 def _why_unclear(newest: PairedDelta) -> str:
     if newest.too_few_units:
-        return f"its rows in only {newest.units} independent units ({newest.method.split(' over ')[-1]})"
+        return f"its rows in only {newest.units} independent units ({newest.units_named})"
     return "within its noise"
 
 

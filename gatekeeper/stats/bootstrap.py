@@ -143,6 +143,12 @@ class PairedDelta:
     method: str = ""
     minority: int | None = None  # rows of the rarest class (classification), which bounds what AUC can tell
     units: int | None = None  # the independent units resampled whole (None: every row its own)
+    unit: str = ""  # what one unit is ("time blocks", "customers"), as the method names it
+
+    @property
+    def units_named(self) -> str:
+        """ "12 time blocks": how many units, and what they are ("" when every row is its own)."""
+        return "" if self.units is None else f"{self.units} {self.unit}"
 
     @property
     def too_few_units(self) -> bool:
@@ -233,7 +239,17 @@ def _paired_delta(
     else:
         means = InfluenceHistogram.of(influence, bins).resample_means(n_resamples, rng)
     return PairedDelta(
-        name, rows.n, cand.value, champ.value, delta, None, delta + means, sd, method, units=units
+        name,
+        rows.n,
+        cand.value,
+        champ.value,
+        delta,
+        None,
+        delta + means,
+        sd,
+        method,
+        units=units,
+        unit=rows.unit,
     )
 
 

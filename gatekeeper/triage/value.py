@@ -242,7 +242,7 @@ def scored_positions(rows: int, cap: int, seed: int) -> Array | None:
     """The positions `scored_rows` takes from a table of `rows` rows (None: every row)."""
     if rows <= cap:
         return None
-    return np.asarray(pd.RangeIndex(rows).to_series().sample(n=cap, random_state=seed).to_numpy())
+    return np.random.RandomState(seed).choice(rows, size=cap, replace=False)  # as DataFrame.sample draws
 
 
 def scored_rows(evaluation: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:

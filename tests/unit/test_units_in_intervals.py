@@ -125,7 +125,9 @@ def test_a_newest_fold_in_too_few_units_warns_rather_than_rejects(units) -> None
     folds = [fold(i, 0.83) for i in range(1, 4)]
     newest = fold(4, 0.77)
     method = "linearised bootstrap" + ("" if units is None else f" over {units} time blocks of 500 rows")
-    newest = replace(newest, primary=replace(newest.primary, units=units, method=method))
+    newest = replace(
+        newest, primary=replace(newest.primary, units=units, unit="time blocks of 500 rows", method=method)
+    )
     base = evidence()
     found = stability_checks(replace(base, time_folds=[*folds, newest]), make_config(time_column="t"))[1]
     (check,) = found
