@@ -3,7 +3,11 @@ docstring the configuration reference is generated from (docs: `configuration.md
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import math
+import sys
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,11 +21,51 @@ MAX_ROWS = 10**12  # a row count past any table's: a larger one is a typo, refus
 class _Strict(BaseModel):
     # defer_build: a model's validator is built when first used, so compare-scores, which uses
     # PolicyConfig only, does not build GateConfig's at import (~25 ms). Attribute docstrings are the
-    # keys' descriptions (the generated reference; tests/unit/test_docs.py wants one on every key).
+    # keys' descriptions (the generated reference and the deployments' parameter schema;
+    # tests/unit/test_docs.py wants one on every key), read by `__pydantic_init_subclass__` below from
+    # one parse of each module: pydantic's `use_attribute_docstrings` finds and parses each class's
+    # source on its own (~0.12 s of every process's start-up for these ~20 classes).
     # No key takes NaN or an infinity: `absolute_floor: .nan` would reject every candidate.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, defer_build=True, use_attribute_docstrings=True, allow_inf_nan=False
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        docs = attribute_docstrings(cls.__module__).get(cls.__qualname__, {})
+        described = False
+        for name, field in cls.__pydantic_fields__.items():
+            if field.description is None and name in docs:
+                field.description, described = docs[name], True
+        if described and cls.__pydantic_complete__:  # built already (no deferral): build it again
+            cls.model_rebuild(force=True)
+
+
+@functools.cache
+def attribute_docstrings(module: str) -> dict[str, dict[str, str]]:
+    """Each class of `module` (by qualified name): the string literal after each of its annotated
+    attributes, as pydantic's `use_attribute_docstrings` reads it, from one parse of the source."""
+    found: dict[str, dict[str, str]] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                docs = found.setdefault(prefix + node.name, {})
+                for statement, after in zip(node.body, node.body[1:], strict=False):
+                    if (
+                        isinstance(statement, ast.AnnAssign)
+                        and isinstance(statement.target, ast.Name)
+                        and isinstance(after, ast.Expr)
+                        and isinstance(after.value, ast.Constant)
+                        and isinstance(after.value.value, str)
+                    ):
+                        docs[statement.target.id] = inspect.cleandoc(after.value.value)
+                visit(node.body, f"{prefix}{node.name}.")
+
+    try:
+        visit(ast.parse(inspect.getsource(sys.modules[module])).body, "")
+    except (OSError, TypeError, KeyError):  # no source (a frozen build): keys without descriptions
+        return {}
+    return found
 
 
 class DataPaths(_Strict):

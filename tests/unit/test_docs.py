@@ -70,6 +70,32 @@ def test_every_config_key_is_described_and_in_the_generated_reference(root: type
             assert f"| `{path}{name}` |" in reference
 
 
+@pytest.mark.parametrize("root", [GateConfig, FleetFile], ids=["gate.yaml", "fleet.yaml"])
+def test_the_parameter_schema_describes_every_key(root: type[BaseModel]) -> None:
+    # the schema Prefect shows beside a deployment's parameters: the same docstrings as the reference
+    schema = root.model_json_schema()
+    defs = schema.get("$defs", {})
+    for name, part in [(root.__name__, schema), *defs.items()]:
+        for key, field in part.get("properties", {}).items():
+            # pydantic leaves a section's description on its definition when it is the section's own
+            section = defs.get(field.get("$ref", "").rpartition("/")[2], {})
+            described = field.get("description") or section.get("description")
+            assert described, f"{name}.{key} has no description in the JSON schema"
+
+
+def test_attribute_docstrings_are_read_as_pydantic_reads_them() -> None:
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    for root in (GateConfig, FleetFile):
+        for path, model in config_sections(root):
+            theirs: dict[str, str] = {}
+            for klass in reversed(model.__mro__):
+                if issubclass(klass, BaseModel) and klass.__module__.startswith("gatekeeper"):
+                    theirs.update(extract_docstrings_from_cls(klass, use_inspect=True))
+            for name, field in model.model_fields.items():
+                assert field.description == theirs.get(name, field.description), f"{path}{name}"
+
+
 def test_every_example_config_in_the_docs_loads() -> None:
     configs = 0
     for page in PAGES:
