@@ -48,6 +48,10 @@ GATEKEEPER = Path(sys.executable).parent / "gatekeeper"
 KINDS = ("shifted", "key-hurt", "broken", "steady")
 TARGET_RATIO = 5.0
 ENV = dict(os.environ)
+# bytecode is kept, as on a user's machine: with PYTHONDONTWRITEBYTECODE set (some sandboxes set it)
+# every process of ours compiles the project's modules again (~0.2 s each on the 2-core machine),
+# which the peers' site-packages, compiled at install, never pay
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 # ---------------------------------------------------------------- the generated fleet

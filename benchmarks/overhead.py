@@ -81,6 +81,10 @@ RATIO_TARGET_ROWS = 1_000_000
 # the environment every process gets, as it was before this process imported gatekeeper (whose import
 # sets OMP_WAIT_POLICY in os.environ): the gate sees what a user's shell gives it
 ENV = dict(os.environ)
+# bytecode is kept, as on a user's machine: with PYTHONDONTWRITEBYTECODE set (some sandboxes set it)
+# every process of ours compiles the project's modules again (~0.2 s each on the 2-core machine),
+# which the peers' site-packages, compiled at install, never pay
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 BARE = r'''
 """A bare scikit-learn script: the gate's default pipeline on the gate's tables, nothing else."""
