@@ -89,11 +89,30 @@ def reasons(decision: dict[str, Any]) -> list[tuple[str, str | None]]:
     return sorted((r["check"], r.get("segment")) for r in decision["reasons"])
 
 
+BORDER = 0.005  # AUC: the engines' intervals differ by binning (< 1e-3) and resampling noise
+
+
+def assert_same_reasons(local: dict[str, Any], on_dask: dict[str, Any]) -> None:
+    """The same reasons on both engines, but for a segment whose interval's edge lies within BORDER of
+    a line its status is read against (0, or its key segment's -max_regression) on either engine:
+    there the two engines' resampling may fall either side, and that reason may differ."""
+    differ = set(reasons(local)) ^ set(reasons(on_dask))
+    for check, segment in sorted(differ, key=str):
+        edges = []
+        for decision in (local, on_dask):
+            for s in [decision["overall"], *decision["segments"]]:
+                if s.get("segment") == segment and s.get("ci_low") is not None:
+                    lines = [0.0, -(s.get("max_regression") or 0.0)]
+                    edges += [abs(s[e] - line) for e in ("ci_low", "ci_high") for line in lines]
+        assert edges, (check, segment, "differs between engines and names no compared segment")
+        assert min(edges) < BORDER, (check, segment, "differs between engines, not at a border")
+
+
 @pytest.mark.parametrize("scenario", ["hurts-key-segment", "improves"])
 def test_dask_engine_gives_the_local_decision(tmp_path: Path, scheduler: str, scenario: str) -> None:
     local, on_dask = engines(tmp_path, scenario, scheduler, seed=len(scenario))
     assert local["decision"] == on_dask["decision"]
-    assert reasons(local) == reasons(on_dask)
+    assert_same_reasons(local, on_dask)
     assert on_dask["decision"] == ("rejected" if scenario == "hurts-key-segment" else "promoted")
     # the work ran on the cluster: structure and suite per partition, both models scored there, both passes
     assert {"_partition_outcomes", "_score_partition", "count_partition", "histogram_partition"} <= (
