@@ -1,7 +1,7 @@
 """Benchmark: a fleet of models gated in one run against the same models gated one process each.
 
     python benchmarks/fleet.py                         # 200 models; separate runs on a sample of 40
-    python benchmarks/fleet.py --models 12 --separate all --skip-dask     # a smoke run
+    python benchmarks/fleet.py --models 12 --separate all --skip-dask --skip-processes   # a smoke run
     python benchmarks/fleet.py --separate all          # every model also gated alone (about 40 min)
 
 Generated data (seeded; `gatekeeper.demo.fleet`): each model its own world, 5,000-50,000 rows of
@@ -13,6 +13,8 @@ champions set up untimed by a fleet run of the `boot.yaml`s, in each side's own 
 
 Timed, as whole processes (wall time from spawn to exit), one after another on the same machine:
 - `fleet`: `gatekeeper run --config fleet.yaml` (threads: `fleet.compute.max_parallel`);
+- `fleet on processes`: the same with `compute: {engine: processes}` (Prefect's process pool of
+  `fleet.compute.max_parallel` spawned workers);
 - `fleet on dask`: the same with `compute: {engine: dask}` (a LocalCluster of --dask-workers worker
   processes, one thread each);
 - `separate`: `gatekeeper run --config models/<name>/gate.yaml`, one process per model, one after
@@ -239,6 +241,7 @@ def main() -> None:
     parser.add_argument("--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads)")
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-processes", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--keep", help="a folder to keep the generated data and workdirs in")
@@ -258,6 +261,8 @@ def main() -> None:
         "target_throughput_ratio": TARGET_RATIO,
     }
     sides = {"fleet": {"engine": "threads", "max_parallel": args.max_parallel}}
+    if not args.skip_processes:
+        sides["fleet on processes"] = {"engine": "processes", "max_parallel": args.max_parallel}
     if not args.skip_dask:
         sides["fleet on dask"] = {"engine": "dask", "n_workers": args.dask_workers, "threads_per_worker": 1}
     results = {

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from flows.retraining_gate import gate_batch, settle_batch
 from gatekeeper.config import GateConfig
@@ -77,7 +77,8 @@ def retraining_fleet(fleet: str, workdir: str | None = None, name: str | None = 
     run (the fleet's name, as `run_fleet` passes it)."""
     logger = get_run_logger()
     spec, base = read_fleet(fleet)
-    keep = str(flow_run.id) if spec.fleet.compute.engine == "dask" else None
+    # a worker process (or Dask worker) keeps the tables it read for the run's next models
+    keep = None if spec.fleet.compute.engine == "threads" else str(flow_run.id)
     with shared_reads():
         configs, not_gated = list_models(spec, base, workdir)
         prepare_registries(configs)
@@ -103,9 +104,12 @@ def retraining_fleet(fleet: str, workdir: str | None = None, name: str | None = 
 
 
 def task_runner_for(compute: FleetCompute) -> Any:
-    """Threads of this process, or prefect-dask's DaskTaskRunner on a scheduler or a LocalCluster."""
+    """Threads of this process, worker processes on this machine (spawned: they reach the same Prefect
+    API through the environment), or prefect-dask's DaskTaskRunner on a scheduler or a LocalCluster."""
     if compute.engine == "threads":
         return ThreadPoolTaskRunner(max_workers=compute.max_parallel)
+    if compute.engine == "processes":
+        return ProcessPoolTaskRunner(max_workers=compute.max_parallel)
     from prefect_dask import DaskTaskRunner
 
     if compute.address:

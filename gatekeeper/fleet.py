@@ -30,13 +30,16 @@ MAX_MODELS = 10_000
 
 
 class FleetCompute(_Strict):
-    """Where the fleet's models are gated: threads of this process, or a Dask cluster's workers."""
+    """Where the fleet's models are gated: threads of this process, worker processes on this machine,
+    or a Dask cluster's workers."""
 
-    engine: Literal["threads", "dask"] = "threads"
-    """threads: Prefect's thread pool here; dask: prefect-dask's DaskTaskRunner (each model a task on a
-    worker)."""
+    engine: Literal["threads", "processes", "dask"] = "threads"
+    """threads: Prefect's thread pool here; processes: Prefect's process pool here (each model a task in
+    one of `max_parallel` worker processes: models do not share one interpreter's lock, each worker
+    imports the gate once and keeps the run's tables); dask: prefect-dask's DaskTaskRunner (each
+    model a task on a worker)."""
     max_parallel: int = Field(default=2, ge=1, le=256)
-    """threads: models gated at once."""
+    """threads, processes: models gated at once."""
     address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
     """dask: a running scheduler; null: a LocalCluster started for the run."""
     n_workers: int = Field(default=2, ge=1, le=512)

@@ -171,15 +171,19 @@ def test_a_model_that_fails_is_its_own_row_and_the_others_are_decided(tmp_path: 
     assert result.state_name() == "NeedsAPerson"
 
 
-def test_the_same_fleet_on_a_dask_cluster_decides_the_same(tmp_path: Path, fleet: Fleet) -> None:
+@pytest.mark.parametrize(
+    "compute",
+    [{"engine": "dask", "n_workers": 2, "memory_limit": "2GiB"}, {"engine": "processes", "max_parallel": 2}],
+    ids=["dask", "processes"],
+)
+def test_the_same_fleet_elsewhere_decides_the_same(tmp_path: Path, fleet: Fleet, compute: dict) -> None:
     """`compute: {engine: dask}`: prefect-dask's DaskTaskRunner on a LocalCluster of two worker
-    processes, started by the CLI as a user runs it."""
-    workdir = tmp_path / "dask"
+    processes; `compute: {engine: processes}`: Prefect's process pool of two spawned workers; each
+    started by the CLI as a user runs it."""
+    workdir = tmp_path / compute["engine"]
     clone_workdir(fleet.booted, workdir)
     tables = {t: fleet.root / "tables" / f"{t}.parquet" for t in ("train", "boot", "batch", "evaluation")}
-    path = fleet_yaml(
-        tmp_path / "nightly.yaml", tables, "batch", {"engine": "dask", "n_workers": 2, "memory_limit": "2GiB"}
-    )
+    path = fleet_yaml(tmp_path / "nightly.yaml", tables, "batch", compute)
     [(code, out, err)] = finish_all([spawn(["run", "--config", str(path), "--workdir", str(workdir)])])
     assert code == 0, err[-3000:]
     together = by_model(fleet.result)
@@ -187,9 +191,9 @@ def test_the_same_fleet_on_a_dask_cluster_decides_the_same(tmp_path: Path, fleet
         name = f"fleet-{market}"
         decided = workdir / "decisions" / f"{name}.json"
         assert decided.exists(), f"{name} has no decision (an error row?):\n{out[-4000:]}\n{err[-4000:]}"
-        on_dask = json.loads(decided.read_text())
-        assert on_dask["decision"] == together[name]["decision"], name
-        assert [r["check"] for r in on_dask["reasons"]] == [r["check"] for r in together[name]["reasons"]]
+        elsewhere = json.loads(decided.read_text())
+        assert elsewhere["decision"] == together[name]["decision"], name
+        assert [r["check"] for r in elsewhere["reasons"]] == [r["check"] for r in together[name]["reasons"]]
     assert (workdir / "decisions" / "fleet-nightly.md").exists()
 
 
