@@ -238,10 +238,11 @@ def main() -> None:
     )
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--separate", default="40", help="'all', or how many models to gate alone (a sample)")
-    parser.add_argument("--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads)")
+    parser.add_argument("--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads, processes)")
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-processes", action="store_true")
+    parser.add_argument("--skip-threads", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--keep", help="a folder to keep the generated data and workdirs in")
@@ -260,7 +261,9 @@ def main() -> None:
         "rows": {"min": min(e["rows"] for e in entries), "max": max(e["rows"] for e in entries)},
         "target_throughput_ratio": TARGET_RATIO,
     }
-    sides = {"fleet": {"engine": "threads", "max_parallel": args.max_parallel}}
+    sides: dict[str, dict[str, Any]] = {}
+    if not args.skip_threads:
+        sides["fleet"] = {"engine": "threads", "max_parallel": args.max_parallel}
     if not args.skip_processes:
         sides["fleet on processes"] = {"engine": "processes", "max_parallel": args.max_parallel}
     if not args.skip_dask:
