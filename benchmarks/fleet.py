@@ -238,7 +238,9 @@ def main() -> None:
     )
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--separate", default="40", help="'all', or how many models to gate alone (a sample)")
-    parser.add_argument("--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads, processes)")
+    parser.add_argument(
+        "--max-parallel", type=int, default=2, help="fleet.compute.max_parallel (threads, processes)"
+    )
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-processes", action="store_true")
