@@ -31,13 +31,11 @@ class _Strict(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        # before the model is built (defer_build), so its schema carries them
         docs = attribute_docstrings(cls.__module__).get(cls.__qualname__, {})
-        described = False
         for name, field in cls.__pydantic_fields__.items():
             if field.description is None and name in docs:
-                field.description, described = docs[name], True
-        if described and cls.__pydantic_complete__:  # built already (no deferral): build it again
-            cls.model_rebuild(force=True)
+                field.description = docs[name]
 
 
 @functools.cache

@@ -8,7 +8,6 @@ from gatekeeper.config import GateConfig
 from gatekeeper.data.tables import GateTables, feature_columns
 from gatekeeper.findings import TriageFindings
 from gatekeeper.metrics import Array
-from gatekeeper.stats.rows import PairedRows
 from gatekeeper.train.models import TrainedModel
 from gatekeeper.triage.degradation import degradation_checks
 from gatekeeper.triage.labels import label_checks
@@ -42,15 +41,13 @@ def triage_retraining(
     batch = model_rows(config, tables.new_labels, champion)
     checks, degradation = degradation_checks(tables.new_labels, batch, champion.reference, config)
     labels = []
-    trusted: PairedRows | None = None  # the champion on the evaluation rows
+    trusted = model_rows(config, tables.evaluation, champion, on_evaluation)  # the champion there
     if config.task == "classification":
-        trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
         label_findings, labels = label_checks(
             tables.new_labels, batch, tables.evaluation, trusted, champion.features, config
         )
         checks += label_findings
     elif config.task == "regression":
-        trusted = model_rows(config, tables.evaluation, champion, on_evaluation)
         checks += numeric_label_checks(
             tables.new_labels, batch, tables.evaluation, trusted, config, champion.features
         )
